@@ -1,0 +1,20 @@
+"""twin: a gait digital twin.
+
+Read a gait recording into an xarray Dataset, analyse it, fit a
+musculoskeletal model and a neural controller, and ask "what if".
+
+Examples
+--------
+>>> import twin
+>>> twin.__version__
+'0.1.0'
+"""
+
+from . import errors, schema
+from .errors import TwinError
+from .io import load, read, save
+from .schema import validate
+
+__version__ = "0.1.0"
+
+__all__ = ["read", "save", "load", "validate", "TwinError", "errors", "schema", "__version__"]

@@ -1,0 +1,414 @@
+"""The Dataset kinds twin passes between stages, and their validation.
+
+Every stage of twin exchanges plain :class:`xarray.Dataset` objects (no
+subclassing). ``ds.attrs["kind"]`` says which kind a Dataset is; this module
+lists, for each kind, the variables it may hold, their dims and their units,
+and :func:`validate` checks a Dataset against that list.
+
+Conventions (see ``design.md``):
+
+* SI units inside: m, s, N, N·m, kg, rad. Every variable has ``units`` and
+  ``long_name`` attrs.
+* Global frame as OpenSim: **X forward, Y up, Z right**. Readers convert and
+  say what they did in ``attrs["history"]`` (one line per step).
+* ``time`` is the point (marker/kinematic) time base, in s, with its sampling
+  rate in ``attrs["rate"]``. Data sampled at another rate (force plates, EMG,
+  analog channels) lives on the ``analog_time`` dim, rate in
+  ``attrs["analog_rate"]``. A Dataset holding only one rate uses ``time``.
+* Gait events are the variable ``event_time(event)`` [s] with coords
+  ``event_label(event)`` (``"foot_strike"`` or ``"foot_off"``, or the file's
+  own label otherwise) and ``event_side(event)`` (``"left"``, ``"right"`` or
+  ``""``).
+
+Recording variables
+-------------------
+================  =====================================  ==========
+variable          dims                                   units
+================  =====================================  ==========
+markers           (time, marker, axis)                   m
+grf               (time|analog_time, plate|side, axis)   N
+cop               (time|analog_time, plate|side, axis)   m
+free_moment       (time|analog_time, plate|side, axis)   N m
+analog            (time|analog_time, channel)            per channel (``channel_units`` coord)
+emg               (time|analog_time, muscle)             V
+imu_acc           (time, sensor, axis)                   m/s^2
+imu_gyro          (time, sensor, axis)                   rad/s
+imu_orientation   (time, sensor, quaternion)             1 (w, x, y, z)
+keypoints         (time, camera, keypoint, uv)           px
+keypoint_score    (time, camera, keypoint)               1
+landmarks         (time, landmark, axis)                 m
+angle             (time, coordinate)                     rad
+================  =====================================  ==========
+
+Attrs: ``rate`` [Hz], ``subject_mass`` [kg] and ``subject_height`` [m] when
+known, ``source`` (file), ``history`` (what readers and functions did).
+
+Kinematics: ``q(time, coordinate)`` (rad for rotational coordinates, m for
+translational ones; coord ``coordinate_type``), optional ``qdot``, ``qddot``.
+Dynamics: ``moment(time, coordinate)`` (N·m, or N for translational).
+Table: ``table(time, column)`` for a storage file twin does not interpret.
+
+Examples
+--------
+>>> import numpy as np
+>>> from twin import schema
+>>> ds = schema.recording(np.arange(3) / 100.0,
+...                       markers=np.zeros((3, 1, 3)), marker_names=["RHEE"])
+>>> schema.validate(ds)
+>>> ds.markers.attrs["units"]
+'m'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .errors import SchemaError
+
+__all__ = [
+    "AXES",
+    "KINDS",
+    "VARIABLES",
+    "recording",
+    "kinematics",
+    "dynamics",
+    "table",
+    "add_history",
+    "validate",
+    "time_dim",
+    "events",
+]
+
+AXES = ("x", "y", "z")
+UV = ("u", "v")
+QUATERNION = ("w", "x", "y", "z")
+TIME_DIMS = ("time", "analog_time")
+KINDS = ("recording", "kinematics", "dynamics", "table", "events")
+
+#: variable -> (allowed dims pattern, units, long_name). A ``None`` in units
+#: means per-channel units, given by a coord named ``<dim>_units``.
+VARIABLES: dict[str, tuple[tuple[Any, ...], str | None, str]] = {
+    "markers": (("time", "marker", "axis"), "m", "marker position"),
+    "grf": ((TIME_DIMS, ("plate", "side"), "axis"), "N", "ground reaction force"),
+    "cop": ((TIME_DIMS, ("plate", "side"), "axis"), "m", "centre of pressure"),
+    "free_moment": ((TIME_DIMS, ("plate", "side"), "axis"), "N m", "ground reaction free moment"),
+    "analog": ((TIME_DIMS, "channel"), None, "analog channel"),
+    "emg": ((TIME_DIMS, "muscle"), "V", "electromyography"),
+    "imu_acc": (("time", "sensor", "axis"), "m/s^2", "IMU acceleration (specific force, gravity included)"),
+    "imu_gyro": (("time", "sensor", "axis"), "rad/s", "IMU angular rate"),
+    "imu_orientation": (("time", "sensor", "quaternion"), "1", "IMU orientation quaternion (w, x, y, z)"),
+    "keypoints": (("time", "camera", "keypoint", "uv"), "px", "2D image keypoint"),
+    "keypoint_score": (("time", "camera", "keypoint"), "1", "2D keypoint confidence"),
+    "landmarks": (("time", "landmark", "axis"), "m", "anatomical landmark position"),
+    "angle": (("time", "coordinate"), "rad", "joint angle"),
+    "q": (("time", "coordinate"), None, "generalized coordinate"),
+    "qdot": (("time", "coordinate"), None, "generalized speed"),
+    "qddot": (("time", "coordinate"), None, "generalized acceleration"),
+    "moment": (("time", "coordinate"), None, "generalized force (joint moment)"),
+    "table": (("time", "column"), None, "storage table column"),
+    "event_time": (("event",), "s", "gait event time"),
+}
+
+_FIXED_COORDS = {"axis": AXES, "uv": UV, "quaternion": QUATERNION}
+
+
+def _time_coord(time: Sequence[float] | np.ndarray, name: str = "time") -> xr.DataArray:
+    t = np.asarray(time, dtype=float)
+    return xr.DataArray(t, dims=(name,), attrs={"units": "s", "long_name": "time" if name == "time" else "analog time"})
+
+
+def _da(name: str, values: Any, dims: tuple[str, ...], units: str | None = None) -> xr.DataArray:
+    spec_units, long_name = VARIABLES[name][1], VARIABLES[name][2]
+    return xr.DataArray(
+        np.asarray(values, dtype=float),
+        dims=dims,
+        attrs={"units": units if units is not None else spec_units, "long_name": long_name},
+    )
+
+
+def recording(
+    time: Sequence[float] | np.ndarray,
+    *,
+    markers: np.ndarray | None = None,
+    marker_names: Sequence[str] | None = None,
+    analog_time: Sequence[float] | np.ndarray | None = None,
+    grf: np.ndarray | None = None,
+    cop: np.ndarray | None = None,
+    free_moment: np.ndarray | None = None,
+    plates: Sequence[str] | None = None,
+    plate_dim: str = "plate",
+    source: str = "",
+    history: str = "",
+    rate: float | None = None,
+    analog_rate: float | None = None,
+    **attrs: Any,
+) -> xr.Dataset:
+    """Build a Recording Dataset from arrays already in SI units and OpenSim axes.
+
+    Parameters
+    ----------
+    time : array (n_time,)
+        Point time base [s].
+    markers : array (n_time, n_marker, 3), optional
+        Marker positions [m].
+    marker_names : sequence of str, optional
+        Labels, required with ``markers``.
+    analog_time : array (n_analog,), optional
+        Time base of force data when it differs from ``time`` [s].
+    grf, cop, free_moment : array (n, n_plate, 3), optional
+        Force [N], centre of pressure [m], free moment [N m] per plate/side.
+    plates : sequence of str, optional
+        Names along ``plate_dim`` (e.g. ``["1", "2"]`` or ``["left", "right"]``).
+    plate_dim : {"plate", "side"}
+        Dim name for the force variables.
+    source, history : str
+        Provenance; ``history`` lines describe conversions done.
+    rate, analog_rate : float, optional
+        Sampling rates [Hz]; estimated from the time bases when omitted.
+    **attrs
+        Extra attrs (e.g. ``subject_mass``).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``attrs["kind"] == "recording"``.
+    """
+    ds = xr.Dataset(coords={"time": _time_coord(time)})
+    if markers is not None:
+        if marker_names is None:
+            raise SchemaError("recording(): markers given without marker_names")
+        ds["markers"] = _da("markers", markers, ("time", "marker", "axis"))
+        ds = ds.assign_coords(marker=list(marker_names), axis=list(AXES))
+    force_time = "time"
+    if analog_time is not None and any(v is not None for v in (grf, cop, free_moment)):
+        force_time = "analog_time"
+        ds = ds.assign_coords(analog_time=_time_coord(analog_time, "analog_time"))
+    for name, values in (("grf", grf), ("cop", cop), ("free_moment", free_moment)):
+        if values is not None:
+            ds[name] = _da(name, values, (force_time, plate_dim, "axis"))
+    if plates is not None:
+        ds = ds.assign_coords({plate_dim: list(plates), "axis": list(AXES)})
+    ds.attrs.update(kind="recording", source=str(source), history=history)
+    ds.attrs["rate"] = float(rate) if rate is not None else estimate_rate(ds["time"].values)
+    if force_time == "analog_time":
+        ds.attrs["analog_rate"] = float(analog_rate) if analog_rate is not None else estimate_rate(analog_time)
+    ds.attrs.update(attrs)
+    return ds
+
+
+def kinematics(
+    time: Sequence[float] | np.ndarray,
+    q: np.ndarray,
+    coordinates: Sequence[str],
+    *,
+    coordinate_type: Sequence[str] | None = None,
+    source: str = "",
+    history: str = "",
+    **attrs: Any,
+) -> xr.Dataset:
+    """Build a Kinematics Dataset: ``q(time, coordinate)`` in rad (rotational) or m.
+
+    ``coordinate_type`` is ``"rotational"`` or ``"translational"`` per
+    coordinate; when omitted, names ending in ``_tx``, ``_ty``, ``_tz`` are
+    translational (OpenSim's convention) and the rest rotational.
+    """
+    coordinates = list(coordinates)
+    if coordinate_type is None:
+        coordinate_type = [guess_coordinate_type(c) for c in coordinates]
+    ds = xr.Dataset(coords={"time": _time_coord(time), "coordinate": coordinates})
+    ds = ds.assign_coords(coordinate_type=("coordinate", list(coordinate_type)))
+    ds["q"] = _da("q", q, ("time", "coordinate"), units="rad or m (see coordinate_type)")
+    ds.attrs.update(kind="kinematics", source=str(source), history=history, rate=estimate_rate(time))
+    ds.attrs.update(attrs)
+    return ds
+
+
+def dynamics(
+    time: Sequence[float] | np.ndarray,
+    moment: np.ndarray,
+    coordinates: Sequence[str],
+    *,
+    coordinate_type: Sequence[str] | None = None,
+    source: str = "",
+    history: str = "",
+    **attrs: Any,
+) -> xr.Dataset:
+    """Build a Dynamics Dataset: ``moment(time, coordinate)`` in N·m (or N)."""
+    coordinates = list(coordinates)
+    if coordinate_type is None:
+        coordinate_type = [guess_coordinate_type(c) for c in coordinates]
+    ds = xr.Dataset(coords={"time": _time_coord(time), "coordinate": coordinates})
+    ds = ds.assign_coords(coordinate_type=("coordinate", list(coordinate_type)))
+    ds["moment"] = _da("moment", moment, ("time", "coordinate"), units="N m or N (see coordinate_type)")
+    ds.attrs.update(kind="dynamics", source=str(source), history=history, rate=estimate_rate(time))
+    ds.attrs.update(attrs)
+    return ds
+
+
+def table(
+    time: Sequence[float] | np.ndarray,
+    values: np.ndarray,
+    columns: Sequence[str],
+    *,
+    units: str = "unknown",
+    source: str = "",
+    history: str = "",
+    **attrs: Any,
+) -> xr.Dataset:
+    """Build a Table Dataset ``table(time, column)`` for storage files twin does not interpret."""
+    ds = xr.Dataset(coords={"time": _time_coord(time), "column": list(columns)})
+    ds["table"] = _da("table", values, ("time", "column"), units=units)
+    ds.attrs.update(kind="table", source=str(source), history=history, rate=estimate_rate(time))
+    ds.attrs.update(attrs)
+    return ds
+
+
+def events(
+    times: Sequence[float],
+    labels: Sequence[str],
+    sides: Sequence[str],
+    *,
+    source: str = "",
+) -> xr.Dataset:
+    """Build an events Dataset (``event_time(event)`` with ``event_label``/``event_side`` coords), sorted by time."""
+    t = np.asarray(times, dtype=float).reshape(-1)
+    labels = [str(v) for v in labels]
+    sides = [str(v) for v in sides]
+    if not (len(t) == len(labels) == len(sides)):
+        raise SchemaError("events(): times, labels and sides must have the same length")
+    order = np.argsort(t, kind="stable")
+    ds = xr.Dataset(
+        {"event_time": _da("event_time", t[order], ("event",))},
+        coords={
+            "event_label": ("event", [labels[i] for i in order]),
+            "event_side": ("event", [sides[i] for i in order]),
+        },
+    )
+    ds.attrs.update(kind="events", source=str(source))
+    return ds
+
+
+def guess_coordinate_type(name: str) -> str:
+    """``"translational"`` for OpenSim-style ``*_tx/_ty/_tz`` names, else ``"rotational"``."""
+    return "translational" if name.rsplit("_", 1)[-1] in ("tx", "ty", "tz") else "rotational"
+
+
+def estimate_rate(time: Sequence[float] | np.ndarray) -> float:
+    """Sampling rate [Hz] from a time base (median step); NaN when fewer than 2 samples."""
+    t = np.asarray(time, dtype=float)
+    if t.size < 2:
+        return float("nan")
+    step = float(np.median(np.diff(t)))
+    return float(1.0 / step) if step > 0 else float("nan")
+
+
+def add_history(ds: xr.Dataset, line: str) -> xr.Dataset:
+    """Return a shallow copy of ``ds`` with ``line`` appended to ``attrs["history"]``."""
+    out = ds.copy()
+    out.attrs = dict(ds.attrs)
+    previous = out.attrs.get("history", "")
+    out.attrs["history"] = f"{previous}\n{line}" if previous else line
+    return out
+
+
+def time_dim(da: xr.DataArray) -> str:
+    """The time dim (``time`` or ``analog_time``) of a variable.
+
+    Raises
+    ------
+    SchemaError
+        When the variable has no time dim.
+    """
+    for d in da.dims:
+        if d in TIME_DIMS:
+            return str(d)
+    raise SchemaError(f"variable {da.name!r} has no time dim (expected one of {TIME_DIMS}); dims are {da.dims}")
+
+
+def _dims_match(dims: tuple[str, ...], pattern: tuple[Any, ...]) -> bool:
+    if len(dims) != len(pattern):
+        return False
+    for d, p in zip(dims, pattern):
+        allowed = p if isinstance(p, tuple) else (p,)
+        if d not in allowed:
+            return False
+    return True
+
+
+def _pattern_text(pattern: tuple[Any, ...]) -> str:
+    return "(" + ", ".join("|".join(p) if isinstance(p, tuple) else p for p in pattern) + ")"
+
+
+def validate(ds: xr.Dataset) -> None:
+    """Check a Dataset against the twin schema.
+
+    Checks the kind, that every known variable has the documented dims and a
+    ``units`` attr, that coordinates of fixed dims (``axis``, ``uv``,
+    ``quaternion``) are right, that time bases are finite and strictly
+    increasing, and that no known variable is entirely NaN.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+
+    Raises
+    ------
+    SchemaError
+        Naming the variable and the problem.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from twin.schema import validate
+    >>> try:
+    ...     validate(xr.Dataset(attrs={"kind": "spaceship"}))
+    ... except Exception as err:
+    ...     print(err)
+    attrs['kind']='spaceship' is not a twin Dataset kind; expected one of ('recording', 'kinematics', 'dynamics', 'table', 'events')
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise SchemaError(f"expected an xarray.Dataset, got {type(ds).__name__}")
+    kind = ds.attrs.get("kind")
+    if kind not in KINDS:
+        raise SchemaError(f"attrs['kind']={kind!r} is not a twin Dataset kind; expected one of {KINDS}")
+    for tname in TIME_DIMS:
+        if tname in ds.coords:
+            t = np.asarray(ds[tname].values, dtype=float)
+            if not np.all(np.isfinite(t)):
+                raise SchemaError(f"coordinate {tname!r} has non-finite values")
+            if t.size > 1 and not np.all(np.diff(t) > 0):
+                bad = int(np.argmax(np.diff(t) <= 0))
+                raise SchemaError(
+                    f"coordinate {tname!r} is not strictly increasing (at index {bad}: {t[bad]} then {t[bad + 1]})"
+                )
+            if ds[tname].attrs.get("units") != "s":
+                raise SchemaError(f"coordinate {tname!r} must have units 's'")
+    for dim, labels in _FIXED_COORDS.items():
+        if dim in ds.dims:
+            got = tuple(str(v) for v in ds[dim].values) if dim in ds.coords else None
+            if got != labels:
+                raise SchemaError(f"dim {dim!r} must have coordinate {labels}, got {got}")
+    for name, da in ds.data_vars.items():
+        if name not in VARIABLES:
+            if "units" not in da.attrs:
+                raise SchemaError(f"variable {name!r} has no 'units' attr; every variable needs one")
+            continue
+        pattern, units, _ = VARIABLES[name]
+        if not _dims_match(tuple(str(d) for d in da.dims), pattern):
+            raise SchemaError(f"variable {name!r} has dims {da.dims}; expected {_pattern_text(pattern)}")
+        if "units" not in da.attrs:
+            raise SchemaError(f"variable {name!r} has no 'units' attr (expected {units!r})")
+        if units is not None and da.attrs["units"] != units:
+            raise SchemaError(f"variable {name!r} has units {da.attrs['units']!r}; the schema needs {units!r}")
+        if units is None and name == "analog" and "channel_units" not in ds.coords:
+            raise SchemaError("variable 'analog' needs a 'channel_units' coord giving each channel's units")
+        if da.size and np.issubdtype(da.dtype, np.number) and not np.any(np.isfinite(da.values)):
+            raise SchemaError(f"variable {name!r} is entirely NaN/inf; drop it or fix the source")
+    if kind == "recording" and "time" in ds.dims and "rate" not in ds.attrs:
+        raise SchemaError("a recording needs attrs['rate'] (Hz) for its 'time' dim")
+    if "analog_time" in ds.dims and "analog_rate" not in ds.attrs:
+        raise SchemaError("a Dataset with an 'analog_time' dim needs attrs['analog_rate'] (Hz)")
