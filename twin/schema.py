@@ -30,7 +30,7 @@ grf               (time|analog_time, plate|side, axis)   N
 cop               (time|analog_time, plate|side, axis)   m
 free_moment       (time|analog_time, plate|side, axis)   N m
 analog            (time|analog_time, channel)            per channel (``channel_units`` coord)
-emg               (time|analog_time, muscle)             V
+emg               (time|analog_time, muscle)             V (or 1 when normalised)
 imu_acc           (time, sensor, axis)                   m/s^2
 imu_gyro          (time, sensor, axis)                   rad/s
 imu_orientation   (time, sensor, quaternion)             1 (w, x, y, z)
@@ -97,7 +97,7 @@ VARIABLES: dict[str, tuple[tuple[Any, ...], str | None, str]] = {
     "cop": ((TIME_DIMS, ("plate", "side"), "axis"), "m", "centre of pressure"),
     "free_moment": ((TIME_DIMS, ("plate", "side"), "axis"), "N m", "ground reaction free moment"),
     "analog": ((TIME_DIMS, "channel"), None, "analog channel"),
-    "emg": ((TIME_DIMS, "muscle"), "V", "electromyography"),
+    "emg": ((TIME_DIMS, "muscle"), None, "electromyography (V, or 1 when normalised)"),
     "imu_acc": (("time", "sensor", "axis"), "m/s^2", "IMU acceleration (specific force, gravity included)"),
     "imu_gyro": (("time", "sensor", "axis"), "rad/s", "IMU angular rate"),
     "imu_orientation": (("time", "sensor", "quaternion"), "1", "IMU orientation quaternion (w, x, y, z)"),
