@@ -153,7 +153,7 @@ def _parse(lines: list[str], p: Path, first_line_no: int, n_cols: int) -> np.nda
 
         frame = pd.read_csv(io.StringIO("\n".join(body)), sep=r"\s+", header=None, dtype=float, engine="c")
         data = frame.to_numpy(dtype=float)
-        if data.shape[1] == n_cols:
+        if data.shape[1] == n_cols and not np.isnan(data).any():  # NaN: ragged rows padded by pandas
             return data
     except Exception:  # noqa: BLE001 - the slow parser below gives the precise message
         pass

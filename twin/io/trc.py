@@ -120,8 +120,14 @@ def read_trc(
         start += 1
     data_lines = lines[start:]
     data = _parse_data(data_lines, p, start + 1, n_cols)
+    if not text.endswith(("\n", "\r")) and len(data_lines[-1].split("\t")) < n_cols:
+        raise ReadError(p, f"the last line ({len(lines)}) is incomplete: the file was cut off mid-row (truncated)")
+    if n_frames and data.shape[0] < n_frames:
+        raise ReadError(
+            p, f"header announces NumFrames={n_frames} but only {data.shape[0]} data rows follow (file truncated)"
+        )
     row_note = None
-    if n_frames and data.shape[0] != n_frames:
+    if n_frames and data.shape[0] > n_frames:
         row_note = f"header announces NumFrames={n_frames} but {data.shape[0]} complete data rows follow; read those"
         warnings.warn(f"{p}: {row_note}", TwinWarning, stacklevel=2)
     time = check_time(data[:, 1], p, column="Time")
