@@ -38,6 +38,7 @@ import xarray as xr
 
 from ..errors import FormatError, ParameterError, ReadError
 from ._common import check_file
+from .combine import combine
 
 __all__ = [
     "read",
@@ -57,6 +58,7 @@ __all__ = [
     "read_gaitkit",
     "save",
     "load",
+    "combine",
 ]
 
 
@@ -65,9 +67,11 @@ def read(path: str | os.PathLike, **options: Any) -> xr.Dataset:
 
     Parameters
     ----------
-    path : str or path-like
+    path : str or path-like, or a list of them
         A file (``.trc``, ``.mot``, ``.sto``, ``.c3d``, ``.forces``, ``.csv``,
         ``.json``, ``.nc``) or a folder (OpenCap session, ``.zarr`` store).
+        A list reads each file and merges them with
+        :func:`twin.io.combine.combine` (e.g. ``[walk.trc, walk_grf.mot]``).
     **options
         Passed to the format's reader (e.g. ``gaps="keep"`` for markers).
 
@@ -82,6 +86,10 @@ def read(path: str | os.PathLike, **options: Any) -> xr.Dataset:
     ReadError
         The file is missing, empty, truncated or malformed.
     """
+    if isinstance(path, (list, tuple)):
+        from .combine import combine
+
+        return combine(*(read(one, **options) for one in path))
     if not isinstance(path, (str, os.PathLike)):
         raise ParameterError(f"path must be a str or os.PathLike, not {type(path).__name__}")
     p = Path(path)
