@@ -90,7 +90,7 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> None:
         if fmt == "netcdf":
             ds.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True)
         else:
-            ds.to_zarr(tmp, mode="w", consolidated=True)
+            ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
 
 
 def load(path: str | os.PathLike) -> xr.Dataset:
