@@ -1,0 +1,165 @@
+"""The ``twin`` command line.
+
+::
+
+    twin info FILE [FILE ...]        what is in a recording
+    twin gait FILE [FILE ...]        gait events and the spatiotemporal table
+    twin demo [--out DIR]            the README's demo (read, analyse, report)
+    twin bench NAME [--quick]        a benchmark from benchmarks/ (last line: JSON)
+    twin data list|path|verify       the example-data registry
+
+Several files given together are one trial (e.g. ``walk.trc walk_grf.mot``).
+Errors are printed as one line ``twin: error: ...`` with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import TwinError
+
+__all__ = ["main"]
+
+
+def _read(files: list[str]):
+    from .io import read
+
+    return read(files[0]) if len(files) == 1 else read(files)
+
+
+def describe(ds) -> str:
+    """A human-readable summary of a Dataset (what ``twin info`` prints)."""
+    lines = [f"kind: {ds.attrs.get('kind', '?')}", f"source: {ds.attrs.get('source', '')}"]
+    if "time" in ds.coords and ds.sizes.get("time", 0):
+        t = ds["time"].values
+        lines.append(f"time: {t.size} samples, {t[0]:.3f}-{t[-1]:.3f} s at {ds.attrs.get('rate', float('nan')):g} Hz")
+    if "analog_time" in ds.coords:
+        t = ds["analog_time"].values
+        lines.append(f"analog_time: {t.size} samples at {ds.attrs.get('analog_rate', float('nan')):g} Hz")
+    for key in ("subject_mass", "subject_height"):
+        if key in ds.attrs:
+            lines.append(f"{key}: {ds.attrs[key]}")
+    lines.append("variables:")
+    for name, da in ds.data_vars.items():
+        lines.append(f"  {name}{tuple(str(d) for d in da.dims)} [{da.attrs.get('units', '?')}]"
+                     f"  {int(np.isnan(da.values).sum()) if da.dtype.kind == 'f' else 0} NaN")
+    for dim in ("marker", "plate", "side", "coordinate", "channel", "muscle", "sensor", "camera", "keypoint", "landmark"):
+        if dim in ds.coords:
+            names = [str(v) for v in ds[dim].values]
+            shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
+            lines.append(f"{dim}: {shown}")
+    if "event_time" in ds:
+        lines.append(f"events: {ds.sizes['event']} stored in the file")
+        for t, lab, side in zip(ds.event_time.values, ds.event_label.values, ds.event_side.values):
+            lines.append(f"  {t:8.3f} s  {side:<5} {lab}")
+    if ds.attrs.get("history"):
+        lines.append("history:")
+        lines += [f"  {h}" for h in str(ds.attrs["history"]).splitlines()]
+    return "\n".join(lines)
+
+
+def _cmd_info(args) -> int:
+    print(describe(_read(args.files)))
+    return 0
+
+
+def _cmd_gait(args) -> int:
+    from .gait import detect_events, spatiotemporal
+    from .gait.report import format_table
+
+    ds = _read(args.files)
+    events = detect_events(ds, method=args.method)
+    print(f"events ({events.attrs.get('method', args.method)}):")
+    for t, lab, side in zip(events.event_time.values, events.event_label.values, events.event_side.values):
+        print(f"  {t:8.3f} s  {side:<5} {lab}")
+    print()
+    print(format_table(spatiotemporal(ds, events)))
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(out=Path(args.out))
+    return 0
+
+
+def _benchmarks_dir() -> Path:
+    here = Path(__file__).resolve().parents[1] / "benchmarks"
+    if not here.is_dir():
+        raise TwinError(f"benchmarks/ not found next to the package ({here}); run twin bench from a clone of the repository")
+    return here
+
+
+def _cmd_bench(args) -> int:
+    script = _benchmarks_dir() / f"{args.name}.py"
+    if not script.exists():
+        names = sorted(p.stem for p in _benchmarks_dir().glob("*.py") if not p.stem.startswith("_"))
+        raise TwinError(f"no benchmark named {args.name!r}; available: {', '.join(names)}")
+    sys.argv = [str(script)] + (["--quick"] if args.quick else [])
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+def _cmd_data(args) -> int:
+    from . import datasets
+
+    if args.action == "list":
+        for rel in datasets.list_files(args.pattern):
+            mark = "local" if datasets.available(rel) else "remote"
+            print(f"{mark:6} {rel}")
+    elif args.action == "path":
+        print(datasets.path(args.pattern))
+    elif args.action == "verify":
+        bad = 0
+        for rel in datasets.list_files(args.pattern):
+            if datasets.available(rel):
+                ok = datasets.verify(rel)
+                bad += not ok
+                print(f"{'ok' if ok else 'MISMATCH':8} {rel}")
+        return 1 if bad else 0
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="twin", description="twin: a gait digital twin")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("info", help="what is in a recording")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_cmd_info)
+    p = sub.add_parser("gait", help="gait events and spatiotemporal parameters")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--method", default="auto", help="auto, force, kinematics or imu")
+    p.set_defaults(func=_cmd_gait)
+    p = sub.add_parser("demo", help="read a walking trial, analyse it, write an HTML report")
+    p.add_argument("--out", default="demo_output")
+    p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("bench", help="run a benchmark from benchmarks/")
+    p.add_argument("name")
+    p.add_argument("--quick", action="store_true")
+    p.set_defaults(func=_cmd_bench)
+    p = sub.add_parser("data", help="the example-data registry")
+    p.add_argument("action", choices=("list", "path", "verify"))
+    p.add_argument("pattern", nargs="?", default=None)
+    p.set_defaults(func=_cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``twin`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except TwinError as err:
+        print(f"twin: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
