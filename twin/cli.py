@@ -5,7 +5,7 @@
     twin info FILE [FILE ...]        what is in a recording
     twin gait FILE [FILE ...]        gait events and the spatiotemporal table
     twin demo [--out DIR]            the README's demo (read, analyse, report)
-    twin bench NAME [--quick]        a benchmark from benchmarks/ (last line: JSON)
+    twin bench NAME [--quick]        benchmarks/bench_NAME.py (last line: JSON)
     twin data list|path|verify       the example-data registry
 
 Several files given together are one trial (e.g. ``walk.trc walk_grf.mot``).
@@ -97,9 +97,9 @@ def _benchmarks_dir() -> Path:
 
 
 def _cmd_bench(args) -> int:
-    script = _benchmarks_dir() / f"{args.name}.py"
+    script = _benchmarks_dir() / f"bench_{args.name}.py"
     if not script.exists():
-        names = sorted(p.stem for p in _benchmarks_dir().glob("*.py") if not p.stem.startswith("_"))
+        names = sorted(p.stem[len("bench_"):] for p in _benchmarks_dir().glob("bench_*.py"))
         raise TwinError(f"no benchmark named {args.name!r}; available: {', '.join(names)}")
     sys.argv = [str(script)] + (["--quick"] if args.quick else [])
     runpy.run_path(str(script), run_name="__main__")
