@@ -224,11 +224,11 @@ def data_dir() -> Path:
     Examples
     --------
     >>> import os
+    >>> from unittest import mock
     >>> from twin import datasets
-    >>> os.environ["TWIN_DATA_DIR"] = "/tmp/some/copy"
-    >>> str(datasets.data_dir())
-    '/tmp/some/copy'
-    >>> del os.environ["TWIN_DATA_DIR"]
+    >>> with mock.patch.dict(os.environ, {"TWIN_DATA_DIR": "/tmp/some/copy"}):
+    ...     print(datasets.data_dir())
+    /tmp/some/copy
     """
     env = _env_dir("TWIN_DATA_DIR")
     return env if env is not None else cache_dir()
