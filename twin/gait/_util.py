@@ -22,6 +22,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
             "toelat", "toemed"),
     "ankle": ("ank", "ankle", "lmal", "latmal", "malleolus", "anklelat", "ankl", "anklejc", "ajc", "lm", "anklemed",
               "mmal", "medmal"),
+    "knee": ("kne", "knee", "kjc", "kneejc", "lfc", "latfemcond", "kneelat", "knee_lat"),
     "hip": ("hip", "hjc", "hipjc", "gtr", "trochanter", "gt", "thighupper"),
     "asis": ("asi", "asis"),
     "psis": ("psi", "psis"),
