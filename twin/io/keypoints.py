@@ -392,15 +392,19 @@ def _people(doc: Any, f: Path) -> np.ndarray | None:
 # ------------------------------------------------------------------------------------ CSV
 
 
-def _read_csv(f: Path, opts: dict[str, Any]) -> dict[str, Any]:
+def _csv_table(f: Path, *, comments: tuple[str, ...] = ("#",), expect: str = "columns") -> tuple[list[str], np.ndarray]:
+    """Header and cells (str array, rows x columns) of a delimited text file; shared with :mod:`twin.io.imu`.
+
+    The delimiter (``,``, ``;`` or tab) is the one the header line holds most;
+    blank lines and lines starting with one of ``comments`` are skipped.
+    """
     text = read_text(f)
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith(comments)]
     if not lines:
         raise ReadError(f, "holds no header or data (only blank/comment lines)")
     delim = max((",", ";", "\t"), key=lambda d: lines[0].count(d))
     if lines[0].count(delim) == 0:
-        raise ReadError(f, "header has a single column; expected comma-, semicolon- or tab-separated columns "
-                           "(frame/time, keypoint columns)")
+        raise ReadError(f, f"header has a single column; expected comma-, semicolon- or tab-separated {expect}")
     try:
         rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delim))
     except csv.Error as err:
@@ -410,18 +414,21 @@ def _read_csv(f: Path, opts: dict[str, Any]) -> dict[str, Any]:
     if not body:
         raise ReadError(f, "has a header but no data rows; the file is truncated or empty")
     width = len(header)
+    if any(len(r) == width + 1 and r[-1].strip() == "" for r in body):  # trailing delimiter on data rows
+        body = [r[:width] if len(r) == width + 1 and r[-1].strip() == "" else r for r in body]
     bad = next((i for i, r in enumerate(body) if len(r) != width), None)
     if bad is not None:
-        if len(body[bad]) == width + 1 and body[bad][-1].strip() == "":
-            body = [r[:width] if len(r) == width + 1 else r for r in body]
-            bad = next((i for i, r in enumerate(body) if len(r) != width), None)
-    if bad is not None:
-        raise ReadError(f, f"line {bad + 2}: {len(body[bad])} values where the header has {width} columns; "
+        raise ReadError(f, f"data row {bad + 1}: {len(body[bad])} values where the header has {width} columns; "
                            "the file is truncated or its header does not match its data")
-    if len(set(h.lower() for h in header)) != len(header):
-        dup = next(h for h in header if [x.lower() for x in header].count(h.lower()) > 1)
+    lower = [h.lower() for h in header]
+    if len(set(lower)) != len(lower):
+        dup = next(h for h, lo in zip(header, lower) if lower.count(lo) > 1)
         raise ReadError(f, f"column {dup!r} appears twice in the header")
-    cells = np.array(body, dtype=object).astype(str)
+    return header, np.array(body, dtype=object).astype(str).reshape(len(body), width)
+
+
+def _read_csv(f: Path, opts: dict[str, Any]) -> dict[str, Any]:
+    header, cells = _csv_table(f, expect="columns (frame/time, keypoint columns)")
     lower = [h.lower() for h in header]
     col = {h: i for i, h in enumerate(lower)}
     name_col = next((col[n] for n in _NAME if n in col), None)
