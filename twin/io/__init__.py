@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,8 @@ def read(path: str | os.PathLike, **options: Any) -> xr.Dataset:
     if p.is_dir():
         if suffix == ".zarr" or (p / ".zgroup").exists() or (p / "zarr.json").exists():
             return load(p)
+        if any(p.glob("*_keypoints.json")) or (any(p.glob("*.json")) and not any(p.rglob("sessionMetadata.y*ml"))):
+            return read_keypoints(p, **options)
         return read_opencap(p, **options)
     if suffix == ".zarr":
         return load(p)
@@ -111,10 +114,11 @@ def read(path: str | os.PathLike, **options: Any) -> xr.Dataset:
         return read_forces(p, **options)
     if suffix in (".nc", ".nc4", ".netcdf"):
         return load(p)
-    if suffix == ".csv":
-        head = p.read_bytes()[:4096].decode("utf-8", "replace").lower()
-        if any(k in head for k in ("acc", "gyr")):
+    if suffix in (".csv", ".txt"):
+        if _looks_like_imu(p):
             return read_imu_csv(p, **options)
+        if suffix == ".txt":
+            raise FormatError(p, "a .txt file twin reads must be an IMU export with Acc_/Gyr_ columns")
         return read_keypoints(p, **options)
     if suffix == ".json":
         return _read_json(p, **options)
@@ -125,6 +129,15 @@ def read(path: str | os.PathLike, **options: Any) -> xr.Dataset:
         f"unknown format {suffix or '(no extension)'!r}; twin reads .trc, .mot, .sto, .c3d, .forces, "
         ".csv (keypoints/IMU), .json (keypoints/gaitkit), .nc, .zarr and OpenCap session folders",
     )
+
+
+_IMU_COLUMN = re.compile(r"(acc|gyr)[a-z]*[\s_.:\-]*[xyz]\b", re.I)
+
+
+def _looks_like_imu(p: Path) -> bool:
+    """True when a header line (one of the first lines) names accelerometer/gyroscope axis channels."""
+    head = p.read_bytes()[:8192].decode("utf-8", "replace").splitlines()[:20]
+    return any(len(_IMU_COLUMN.findall(line)) >= 2 for line in head)
 
 
 def _read_json(p: Path, **options: Any) -> xr.Dataset:
