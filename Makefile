@@ -4,6 +4,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
+# Example data: TWIN_DATA_DIR if set; else a reference copy beside the clone (../shared/data)
+# when there is one; else twin.datasets downloads each file on first use (sha256-checked).
+TWIN_DATA_DIR ?= $(wildcard $(abspath ../shared/data))
+export TWIN_DATA_DIR
+
 .PHONY: demo test test-slow bench venv clean
 
 $(STAMP): pyproject.toml
