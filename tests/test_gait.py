@@ -504,7 +504,7 @@ def bench(data_dir):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return evaluate_event_detection(data_dir)
+        return evaluate_event_detection(data_dir)["dataset"]
 
 
 #: (trial, method) whose measured error misses the target; the test xfails with the measured numbers.
@@ -561,7 +561,11 @@ def test_event_detection_targets(bench, trial, method):
 
 @pytest.mark.data
 def test_benchmark_table_has_every_trial(bench):
-    from twin.gait.benchmark import TRIALS, format_table
+    from twin.gait.benchmark import TRIALS, _summarise, format_table
+
+    summary = _summarise(bench)
+    assert summary["default_method"] == "zeni" and np.isfinite(summary["strike_median_ms"])
+    assert {"trial", "method", "strike_ms", "off_ms", "note"} <= set(summary["trials"][0])
 
     assert set(bench.trial.values) == set(TRIALS)
     text = format_table(bench)

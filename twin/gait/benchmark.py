@@ -26,7 +26,7 @@ Examples
 >>> from twin.gait.benchmark import evaluate_event_detection, format_table
 >>> if os.environ.get("TWIN_DATA_DIR"):
 ...     res = evaluate_event_detection(trials=["gaitkit/parkinson"])
-...     assert res.sizes["row"] >= 2
+...     assert len(res["trials"]) >= 2 and res["default_method"] == "zeni"
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def evaluate_event_detection(
     *,
     trials: list[str] | None = None,
     tolerance: float = 0.1,
-) -> xr.Dataset:
+) -> dict:
     """Score the event detectors on the reference trials, per trial and method.
 
     Parameters
@@ -178,14 +178,20 @@ def evaluate_event_detection(
 
     Returns
     -------
-    xarray.Dataset
-        ``row`` dim with coords ``trial``, ``reference``, ``method``, ``note``
-        and variables ``fs_median_abs_error``, ``fo_median_abs_error``,
-        ``fs_mean_error``, ``fo_mean_error`` [ms], match counts,
-        ``target_met`` and ``seconds`` (run time); ``method`` dim with
-        ``median_fs_error``/``median_fo_error`` [ms] (median over trials of the
-        per-trial medians) and ``n_trials``. Trials whose files are missing or
-        unreadable, or that have no reference, appear with a ``note`` and NaN.
+    dict
+        ``"trials"``: one dict per trial and method (``trial``, ``reference``,
+        ``method``, ``strike_ms``, ``off_ms`` = median absolute errors,
+        ``strike_bias_ms``, ``off_bias_ms`` = mean errors, ``strike_matched``,
+        ``off_matched`` = "matched/reference", ``target`` = "yes"/"NO"/"-",
+        ``note``); ``"strike_median_ms"``, ``"off_median_ms"``: median over
+        trials of the per-trial errors of the default kinematic detector
+        (Zeni, what :func:`twin.gait.detect_events` uses without forces);
+        ``"by_method"``: the same medians and trial counts for every method;
+        ``"dataset"``: everything as an :class:`xarray.Dataset` on a ``row``
+        dim (coords ``trial``, ``reference``, ``method``, ``note``; variables
+        ``fs_median_abs_error``, ``fo_median_abs_error`` [ms]... and medians
+        on a ``method_name`` dim). Trials whose files are missing or
+        unreadable, or that have no reference, appear with a ``note``.
 
     Raises
     ------
@@ -247,7 +253,39 @@ def evaluate_event_detection(
             if method == "imu (virtual)":
                 note = "virtual shank gyro from knee/ankle positions"
             rows.append(_row(trial, reference, method, cmp, note=note, seconds=_time.perf_counter() - t0))
-    return _assemble(rows, tolerance)
+    return _summarise(_assemble(rows, tolerance))
+
+
+DEFAULT_METHOD = "zeni"
+
+
+def _summarise(ds: xr.Dataset) -> dict:
+    def num(v):
+        return round(float(v), 1) if np.isfinite(v) else float("nan")
+
+    trials = []
+    for i in range(ds.sizes.get("row", 0)):
+        r = ds.isel(row=i)
+        tm = float(r.target_met)
+        trials.append({
+            "trial": str(r.trial.item()), "reference": str(r.reference.item()), "method": str(r.method.item()),
+            "strike_ms": num(r.fs_median_abs_error), "off_ms": num(r.fo_median_abs_error),
+            "strike_bias_ms": num(r.fs_mean_error), "off_bias_ms": num(r.fo_mean_error),
+            "strike_matched": _count(r.fs_n_matched, r.fs_n_reference),
+            "off_matched": _count(r.fo_n_matched, r.fo_n_reference),
+            "target": ("yes" if tm == 1 else "NO") if np.isfinite(tm) else "-",
+            "note": str(r.note.item())[:100],
+        })
+    by_method = {str(m): {"strike_median_ms": float(ds.median_fs_error[k]), "off_median_ms": float(ds.median_fo_error[k]),
+                          "n_trials": int(ds.n_trials[k])} for k, m in enumerate(ds.method_name.values)}
+    default = by_method.get(DEFAULT_METHOD, {"strike_median_ms": float("nan"), "off_median_ms": float("nan")})
+    return {"trials": trials, "strike_median_ms": default["strike_median_ms"],
+            "off_median_ms": default["off_median_ms"], "default_method": DEFAULT_METHOD, "by_method": by_method,
+            "dataset": ds}
+
+
+def _count(a, b) -> str:
+    return f"{int(a)}/{int(b)}" if np.isfinite(float(b)) else "-"
 
 
 def _assemble(rows, tolerance) -> xr.Dataset:
@@ -281,15 +319,17 @@ def _assemble(rows, tolerance) -> xr.Dataset:
     return ds
 
 
-def format_table(res: xr.Dataset) -> str:
+def format_table(res: dict | xr.Dataset) -> str:
     """Plain-text table of :func:`evaluate_event_detection` (one line per trial and method, then medians).
 
     Examples
     --------
-    >>> res = _assemble([_row("t", "annotated", "zeni")], 0.1)
+    >>> res = _summarise(_assemble([_row("t", "annotated", "zeni")], 0.1))
     >>> print(format_table(res).splitlines()[0].split()[:3])
     ['trial', 'reference', 'method']
     """
+    if isinstance(res, dict):
+        res = res["dataset"]
     head = f"{'trial':34s} {'reference':13s} {'method':14s} {'FS ms':>7s} {'FO ms':>7s} {'FS bias':>8s} " \
            f"{'FO bias':>8s} {'FS n':>6s} {'FO n':>6s}  target  note"
     lines = [head, "-" * len(head)]
@@ -299,13 +339,12 @@ def format_table(res: xr.Dataset) -> str:
 
     for i in range(res.sizes.get("row", 0)):
         r = res.isel(row=i)
-        cnt = (lambda a, b: f"{int(a)}/{int(b)}" if np.isfinite(b) else "-")
         tm = float(r.target_met)
         lines.append(
             f"{str(r.trial.item()):34s} {str(r.reference.item()):13s} {str(r.method.item()):14s} "
             f"{f(float(r.fs_median_abs_error))} {f(float(r.fo_median_abs_error))} {f(float(r.fs_mean_error), 8)} "
-            f"{f(float(r.fo_mean_error), 8)} {cnt(r.fs_n_matched, r.fs_n_reference):>6s} "
-            f"{cnt(r.fo_n_matched, r.fo_n_reference):>6s}  {('yes' if tm == 1 else 'NO') if np.isfinite(tm) else '-':6s}"
+            f"{f(float(r.fo_mean_error), 8)} {_count(r.fs_n_matched, r.fs_n_reference):>6s} "
+            f"{_count(r.fo_n_matched, r.fo_n_reference):>6s}  {('yes' if tm == 1 else 'NO') if np.isfinite(tm) else '-':6s}"
             f"  {str(r.note.item())}"
         )
     lines.append("")

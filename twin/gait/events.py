@@ -695,8 +695,8 @@ def detect_events(ds: xr.Dataset, *, method: str = "auto", **options: Any) -> xr
     ----------
     ds : xarray.Dataset
         A Recording.
-    method : {"auto", "force", "zeni", "velocity", "imu"}, default "auto"
-        ``"auto"``: force plates when ``grf`` holds a usable vertical force,
+    method : {"auto", "force", "kinematics", "zeni", "velocity", "imu"}, default "auto"
+        ``"kinematics"`` is ``"zeni"``. ``"auto"``: force plates when ``grf`` holds a usable vertical force,
         else kinematics (Zeni) when heel/toe/pelvis positions are found, else
         shank gyroscopes.
     **options
@@ -721,7 +721,9 @@ def detect_events(ds: xr.Dataset, *, method: str = "auto", **options: Any) -> xr
     >>> detect_events(schema.recording(t, grf=grf, plates=["left"], plate_dim="side")).attrs["method"]
     'force'
     """
-    check_param("method", method, choices=("auto", "force", "zeni", "velocity", "imu"))
+    check_param("method", method, choices=("auto", "force", "kinematics", "zeni", "velocity", "imu"))
+    if method == "kinematics":
+        method = "zeni"
     if method == "force":
         return events_from_force(ds, **options)
     if method in ("zeni", "velocity"):
