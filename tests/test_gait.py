@@ -154,6 +154,8 @@ def test_force_events_side_dim_edges_and_short_spikes():
     np.testing.assert_allclose(ev.event_time.values, [0.5, 1.2], atol=0.0011)
     assert set(ev.event_side.values) == {"right"}
     assert "not observed" in ev.attrs["history"]
+    grf[:, 0, 1] = 650.0                                     # in contact from start to end: nothing observed
+    assert events_from_force(schema.recording(t, grf=grf, plates=["right"], plate_dim="side")).sizes["event"] == 0
 
 
 def test_force_events_without_markers_warn_and_positions_option():

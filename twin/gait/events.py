@@ -274,27 +274,21 @@ def _contacts(t, fy, threshold, hysteresis, min_duration, min_gap):
         keep = np.concatenate([[True], gap >= min_gap])
         stops = np.concatenate([stops[np.flatnonzero(keep[1:])], stops[-1:]])
         starts = starts[keep]
-    out = []
-    for a, b in zip(starts, stops):
-        # widen to the threshold crossings (the hysteresis trigger lies inside them)
-        i = a
-        while i > 0 and y[i - 1] >= threshold:
-            i -= 1
-        j = b
-        while j > i and y[j] < threshold:
-            j -= 1
-        while j < n - 1 and y[j + 1] >= threshold:
-            j += 1
-        t_on = np.nan if i == 0 else float(crossing_time(t, y, np.array([i - 1]), threshold)[0])
-        t_off = np.nan if j >= n - 1 else float(crossing_time(t, y, np.array([j]), threshold)[0])
-        lo = t[i] if np.isnan(t_on) else t_on
-        hi = t[j] if np.isnan(t_off) else t_off
-        if hi - lo < min_duration and not (np.isnan(t_on) or np.isnan(t_off)):
-            continue
-        if hi - lo < min_duration and hi - lo < 0.5 * min_duration:
-            continue
-        out.append((t_on, t_off, i, j))
-    return out
+    # widen each contact to the crossings of `threshold` itself (the hysteresis triggers lie inside them)
+    below = np.concatenate([[-1], np.flatnonzero(y < threshold)])
+    above = np.flatnonzero(y >= threshold)                              # not empty: there is a contact
+    first = below[np.searchsorted(below, starts) - 1] + 1              # first sample >= threshold
+    last = above[np.maximum(np.searchsorted(above, stops, side="right") - 1, 0)]   # last sample >= threshold
+    last = np.maximum(last, first)
+    strike_seen = first > 0
+    off_seen = (stops < n - 1) & (last < n - 1)
+    t_on = np.where(strike_seen, crossing_time(t, y, np.maximum(first - 1, 0), threshold), np.nan)
+    t_off = np.where(off_seen, crossing_time(t, y, np.minimum(last, n - 2), threshold), np.nan)
+    lo = np.where(strike_seen, t_on, t[first])
+    hi = np.where(off_seen, t_off, t[last])
+    # a contact cut by the trial's edge may be shorter; keep it unless it is a blip
+    keep = (hi - lo) >= np.where(strike_seen & off_seen, min_duration, 0.5 * min_duration)
+    return [(float(a), float(b), int(i), int(j)) for a, b, i, j in zip(t_on[keep], t_off[keep], first[keep], last[keep])]
 
 
 def _interp_rows(t_src: np.ndarray, x: np.ndarray, t_new: np.ndarray) -> np.ndarray:

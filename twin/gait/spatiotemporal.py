@@ -155,6 +155,7 @@ def spatiotemporal(
         raise DataError("spatiotemporal parameters need a complete stride (two foot strikes of one side); found "
                         f"{strikes['left'].size} left and {strikes['right'].size} right strikes")
     values: dict[str, dict[str, float]] = {k: {} for k in PARAMETERS}
+    typical_stride = float(np.median(np.concatenate([np.diff(strikes[s]) for s in SIDES])))
     n_strides = {}
     step_times_all = []
     for s in SIDES:
@@ -172,7 +173,8 @@ def spatiotemporal(
         # steps ending at each S strike
         prev_o = np.array([strikes[o][strikes[o] < x].max() if np.any(strikes[o] < x) else np.nan for x in st])
         step_time = st - prev_o
-        step_time[step_time > 2.0 * np.nanmedian(stride_time) if stride_time.size else False] = np.nan
+        # a step longer than a stride means the other side's strike in between is missing
+        step_time[~(step_time < typical_stride)] = np.nan
         step_times_all.append(step_time)
         diff = _at(t, heel[s], st) - _at(t, heel[o], st)
         step_length = diff @ fwd
