@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from twin import gait, schema
-from twin.errors import DataError, ParameterError, SchemaError, TwinError, TwinWarning
+from twin import schema
+from twin.errors import DataError, ParameterError, SchemaError, TwinWarning
 from twin.gait import (
     compare_events,
     cycle_mean,

@@ -18,7 +18,22 @@ shank gyroscope, the sagittal angular rate of the knee->ankle segment
 computed from the markers/landmarks (no real IMU recordings are in the
 reference data); it checks the IMU logic on real gait, not sensor noise.
 
-``twin bench io`` prints :func:`format_table` of the result.
+Known limits of the references (found while building this, reported rather than corrected):
+
+* ``gaitkit/healthy`` (Fukuchi): gaitkit merged the C3D's LHS/LON and
+  LTO/LOFF events into one list; several annotations (left strikes at frames
+  163 *and* 177, right foot offs at 125/279/287 while the right toe leaves at
+  ~180/~340 in the landmarks) match no kinematic contact, so few events match.
+* ``gaitkit/stroke`` has no annotations; ``gaitkit/kuopio`` holds no data.
+* ``opensim-core/walking*.c3d``, ``test_walking.c3d``: on the first plate the
+  vertical force rises 70-100 ms after the heel marker has landed and
+  stopped, with the centre of pressure starting near the forefoot: the heel
+  landed off the plate, so that plate's foot strike is late; kinematic
+  detectors look early there.
+* ``gait10dof18musc/subject01_walk`` is treadmill walking at 60 Hz (one frame
+  = 17 ms) and its marker set has no ankle marker (no virtual IMU).
+
+``twin bench io`` prints the per-trial rows; :func:`format_table` makes a table.
 
 Examples
 --------
@@ -289,7 +304,6 @@ def _count(a, b) -> str:
 
 
 def _assemble(rows, tolerance) -> xr.Dataset:
-    n = len(rows)
     ds = xr.Dataset(coords={
         "trial": ("row", [r["trial"] for r in rows]),
         "reference": ("row", [r["reference"] for r in rows]),

@@ -663,7 +663,6 @@ def _gyro_events(t, w, rate):
     f = fill_nan(w)
     hi = np.nanpercentile(f, 99)
     peaks, _ = find_peaks(f, height=0.4 * hi, distance=max(1, int(0.6 * period * rate)), prominence=0.4 * hi)
-    n = len(t)
     hs, to = [], []
     mins, _ = find_peaks(-f, prominence=0.05 * hi)
     for p in peaks:
