@@ -69,14 +69,14 @@ def main() -> None:
 
     print("== read speed (best of", repeat, "), twin vs peer in this process")
     trc = _ratios(root, TRC, lambda p: osim.TRCFileAdapter().read(str(p)), repeat)
-    mot = _ratios(root, MOT, lambda p: osim.STOFileAdapter().read(str(p)), repeat)
+    mot = _ratios(root, MOT, lambda p: osim.TimeSeriesTable(str(p)), repeat)  # built by STOFileAdapter
     import ezc3d
 
     c3d = _ratios(root, C3D, lambda p: ezc3d.c3d(str(p)), repeat)
-    for name, rows_ in (("TRC vs OpenSim TRCFileAdapter", trc), ("MOT/STO vs OpenSim STOFileAdapter", mot),
+    for name, rows_ in (("TRC vs OpenSim TRCFileAdapter", trc), ("MOT/STO vs OpenSim TimeSeriesTable", mot),
                         ("C3D vs ezc3d.c3d", c3d)):
         for rel, a, b in rows_:
-            print(f"  {name:34} {rel:70} twin {a * 1e3:7.2f} ms  peer {b * 1e3:7.2f} ms  ratio {a / b:5.2f}")
+            print(f"  {name:36} {rel:70} twin {a * 1e3:7.2f} ms  peer {b * 1e3:7.2f} ms  ratio {a / b:5.2f}")
 
     def worst(rows_):
         return float(max(a / b for _, a, b in rows_)) if rows_ else float("nan")

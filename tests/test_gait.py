@@ -200,7 +200,7 @@ def test_force_bad_parameters():
 # ---------------------------------------------------------------------------------------- kinematic events
 @pytest.mark.parametrize("direction", [1, -1])
 def test_zeni_exact_on_sinusoidal_feet(direction):
-    ev = events_from_kinematics(sine_walk(direction))
+    ev = events_from_kinematics(sine_walk(direction), method="zeni")
     # heel ahead of the pelvis peaks at ph = pi/2 (left) and 3pi/2 (right); toe behind at the opposite phase
     np.testing.assert_allclose(pick(ev, "foot_strike", "left"), [0.25, 1.25, 2.25, 3.25], atol=0.005)
     np.testing.assert_allclose(pick(ev, "foot_strike", "right"), [0.75, 1.75, 2.75, 3.75], atol=0.005)
@@ -209,7 +209,7 @@ def test_zeni_exact_on_sinusoidal_feet(direction):
 
 
 @pytest.mark.parametrize("direction, treadmill", [(1, False), (-1, False), (1, True), (-1, True)])
-@pytest.mark.parametrize("method, tol_fs, tol_fo", [("velocity", 0.02, 0.02), ("zeni", 0.08, 0.08)])
+@pytest.mark.parametrize("method, tol_fs, tol_fo", [("velocity", 0.02, 0.02), ("zeni", 0.08, 0.08), ("hybrid", 0.02, 0.08)])
 def test_kinematic_methods_on_stance_swing_walker(direction, treadmill, method, tol_fs, tol_fo):
     ds, true = walk(direction=direction, treadmill=treadmill)
     ev = events_from_kinematics(ds, method=method)
@@ -307,7 +307,8 @@ def test_imu_sensor_choice_and_errors():
 def test_detect_events_picks_the_best_source():
     ds, _, _ = force_trial()
     assert detect_events(ds).attrs["method"] == "force"
-    assert detect_events(walk()[0]).attrs["method"] == "kinematics:zeni"
+    assert detect_events(walk()[0]).attrs["method"] == "kinematics:hybrid"
+    assert detect_events(walk()[0], method="zeni").attrs["method"] == "kinematics:zeni"
     assert detect_events(gyro_trial(), cutoff=None).attrs["method"] == "imu"
     assert detect_events(walk()[0], method="velocity").attrs["method"] == "kinematics:velocity"
     with pytest.raises(DataError, match="force: .*kinematics: .*imu: "):
@@ -514,6 +515,8 @@ def bench(data_dir):
 #: toe (MT2/toe marker) starts moving before the toe leaves the ground, the virtual shank gyro has no impact
 #: transients, and some gaitkit annotations do not match any kinematic contact.
 KNOWN_SHORTFALLS = {
+    ("gaitkit/healthy", "hybrid"), ("gaitkit/parkinson", "hybrid"), ("opensim-core/walking2.c3d", "hybrid"),
+    ("opensim-core/walking5.c3d", "hybrid"), ("opensim-core/test_walking.c3d", "hybrid"),
     ("gaitkit/healthy", "zeni"), ("gaitkit/healthy", "velocity"), ("gaitkit/healthy", "imu (virtual)"),
     ("gaitkit/parkinson", "zeni"), ("gaitkit/parkinson", "velocity"), ("gaitkit/parkinson", "imu (virtual)"),
     ("gait10dof18musc/subject01_walk", "zeni"), ("gait10dof18musc/subject01_walk", "velocity"),
@@ -535,7 +538,7 @@ KNOWN_SHORTFALLS = {
 
 _TRIALS = __import__("twin.gait.benchmark", fromlist=["TRIALS"]).TRIALS
 _CASES = [(tr, m) for tr, (_, ref) in _TRIALS.items()
-          for m in (("force",) if ref == "file events" else ()) + ("zeni", "velocity", "imu (virtual)")]
+          for m in (("force",) if ref == "file events" else ()) + ("hybrid", "zeni", "velocity", "imu (virtual)")]
 
 
 @pytest.mark.data
@@ -566,7 +569,7 @@ def test_benchmark_table_has_every_trial(bench):
     from twin.gait.benchmark import TRIALS, _summarise, format_table
 
     summary = _summarise(bench)
-    assert summary["default_method"] == "zeni" and np.isfinite(summary["strike_median_ms"])
+    assert summary["default_method"] == "hybrid" and np.isfinite(summary["strike_median_ms"])
     assert {"trial", "method", "strike_ms", "off_ms", "note"} <= set(summary["trials"][0])
 
     assert set(bench.trial.values) == set(TRIALS)
@@ -576,3 +579,13 @@ def test_benchmark_table_has_every_trial(bench):
     r = bench.isel(row=int(np.flatnonzero((bench.trial.values == "kineticstoolkit/walk.c3d")
                                           & (bench.method.values == "force"))[0]))
     assert float(r.fs_median_abs_error) < 5 and float(r.fo_median_abs_error) < 5
+
+
+@pytest.mark.data
+def test_default_kinematic_method_meets_median_targets(bench):
+    """The issue's figure: median over trials of the per-trial median |error| of the default (hybrid) detector."""
+    from twin.gait.benchmark import _summarise
+
+    summary = _summarise(bench)
+    assert summary["strike_median_ms"] <= 20.0, summary["strike_median_ms"]
+    assert summary["off_median_ms"] <= 30.0, summary["off_median_ms"]
