@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,10 +18,15 @@ from twin.errors import TwinError
 from twin.io.storage import write_storage
 from twin.io.trc import write_trc
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Derandomized: the same 300 cases in every run, so CI is repeatable; `make test-slow` explores anew.
+FUZZ = settings(max_examples=300, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ_MORE = settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def _seed_files(tmp_path):
+@functools.cache
+def _seed_files():
+    tmp_path = Path(tempfile.mkdtemp(prefix="twin-fuzz-"))
     t = np.arange(12) / 100.0
     m = np.random.default_rng(1).normal(size=(12, 3, 3)) + [0, 1, 0]
     rec = schema.recording(t, markers=m, marker_names=["RHEE", "LHEE", "SACR"], rate=100.0)
@@ -51,10 +60,8 @@ def _mutate(raw: bytes, how) -> bytes:
     return raw[:k] + chunk + raw[k:]
 
 
-@FUZZ
-@given(which=st.integers(0, 2), how=mutation)
-def test_text_readers_fail_only_with_twin_error(tmp_path, which, how):
-    seeds = _seed_files(tmp_path)
+def _check(tmp_path, which, how):
+    seeds = _seed_files()
     suffix = (".trc", ".mot", ".mot")[which]
     path = tmp_path / f"fuzzed{suffix}"
     path.write_bytes(_mutate(seeds[which], how))
@@ -66,3 +73,23 @@ def test_text_readers_fail_only_with_twin_error(tmp_path, which, how):
         assert str(path) in str(err) or path.name in str(err)
     else:
         twin.validate(ds)
+
+
+@FUZZ
+@given(which=st.integers(0, 2), how=mutation)
+def test_text_readers_fail_only_with_twin_error(tmp_path, which, how):
+    _check(tmp_path, which, how)
+
+
+@pytest.mark.slow
+@FUZZ_MORE
+@given(which=st.integers(0, 2), how=mutation)
+def test_text_readers_fuzz_more(tmp_path, which, how):
+    _check(tmp_path, which, how)
+
+
+def test_huge_header_number_is_a_read_error(tmp_path):
+    path = tmp_path / "big.mot"
+    path.write_text("x\nversion=1\nnRows=1e999\nendheader\ntime\ta\n0\t1\n")
+    with pytest.raises(TwinError, match="nRows"):
+        twin.read(path)

@@ -416,7 +416,7 @@ def events_from_kinematics(
     ...     return np.stack([x, 0.05 + 0.05 * np.clip(np.cos(ph + shift), 0, None), np.zeros_like(t)], 1)
     >>> m = np.stack([pelvis, foot(0), foot(0) + [0.2, 0, 0], foot(np.pi), foot(np.pi) + [0.2, 0, 0]], 1)
     >>> ds = schema.recording(t, markers=m, marker_names=["SACR", "LHEE", "LTOE", "RHEE", "RTOE"])
-    >>> ev = events_from_kinematics(ds)
+    >>> ev = events_from_kinematics(ds, method="zeni")
     >>> np.round(ev.event_time.where(ev.event_label == "foot_strike", drop=True).values[:2], 2).tolist()
     [0.25, 0.75]
     """

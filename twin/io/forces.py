@@ -80,7 +80,7 @@ def read_forces(
         n_samples = int(header["NumberOfSamples"])
     except KeyError as err:
         raise ReadError(p, f"header lacks {err.args[0]}") from None
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ReadError(p, f"header values are not numbers: {header}") from None
     if not (rate > 0 and n_plates > 0):
         raise ReadError(p, f"SampleRate={rate} and NumberOfForcePlates={n_plates} must be positive")

@@ -91,7 +91,7 @@ def read_storage(
     if n_rows is not None:
         try:
             expected = int(float(n_rows))
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ReadError(p, f"header nRows={n_rows!r} is not a number") from None
         if data.shape[0] != expected:
             # OpenSim's own example files disagree with their headers at times; the

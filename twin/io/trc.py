@@ -98,7 +98,7 @@ def read_trc(
         rate = float(header["DataRate"])
         n_frames = int(float(header["NumFrames"]))
         n_markers = int(float(header["NumMarkers"]))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ReadError(p, f"header values {vals[:4]} are not numbers (DataRate, NumFrames, NumMarkers)") from None
     if not (np.isfinite(rate) and rate > 0):
         raise ReadError(p, f"DataRate={header['DataRate']!r} must be a positive number")
