@@ -130,6 +130,16 @@ def _da(name: str, values: Any, dims: tuple[str, ...], units: str | None = None)
     )
 
 
+def _var(name: str, values: Any, dims: tuple[str, ...], units: str | None = None) -> tuple:
+    spec_units, long_name = VARIABLES[name][1], VARIABLES[name][2]
+    return (dims, np.asarray(values, dtype=float),
+            {"units": units if units is not None else spec_units, "long_name": long_name})
+
+
+def _time_var(time: Sequence[float] | np.ndarray, name: str = "time") -> tuple:
+    return ((name,), np.asarray(time, dtype=float), {"units": "s", "long_name": "time" if name == "time" else "analog time"})
+
+
 def recording(
     time: Sequence[float] | np.ndarray,
     *,
@@ -177,27 +187,40 @@ def recording(
     xarray.Dataset
         ``attrs["kind"] == "recording"``.
     """
-    ds = xr.Dataset(coords={"time": _time_coord(time)})
+    coords: dict[str, Any] = {"time": _time_var(time)}
+    data: dict[str, Any] = {}
     if markers is not None:
         if marker_names is None:
             raise SchemaError("recording(): markers given without marker_names")
-        ds["markers"] = _da("markers", markers, ("time", "marker", "axis"))
-        ds = ds.assign_coords(marker=list(marker_names), axis=list(AXES))
+        data["markers"] = _var("markers", markers, ("time", "marker", "axis"))
+        coords.update(marker=list(marker_names), axis=list(AXES))
     force_time = "time"
     if analog_time is not None and any(v is not None for v in (grf, cop, free_moment)):
         force_time = "analog_time"
-        ds = ds.assign_coords(analog_time=_time_coord(analog_time, "analog_time"))
+        coords["analog_time"] = _time_var(analog_time, "analog_time")
     for name, values in (("grf", grf), ("cop", cop), ("free_moment", free_moment)):
         if values is not None:
-            ds[name] = _da(name, values, (force_time, plate_dim, "axis"))
+            data[name] = _var(name, values, (force_time, plate_dim, "axis"))
     if plates is not None:
-        ds = ds.assign_coords({plate_dim: list(plates), "axis": list(AXES)})
-    ds.attrs.update(kind="recording", source=str(source), history=history)
-    ds.attrs["rate"] = float(rate) if rate is not None else estimate_rate(ds["time"].values)
+        coords.update({plate_dim: list(plates), "axis": list(AXES)})
+    out_attrs: dict[str, Any] = {"kind": "recording", "source": str(source), "history": history}
+    out_attrs["rate"] = float(rate) if rate is not None else estimate_rate(coords["time"][1])
     if force_time == "analog_time":
-        ds.attrs["analog_rate"] = float(analog_rate) if analog_rate is not None else estimate_rate(analog_time)
-    ds.attrs.update(attrs)
-    return ds
+        out_attrs["analog_rate"] = float(analog_rate) if analog_rate is not None else estimate_rate(analog_time)
+    out_attrs.update(attrs)
+    return xr.Dataset(data, coords=coords, attrs=out_attrs)
+
+
+def _generalized(kind: str, var: str, units: str, time, values, coordinates, coordinate_type, source, history,
+                 attrs) -> xr.Dataset:
+    coordinates = list(coordinates)
+    if coordinate_type is None:
+        coordinate_type = [guess_coordinate_type(c) for c in coordinates]
+    coords = {"time": _time_var(time), "coordinate": coordinates,
+              "coordinate_type": ("coordinate", list(coordinate_type))}
+    out_attrs = {"kind": kind, "source": str(source), "history": history, "rate": estimate_rate(time)}
+    out_attrs.update(attrs)
+    return xr.Dataset({var: _var(var, values, ("time", "coordinate"), units=units)}, coords=coords, attrs=out_attrs)
 
 
 def kinematics(
@@ -216,15 +239,8 @@ def kinematics(
     coordinate; when omitted, names ending in ``_tx``, ``_ty``, ``_tz`` are
     translational (OpenSim's convention) and the rest rotational.
     """
-    coordinates = list(coordinates)
-    if coordinate_type is None:
-        coordinate_type = [guess_coordinate_type(c) for c in coordinates]
-    ds = xr.Dataset(coords={"time": _time_coord(time), "coordinate": coordinates})
-    ds = ds.assign_coords(coordinate_type=("coordinate", list(coordinate_type)))
-    ds["q"] = _da("q", q, ("time", "coordinate"), units="rad or m (see coordinate_type)")
-    ds.attrs.update(kind="kinematics", source=str(source), history=history, rate=estimate_rate(time))
-    ds.attrs.update(attrs)
-    return ds
+    return _generalized("kinematics", "q", "rad or m (see coordinate_type)", time, q, coordinates,
+                        coordinate_type, source, history, attrs)
 
 
 def dynamics(
@@ -238,15 +254,8 @@ def dynamics(
     **attrs: Any,
 ) -> xr.Dataset:
     """Build a Dynamics Dataset: ``moment(time, coordinate)`` in N·m (or N)."""
-    coordinates = list(coordinates)
-    if coordinate_type is None:
-        coordinate_type = [guess_coordinate_type(c) for c in coordinates]
-    ds = xr.Dataset(coords={"time": _time_coord(time), "coordinate": coordinates})
-    ds = ds.assign_coords(coordinate_type=("coordinate", list(coordinate_type)))
-    ds["moment"] = _da("moment", moment, ("time", "coordinate"), units="N m or N (see coordinate_type)")
-    ds.attrs.update(kind="dynamics", source=str(source), history=history, rate=estimate_rate(time))
-    ds.attrs.update(attrs)
-    return ds
+    return _generalized("dynamics", "moment", "N m or N (see coordinate_type)", time, moment, coordinates,
+                        coordinate_type, source, history, attrs)
 
 
 def table(

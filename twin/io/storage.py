@@ -43,7 +43,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ReadError, SchemaError, TwinWarning, check_param
-from ..schema import AXES, add_history, dynamics, kinematics, recording, table, validate
+from ..schema import AXES, add_history, dynamics, guess_coordinate_type, kinematics, recording, table, validate
 from ._common import check_file, check_time, parse_numeric_rows, read_text
 from .store import atomic_path
 
@@ -148,6 +148,13 @@ def _parse(lines: list[str], p: Path, first_line_no: int, n_cols: int) -> np.nda
     body = [line for line in lines if line.strip()]
     if not body:
         raise ReadError(p, "has column labels but no data rows (truncated file)")
+    if len(body) * n_cols < 20000:  # small files: a plain split beats pandas' fixed cost
+        try:
+            data = np.array(" ".join(body).split(), dtype=float)
+            if data.size == len(body) * n_cols and not np.isnan(data).any():
+                return data.reshape(len(body), n_cols)
+        except ValueError:
+            pass
     try:
         import pandas as pd
 
@@ -289,12 +296,11 @@ def _interpret(p, time, values, cols, in_degrees, history, name, external_loads,
         used[idx.ravel()] = True
     rest = [i for i in range(len(cols)) if not used[i]]
     if rest:
-        kin = _kinematics(time, values[:, rest], [cols[i] for i in rest], in_degrees, p, [])
         if kind == "kinematics" and not groups and not marker_names:
-            kin.attrs["history"] = "\n".join(history + kin.attrs["history"].split("\n"))
-            kin.attrs["history"] = kin.attrs["history"].strip("\n")
+            kin = _kinematics(time, values[:, rest], [cols[i] for i in rest], in_degrees, p, history)
             validate(kin)
             return kin
+        kin = _kinematics(time, values[:, rest], [cols[i] for i in rest], in_degrees, p, [])
         ds = ds.merge(kin[[v for v in kin.data_vars]], combine_attrs="override")
         for line in kin.attrs["history"].split("\n"):
             if line:
@@ -328,11 +334,14 @@ def _kinematics(time, values, cols, in_degrees, p, history) -> xr.Dataset:
         q_idx.append(i)
     if not coords:
         raise ReadError(p, "holds no coordinate columns (only state paths that are not /value or /speed)")
-    ds = kinematics(time, values[:, q_idx], coords, source=str(p), history="\n".join(history))
-    rot = (ds["coordinate_type"] == "rotational").values
+    ctype = [guess_coordinate_type(c) for c in coords]
+    rot = np.array([t == "rotational" for t in ctype])
+    q = values[:, q_idx]
+    history = list(history)
     if in_degrees and rot.any():
-        ds["q"].values[:, rot] = np.deg2rad(ds["q"].values[:, rot])
-        ds = add_history(ds, f"converted {int(rot.sum())} rotational coordinate(s) deg -> rad")
+        q[:, rot] = np.deg2rad(q[:, rot])
+        history.append(f"converted {int(rot.sum())} rotational coordinate(s) deg -> rad")
+    ds = kinematics(time, q, coords, coordinate_type=ctype, source=str(p), history="\n".join(history))
     if qdot and all(c in qdot for c in coords):
         qd = values[:, [qdot[c] for c in coords]].copy()
         if in_degrees and rot.any():
