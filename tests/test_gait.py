@@ -399,10 +399,15 @@ def test_spatiotemporal_known_walker(direction):
 def test_spatiotemporal_treadmill_and_errors():
     ds, true = walk(treadmill=True)
     ev = truth_events(true)
-    with pytest.warns(TwinWarning, match="treadmill"):
-        st = spatiotemporal(ds, ev)
-    assert np.isnan(float(st.walking_speed.sel(side="overall")))
+    st = spatiotemporal(ds, ev)  # belt speed estimated from the heels resting on the belt in early stance
+    assert st.attrs["treadmill_speed_estimated"] == pytest.approx(1.2, rel=0.02)
+    assert float(st.walking_speed.sel(side="overall")) == pytest.approx(1.2, rel=0.02)
+    assert "belt speed" in st.attrs["history"]
     assert float(st.step_length.sel(side="overall")) == pytest.approx(0.6, abs=0.01)
+    strikes_only = ev.where(ev.event_label == "foot_strike", drop=True)
+    with pytest.warns(TwinWarning, match="treadmill"):
+        st = spatiotemporal(ds, strikes_only)
+    assert np.isnan(float(st.walking_speed.sel(side="overall")))
     st = spatiotemporal(ds, ev, treadmill_speed=1.2)
     assert float(st.stride_length.sel(side="left")) == pytest.approx(1.2, abs=1e-6)
     one = schema.events([1.0], ["foot_strike"], ["left"])

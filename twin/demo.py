@@ -25,35 +25,13 @@ import numpy as np
 import xarray as xr
 
 from . import datasets, gait
+from .gait.report import format_table
 from .io import read, save
 from .viz import cycle_figure, write_report
 
-__all__ = ["run_demo", "format_spatiotemporal"]
+__all__ = ["run_demo"]
 
 _ANGLES = [("hip_flexion", "hip flexion"), ("knee_angle", "knee flexion"), ("ankle_angle", "ankle dorsiflexion")]
-
-
-def format_spatiotemporal(st: xr.Dataset) -> str:
-    """The spatiotemporal Dataset as a plain-text table (one row per parameter, a column per side)."""
-    sides = [str(s) for s in st["side"].values]
-    head = f"{'parameter':<22}{'units':<10}" + "".join(f"{s:>10}" for s in sides)
-    if "symmetry_index" in st:
-        head += f"{'SI %':>10}"
-    lines = [head, "-" * len(head)]
-    for name in st["parameter"].values if "parameter" in st.coords else st.data_vars:
-        name = str(name)
-        if name not in st or "side" not in st[name].dims:
-            continue
-        da = st[name]
-        row = f"{name:<22}{da.attrs.get('units', ''):<10}" + "".join(
-            f"{float(da.sel(side=s)):>10.3f}" if np.isfinite(float(da.sel(side=s))) else f"{'-':>10}" for s in sides)
-        if "symmetry_index" in st:
-            si = float(st["symmetry_index"].sel(parameter=name))
-            row += f"{si:>10.1f}" if np.isfinite(si) else f"{'-':>10}"
-        lines.append(row)
-    if "n_strides" in st:
-        lines.append(f"{'strides':<22}{'':<10}" + "".join(f"{int(st['n_strides'].sel(side=s)):>10d}" for s in sides))
-    return "\n".join(lines)
 
 
 def _event_lines(ev: xr.Dataset) -> str:
@@ -90,7 +68,7 @@ def run_demo(*, out: str | Path = "demo_output", show: bool = True) -> dict:
         warnings.simplefilter("ignore")
         st = gait.spatiotemporal(rec, ev)
     speed = float(st["walking_speed"].sel(side="overall"))
-    table = format_spatiotemporal(st)
+    table = format_table(st)
 
     ik = read(files["reference_ik"])
     leg = _leg_length(rec)

@@ -114,7 +114,10 @@ def spatiotemporal(
         Names by role (``"left_heel"``, ``"right_heel"``, ``"pelvis"``...).
     treadmill_speed : float, optional
         Belt speed [m/s]; used for speed and stride length when the pelvis
-        does not travel (treadmill).
+        does not travel (treadmill). When omitted on a treadmill trial it is
+        estimated from the heels' backward velocity in early stance (the heel
+        rests on the moving belt), and ``attrs["treadmill_speed_estimated"]``
+        says so.
     cutoff : float or None, default 7
         Low-pass cut-off [Hz] for the trajectories; None to skip.
 
@@ -154,6 +157,14 @@ def spatiotemporal(
     if max(strikes["left"].size, strikes["right"].size) < 2:
         raise DataError("spatiotemporal parameters need a complete stride (two foot strikes of one side); found "
                         f"{strikes['left'].size} left and {strikes['right'].size} right strikes")
+    belt_note = ""
+    if not overground and treadmill_speed is None:
+        treadmill_speed = _belt_speed(t, heel, strikes, offs, fwd)
+        if np.isfinite(treadmill_speed):
+            belt_note = (f"; treadmill belt speed {treadmill_speed:.3f} m/s estimated from the heels' backward "
+                         "velocity in early stance (10-50 % of each stance)")
+        else:
+            treadmill_speed = None
     values: dict[str, dict[str, float]] = {k: {} for k in PARAMETERS}
     typical_stride = float(np.median(np.concatenate([np.diff(strikes[s]) for s in SIDES])))
     n_strides = {}
@@ -228,9 +239,34 @@ def spatiotemporal(
         progression=np.round(fwd, 6).tolist(),
         overground=int(overground),
         history=(f"spatiotemporal from {pts.variable} and {all_t.size} events; walking direction "
-                 f"{np.round(fwd, 3).tolist()} ({'overground' if overground else 'treadmill'})"),
+                 f"{np.round(fwd, 3).tolist()} ({'overground' if overground else 'treadmill'})" + belt_note),
     )
+    if belt_note:
+        out.attrs["treadmill_speed_estimated"] = float(treadmill_speed)
     if not overground and treadmill_speed is None:
-        warnings.warn("spatiotemporal: the pelvis does not travel (treadmill?); walking_speed and stride_length "
-                      "are NaN unless treadmill_speed= is given", TwinWarning, stacklevel=2)
+        warnings.warn("spatiotemporal: the pelvis does not travel (treadmill?) and no stance phase gave the belt "
+                      "speed; walking_speed and stride_length are NaN unless treadmill_speed= is given",
+                      TwinWarning, stacklevel=2)
     return out
+
+
+def _belt_speed(t, heel, strikes, offs, fwd) -> float:
+    """Treadmill belt speed [m/s]: median backward heel velocity between 10 % and 50 % of each stance.
+
+    In early stance the heel rests on the belt, so it moves backwards at the belt's speed; NaN when no
+    complete stance (foot strike then foot off of the same side) is in the trial.
+    """
+    samples = []
+    for s in SIDES:
+        v = np.gradient(heel[s], t, axis=0) @ fwd
+        for fs in strikes[s]:
+            fo = offs[s][offs[s] > fs]
+            if not fo.size:
+                continue
+            d = fo[0] - fs
+            window = (t >= fs + 0.1 * d) & (t <= fs + 0.5 * d)
+            samples.append(-v[window])
+    if not samples:
+        return float("nan")
+    speed = float(np.nanmedian(np.concatenate(samples)))
+    return speed if speed > 0 else float("nan")
