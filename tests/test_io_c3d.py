@@ -184,7 +184,7 @@ def test_options(small):
     with pytest.raises(ParameterError, match="NOPE"):
         read_c3d(small, markers=["LHEE", "NOPE"])
     for bad in ({"up": "w"}, {"gaps": "zip"}, {"threshold": -1.0}, {"max_gap": -0.1}, {"analogs": "yes"},
-                {"markers": "LHEE"}):
+                {"markers": "LHEE"}, {"markers": 5}, {"markers": [1, 2]}):
         with pytest.raises(ParameterError):
             read_c3d(small, **bad)
 

@@ -163,7 +163,10 @@ def read_c3d(
         Add ``grf``, ``cop`` and ``free_moment`` for each force platform.
     threshold : float, default 20.0
         Vertical force [N] below which the centre of pressure and the free
-        moment are undefined and set to NaN.
+        moment are undefined and set to NaN (the force itself is kept). 20 N
+        is above the noise of lab force plates and below the load of any
+        foot contact; the NaN samples are counted in ``attrs["history"]`` and
+        described in the ``nan_policy`` attr of ``cop`` and ``free_moment``.
 
     Returns
     -------
@@ -194,8 +197,10 @@ def read_c3d(
     check_param("analogs", analogs, types=bool)
     check_param("force_plates", force_plates, types=bool)
     if markers is not None:
-        if isinstance(markers, str) or not all(isinstance(m, str) for m in markers):
-            raise ParameterError("markers must be a sequence of marker names (str), e.g. ['RHEE', 'LHEE']")
+        if isinstance(markers, str) or not isinstance(markers, (list, tuple)) or not all(
+            isinstance(m, str) for m in markers
+        ):
+            raise ParameterError(f"markers={markers!r} must be a list of marker names (str), e.g. ['RHEE', 'LHEE']")
         markers = list(markers)
     p = check_file(path)
     layout = _prescan(p)
@@ -467,7 +472,7 @@ def _scan(path: Path, buf: Any, size: int) -> _Layout:
     # ---- header events (legacy block), used only when there is no EVENT group
     header_events: list[tuple[float, str]] = []
     n_ev = word(300)
-    if 0 < n_ev <= 18:
+    if word(298) == 0x3039 and 0 < n_ev <= 18:  # 0x3039: "4-character event labels present"
         for k in range(n_ev):
             t = real(304 + 4 * k)
             label = bytes(buf[396 + 4 * k : 400 + 4 * k]).split(b"\0")[0].decode("latin-1").strip()
