@@ -155,6 +155,8 @@ def recording(
     history: str = "",
     rate: float | None = None,
     analog_rate: float | None = None,
+    extra_vars: dict[str, Any] | None = None,
+    extra_coords: dict[str, Any] | None = None,
     **attrs: Any,
 ) -> xr.Dataset:
     """Build a Recording Dataset from arrays already in SI units and OpenSim axes.
@@ -168,7 +170,7 @@ def recording(
     marker_names : sequence of str, optional
         Labels, required with ``markers``.
     analog_time : array (n_analog,), optional
-        Time base of force data when it differs from ``time`` [s].
+        Time base of force/analog data when it differs from ``time`` [s].
     grf, cop, free_moment : array (n, n_plate, 3), optional
         Force [N], centre of pressure [m], free moment [N m] per plate/side.
     plates : sequence of str, optional
@@ -179,6 +181,10 @@ def recording(
         Provenance; ``history`` lines describe conversions done.
     rate, analog_rate : float, optional
         Sampling rates [Hz]; estimated from the time bases when omitted.
+    extra_vars, extra_coords : dict, optional
+        More variables / coords, as ``(dims, values, attrs)`` tuples or
+        DataArrays, added in the same construction (building a Dataset once
+        is much cheaper than adding variables one by one).
     **attrs
         Extra attrs (e.g. ``subject_mass``).
 
@@ -195,7 +201,7 @@ def recording(
         data["markers"] = _var("markers", markers, ("time", "marker", "axis"))
         coords.update(marker=list(marker_names), axis=list(AXES))
     force_time = "time"
-    if analog_time is not None and any(v is not None for v in (grf, cop, free_moment)):
+    if analog_time is not None:
         force_time = "analog_time"
         coords["analog_time"] = _time_var(analog_time, "analog_time")
     for name, values in (("grf", grf), ("cop", cop), ("free_moment", free_moment)):
@@ -208,6 +214,8 @@ def recording(
     if force_time == "analog_time":
         out_attrs["analog_rate"] = float(analog_rate) if analog_rate is not None else estimate_rate(analog_time)
     out_attrs.update(attrs)
+    data.update(extra_vars or {})
+    coords.update(extra_coords or {})
     return xr.Dataset(data, coords=coords, attrs=out_attrs)
 
 

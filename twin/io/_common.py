@@ -139,8 +139,19 @@ def length_factor(unit: str, path: Path, *, field: str = "Units") -> float:
 
 
 def to_opensim_axes(xyz: np.ndarray, up: str) -> np.ndarray:
-    """Rotate vectors (..., 3) from a lab frame whose vertical axis is ``up`` into OpenSim axes."""
-    return np.asarray(xyz, dtype=float) @ _UP_ROTATIONS[up].T
+    """Rotate vectors (..., 3) from a lab frame whose vertical axis is ``up`` into OpenSim axes.
+
+    The rotations are axis permutations with sign flips, done by indexing (no matrix product).
+    """
+    xyz = np.asarray(xyz, dtype=float)
+    if up == "y":
+        return xyz.copy()
+    rot = _UP_ROTATIONS[up]
+    out = np.empty_like(xyz)
+    for i in range(3):
+        j = int(np.flatnonzero(rot[i])[0])
+        np.multiply(xyz[..., j], rot[i, j], out=out[..., i])
+    return out
 
 
 def guess_up_axis(markers: np.ndarray) -> str:
@@ -150,9 +161,11 @@ def guess_up_axis(markers: np.ndarray) -> str:
     sideways or fore-aft *at one instant*; the axis with the largest median
     per-frame spread (among markers) is taken as vertical.
     """
+    step = max(1, markers.shape[0] // 100)  # 100 frames are plenty for a median
+    sample = markers[::step]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        spread = np.nanmedian(np.nanmax(markers, axis=1) - np.nanmin(markers, axis=1), axis=0)
+        spread = np.nanmedian(np.nanmax(sample, axis=1) - np.nanmin(sample, axis=1), axis=0)
     if not np.any(np.isfinite(spread)):
         return "y"
     return "xyz"[int(np.nanargmax(spread))]
@@ -183,8 +196,9 @@ def handle_gaps(
     ----------
     gaps : {"fill", "keep", "raise"}
         ``"fill"``: markers with no data at all are dropped; interior gaps no
-        longer than ``max_gap`` seconds are filled by cubic (PCHIP)
-        interpolation; longer or edge gaps stay NaN and a
+        longer than ``max_gap`` seconds are filled by cubic Hermite
+        interpolation between the samples bounding the gap (positions and
+        finite-difference velocities there); longer or edge gaps stay NaN and a
         :class:`~twin.errors.TwinWarning` names them. ``"keep"``: leave every
         gap as NaN (still reported in history). ``"raise"``: any gap raises
         :class:`~twin.errors.DataError` naming the marker and time.
@@ -221,24 +235,19 @@ def handle_gaps(
         n_gappy = int(np.any(missing, axis=0).sum())
         history.append(f"kept NaN gaps in {n_gappy} marker(s) ({int(missing.sum())} marker-frames)")
         return markers, names, history
-    from scipy.interpolate import PchipInterpolator
-
     markers = markers.copy()
     filled, left = [], []
     dt = float(np.median(np.diff(time))) if time.size > 1 else 0.0
+    n = len(time)
     for m in np.flatnonzero(np.any(missing, axis=0)):
         miss = missing[:, m]
-        good = ~miss
-        if good.sum() < 2:
+        if (~miss).sum() < 2:
             left.append(f"{names[m]} (almost no data)")
             continue
-        runs = _runs(miss)
-        interp = PchipInterpolator(time[good], markers[good, m, :], axis=0, extrapolate=False)
-        for start, stop in runs:
+        for start, stop in _runs(miss):
             duration = (stop - start + 1) * dt
-            interior = start > 0 and stop < len(time) - 1
-            if interior and duration <= max_gap + 1e-9:
-                markers[start : stop + 1, m, :] = interp(time[start : stop + 1])
+            if start > 0 and stop < n - 1 and duration <= max_gap + 1e-9:
+                markers[start : stop + 1, m, :] = _hermite_fill(time, markers[:, m, :], miss, start, stop)
                 filled.append((names[m], stop - start + 1))
             else:
                 left.append(f"{names[m]} t={time[start]:.3f}-{time[stop]:.3f} s")
@@ -246,7 +255,7 @@ def handle_gaps(
         n_frames = sum(n for _, n in filled)
         markers_filled = sorted({n for n, _ in filled})
         history.append(
-            f"filled {len(filled)} gap(s) <= {max_gap} s ({n_frames} frames) by PCHIP interpolation in: "
+            f"filled {len(filled)} gap(s) <= {max_gap} s ({n_frames} frames) by cubic Hermite interpolation in: "
             + ", ".join(markers_filled)
         )
     if left:
@@ -259,6 +268,23 @@ def handle_gaps(
             stacklevel=3,
         )
     return markers, names, history
+
+
+def _hermite_fill(time: np.ndarray, x: np.ndarray, miss: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Cubic Hermite values for samples start..stop of x (n, 3), from the samples bounding the gap.
+
+    End velocities are one-sided finite differences where the sample beyond the
+    bound is valid, else the chord slope across the gap.
+    """
+    i0, i1 = start - 1, stop + 1
+    t0, t1 = time[i0], time[i1]
+    chord = (x[i1] - x[i0]) / (t1 - t0)
+    m0 = (x[i0] - x[i0 - 1]) / (t0 - time[i0 - 1]) if i0 >= 1 and not miss[i0 - 1] else chord
+    m1 = (x[i1 + 1] - x[i1]) / (time[i1 + 1] - t1) if i1 + 1 < len(time) and not miss[i1 + 1] else chord
+    h = t1 - t0
+    s = ((time[start : stop + 1] - t0) / h)[:, None]
+    h00, h10, h01, h11 = 2 * s**3 - 3 * s**2 + 1, s**3 - 2 * s**2 + s, -2 * s**3 + 3 * s**2, s**3 - s**2
+    return h00 * x[i0] + h10 * h * m0 + h01 * x[i1] + h11 * h * m1
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

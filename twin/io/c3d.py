@@ -90,7 +90,7 @@ import xarray as xr
 
 from .. import schema
 from ..errors import FormatError, ParameterError, ReadError, TwinError, TwinWarning, check_param
-from ._common import LENGTH_TO_M, check_file, handle_gaps, resolve_up, to_opensim_axes
+from ._common import LENGTH_TO_M, check_file, handle_gaps, length_factor, resolve_up, to_opensim_axes
 
 __all__ = ["read_c3d"]
 
@@ -511,7 +511,17 @@ def _load(path: Path) -> Any:
     except ImportError as err:  # pragma: no cover - ezc3d is a dependency
         raise ReadError(path, f"reading C3D files needs ezc3d ({err}); install it with 'pip install ezc3d'") from None
     try:
-        return ezc3d.c3d(str(path))
+        # What ezc3d.c3d(path) does, less what twin does not use (camera masks, rotations, the
+        # other header blocks): the same C++ reader and the same parameter dict.
+        swig = ezc3d.ezc3d.c3d(str(path), ezc3d.ezc3d.Options())
+        h = swig.header()
+        return {
+            "header": {"points": {"frame_rate": h.frameRate(), "first_frame": h.firstFrame(),
+                                  "last_frame": h.lastFrame(), "size": h.nb3dPoints()}},
+            "parameters": ezc3d.c3d.Parameters(swig.parameters()),
+            "data": {"points": swig.get_points(), "meta_points": {"residuals": swig.get_point_residuals()},
+                     "analogs": swig.get_analogs()},
+        }
     except MemoryError:
         raise ReadError(path, "ezc3d ran out of memory reading it; the file is corrupt or announces absurd sizes") from None
     except Exception as err:  # noqa: BLE001 - ezc3d raises bare RuntimeError/ValueError/IOError
@@ -644,13 +654,13 @@ def _build(
             units = "mm"
             history.append("POINT:UNITS missing: assumed mm (ezc3d's default)")
             warnings.warn(f"{p}: POINT:UNITS is missing; marker positions assumed in mm", TwinWarning, stacklevel=3)
-        lf = _length_factor(units, p, "POINT:UNITS")
+        lf = length_factor(units, p, field="POINT:UNITS")
         if lf != 1.0:
             marker_xyz *= lf
             history.append(f"markers: POINT:UNITS {units!r} -> m (x{lf:g})")
     else:
         units = (_strings(point, "UNITS") or ["mm"])[0] or "mm"
-        lf = _length_factor(units, p, "POINT:UNITS")
+        lf = length_factor(units, p, field="POINT:UNITS")
     up_axis = resolve_up(up, marker_xyz, "z")
     how = "given by up=" if up != "auto" else (
         "guessed from the marker spread" if marker_xyz is not None and marker_xyz.shape[1] >= 3 else "assumed (no markers)"
@@ -685,6 +695,16 @@ def _build(
     if force_plates and n_samples:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             plates = _force_plates(p, c, ana[0], apf, lf, up_axis, threshold, history)
+    parts: dict = {"vars": {}, "coords": {}}
+    if plates is not None:
+        for name in ("cop", "free_moment"):
+            if not np.isfinite(plates[name]).any():
+                plates[name] = None
+                history.append(f"force plates: {name} omitted: no plate is loaded above threshold={threshold:g} N")
+        parts["coords"]["plate_type"] = ("plate", plates["types"])
+    if analogs and n_samples:
+        _add_analogs(parts, c, ana[0], history)
+    _add_events(parts, c, layout, p, history)
     ds = schema.recording(
         time,
         markers=marker_xyz,
@@ -697,13 +717,12 @@ def _build(
         source=str(p),
         rate=rate,
         analog_rate=analog_rate,
+        extra_vars=parts["vars"],
+        extra_coords=parts["coords"],
     )
     if plates is not None:
         for name in ("cop", "free_moment"):
-            if not np.isfinite(plates[name]).any():
-                ds = ds.drop_vars(name)
-                history.append(f"force plates: {name} omitted: no plate is loaded above threshold={threshold:g} N")
-            else:
+            if name in ds:
                 ds[name].attrs["nan_policy"] = (
                     f"NaN where the vertical force is below threshold={threshold:g} N "
                     "(centre of pressure undefined without foot contact)"
@@ -711,24 +730,12 @@ def _build(
                 ds[name].attrs["threshold"] = threshold
         ds["grf"].attrs["convention"] = "force of the ground on the subject; vertical (y) positive upward"
         ds["grf"].attrs["frame"] = "global (lab) frame rotated into OpenSim axes"
-        ds = ds.assign_coords(plate_type=("plate", plates["types"]))
-    if analogs and n_samples:
-        ds = _add_analogs(ds, c, ana[0], analog_time, analog_rate, history)
-    # ---- events and subject
-    ds = _add_events(ds, c, layout, p, history)
     attrs.update(_subject(c, history))
     ds.attrs.update(attrs)
     ds.attrs["c3d_first_frame"] = first0 + 1
     ds.attrs["history"] = "\n".join(history)
     schema.validate(ds)
     return ds
-
-
-def _length_factor(unit: str, path: Path, field: str) -> float:
-    key = unit.strip().lower()
-    if key not in LENGTH_TO_M:
-        raise ReadError(path, f"{field}={unit!r} is not a length unit twin knows ({', '.join(sorted(LENGTH_TO_M))})")
-    return LENGTH_TO_M[key]
 
 
 def _markers(
@@ -976,9 +983,8 @@ def _force_plates(
     return out
 
 
-def _add_analogs(
-    ds: xr.Dataset, c: Any, ana: np.ndarray, analog_time: np.ndarray, analog_rate: float, history: list[str]
-) -> xr.Dataset:
+def _add_analogs(parts: dict, c: Any, ana: np.ndarray, history: list[str]) -> None:
+    """Add ``analog`` (and ``emg``) variables and their coords to ``parts`` (``vars``/``coords`` dicts)."""
     group = _group(c, "ANALOG")
     n_ch = ana.shape[0]
     labels = _strings(group, "LABELS")[:n_ch]
@@ -990,19 +996,14 @@ def _add_analogs(
     units = [u or "unknown" for u in units] + ["unknown"] * (n_ch - len(units))
     descriptions = _strings(group, "DESCRIPTIONS")[:n_ch]
     descriptions += [""] * (n_ch - len(descriptions))
-    if "analog_time" not in ds.coords:
-        ds = ds.assign_coords(
-            analog_time=xr.DataArray(analog_time, dims=("analog_time",), attrs={"units": "s", "long_name": "analog time"})
-        )
-        ds.attrs["analog_rate"] = float(analog_rate)
-    ds = ds.assign_coords(channel=names, channel_units=("channel", units))
-    ds["analog"] = xr.DataArray(
-        ana.T, dims=("analog_time", "channel"),
-        attrs={"units": "see channel_units", "long_name": schema.VARIABLES["analog"][2],
-               "note": "ANALOG:OFFSET, SCALE and GEN_SCALE applied"},
+    parts["coords"].update(channel=names, channel_units=("channel", units))
+    parts["vars"]["analog"] = (
+        ("analog_time", "channel"), ana.T,
+        {"units": "see channel_units", "long_name": schema.VARIABLES["analog"][2],
+         "note": "ANALOG:OFFSET, SCALE and GEN_SCALE applied"},
     )
     history.append(
-        f"analog: {n_ch} channels at {analog_rate:g} Hz (ezc3d applied (raw - ANALOG:OFFSET) x ANALOG:SCALE x "
+        f"analog: {n_ch} channels (ezc3d applied (raw - ANALOG:OFFSET) x ANALOG:SCALE x "
         "ANALOG:GEN_SCALE); units per channel in 'channel_units'"
     )
     emg_idx, emg_fac, skipped = [], [], []
@@ -1017,10 +1018,10 @@ def _add_analogs(
         emg_idx.append(k)
         emg_fac.append(fac)
     if emg_idx:
-        ds = ds.assign_coords(muscle=[names[k] for k in emg_idx])
-        ds["emg"] = xr.DataArray(
-            ana[emg_idx].T * np.asarray(emg_fac), dims=("analog_time", "muscle"),
-            attrs={"units": "V", "long_name": schema.VARIABLES["emg"][2], "note": "raw (unfiltered) signal"},
+        parts["coords"]["muscle"] = [names[k] for k in emg_idx]
+        parts["vars"]["emg"] = (
+            ("analog_time", "muscle"), ana[emg_idx].T * np.asarray(emg_fac),
+            {"units": "V", "long_name": schema.VARIABLES["emg"][2], "note": "raw (unfiltered) signal"},
         )
         conv = sorted({units[k] for k in emg_idx})
         history.append(
@@ -1029,7 +1030,6 @@ def _add_analogs(
         )
     if skipped:
         history.append("emg: not copied (unit is not a voltage): " + ", ".join(skipped))
-    return ds
 
 
 def _event_label(label: str, context: str) -> tuple[str, str]:
@@ -1047,7 +1047,8 @@ def _event_label(label: str, context: str) -> tuple[str, str]:
     return label.strip(), side
 
 
-def _add_events(ds: xr.Dataset, c: Any, layout: _Layout, p: Path, history: list[str]) -> xr.Dataset:
+def _add_events(parts: dict, c: Any, layout: _Layout, p: Path, history: list[str]) -> None:
+    """Add ``event_time`` (with ``event_label``/``event_side`` coords) to ``parts`` when the file stores events."""
     group = _group(c, "EVENT")
     times_raw = _numbers(group, "TIMES")
     labels = _strings(group, "LABELS")
@@ -1072,16 +1073,15 @@ def _add_events(ds: xr.Dataset, c: Any, layout: _Layout, p: Path, history: list[
         contexts = [""] * len(times)
         source = "C3D header event block"
     if not times:
-        return ds
+        return
     keep = [k for k, t in enumerate(times) if math.isfinite(t)]
     mapped = [_event_label(labels[k], contexts[k]) for k in keep]
     ev = schema.events([times[k] for k in keep], [m[0] for m in mapped], [m[1] for m in mapped], source=str(p))
-    ds = ds.assign(event_time=ev["event_time"])
+    parts["vars"]["event_time"] = ev["event_time"]
     history.append(
         f"events: {len(keep)} events from the {source} (times on the same clock as 'time'; 'Foot Strike'/'Foot Off' "
         "and LHS/RTO-style labels -> foot_strike/foot_off, contexts Left/Right -> event_side)"
     )
-    return ds
 
 
 def _subject(c: Any, history: list[str]) -> dict[str, float]:
