@@ -594,3 +594,35 @@ def test_default_kinematic_method_meets_median_targets(bench):
     summary = _summarise(bench)
     assert summary["strike_median_ms"] <= 20.0, summary["strike_median_ms"]
     assert summary["off_median_ms"] <= 30.0, summary["off_median_ms"]
+
+
+# ---------------------------------------------------------------------------------------- heading
+@pytest.mark.parametrize("angle_deg", [0.0, 90.0, 180.0, -135.0])
+def test_align_progression_turns_walking_onto_plus_x(angle_deg):
+    from twin.gait import align_progression
+
+    ds, _ = walk()
+    a = np.radians(angle_deg)
+    rot = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    turned = ds.copy(data={"markers": ds.markers.values @ rot.T})
+    out = align_progression(turned)
+    np.testing.assert_allclose(out.markers.values, ds.markers.values, atol=1e-9)
+    # heading: the walking direction's rotation about +Y away from +X, in (-180, 180]
+    assert np.isclose((out.attrs["heading_deg"] - angle_deg + 180) % 360 - 180, 0, atol=1e-6)
+
+
+@pytest.mark.data
+def test_align_progression_on_c3d(data_file):
+    import twin
+    from twin.gait import align_progression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = twin.read(data_file("kineticstoolkit/data/walk.c3d"))
+    out = align_progression(ds)
+    names = [str(m) for m in out.marker.values]
+    sacrum = [n for n in names if "ASI" in n.upper()]
+    x = out.markers.sel(marker=sacrum[0])
+    travel = x.isel(time=-1) - x.isel(time=0)
+    assert float(travel.sel(axis="x")) > 1.0 and abs(float(travel.sel(axis="z"))) < 0.2
+    np.testing.assert_allclose(np.linalg.norm(out.grf.values, axis=-1), np.linalg.norm(ds.grf.values, axis=-1))

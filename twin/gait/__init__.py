@@ -29,12 +29,14 @@ Examples
 2
 """
 
+from .align import align_progression
 from .cycles import cycle_mean, cycle_std, normalize_cycles
 from .events import compare_events, detect_events, events_from_force, events_from_imu, events_from_kinematics
 from .normative import band, normative, speed_category, zscore
 from .spatiotemporal import spatiotemporal
 
 __all__ = [
+    "align_progression",
     "events_from_force",
     "events_from_kinematics",
     "events_from_imu",
