@@ -95,7 +95,7 @@ REGISTRY_PATH = Path(__file__).parent / "registry" / "datasets.json"
 REGISTRY_FORMAT = 1
 
 #: file names that are never registered (notes/licences are recorded per source instead)
-_EXCLUDE = ("README*", "readme*", "- readme*", "LICENSE*", "LICENCE*", "SOURCE_COMMIT.txt", ".*")
+_EXCLUDE = ("README*", "readme*", "- readme*", "LICENSE*", "LICENCE*", "SOURCE_COMMIT.txt", ".*", "*.log")  # logs: tool output, not data
 
 _ADVICE = (
     "set TWIN_DATA_DIR to a folder holding a copy of the data (same layout as the registry paths), "
