@@ -1,0 +1,1 @@
+"""Batched PyTorch neuromusculoskeletal engine (planar)."""

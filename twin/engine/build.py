@@ -1,0 +1,759 @@
+"""Turn a batch of bodies into the engine's tensors, once, with physics checks.
+
+:class:`EngineParams` holds every parameter the step function reads. It is
+built once per batch by :meth:`EngineParams.from_body`, which validates the
+physics (positive masses, fibre lengths, ...) and raises
+:class:`~twin.errors.ParameterError` naming the offending parameter; nothing
+is checked inside the step loop.
+
+Two kinds of fields:
+
+* **structure** (topology: which body a point is on, which coordinate a
+  function reads, ancestor matrices) -- identical for every batch member by
+  construction (a batch shares one model structure), stored without a batch
+  dim, as Python tuples or tensors of 0/1 and indices;
+* **parameters** (everything physical: masses, lengths, forces, spline
+  values, contact constants) -- leading batch dim ``B``, so every member may
+  be a different body or scenario.
+
+Shapes use ``B`` batch, ``N`` bodies, ``Q`` coordinates, ``S`` splines, ``K``
+spline knots, ``P`` path points, ``G`` path segments, ``M`` muscles, ``C``
+contact spheres, ``F`` contact groups (e.g. feet).
+
+Examples
+--------
+>>> from twin.engine.spec import double_pendulum
+>>> p = EngineParams.from_body(double_pendulum(), batch=3)
+>>> tuple(p.mass.shape), p.coordinate_names
+((3, 2), ('q1', 'q2'))
+>>> from twin.errors import ParameterError
+>>> bad = double_pendulum(m1=-1.0)
+>>> try:
+...     EngineParams.from_body(bad)
+... except ParameterError as err:
+...     print(str(err)[:60])
+bodies['link1'].mass=-1.0 must be > 0 (kg); fix the body param
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ParameterError
+from . import spline as _spline
+from .spec import Func1D, ModelSpec
+
+__all__ = ["EngineParams", "as_spec"]
+
+RHO_MUSCLE = 1059.7  # kg/m^3, muscle density (Ward & Lieber 2005, as OpenSim's metabolics probes)
+SIGMA_MUSCLE = 0.25e6  # Pa, specific tension used for muscle mass (OpenSim's default)
+
+
+def _tensor(x, dtype, device) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(x, dtype=float), dtype=dtype, device=device)
+
+
+def _index(x, device) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(x, dtype=np.int64), dtype=torch.long, device=device)
+
+
+@dataclass(frozen=True)
+class EngineParams:
+    """All parameters of a batch of planar musculoskeletal bodies, as tensors.
+
+    Structure (no batch dim)
+    ------------------------
+    coordinate_names, body_names, muscle_names, contact_names, contact_group_names : tuple of str
+    rotational : tuple of bool
+        Per coordinate: angle (rad) or translation (m).
+    root_height_coordinate : int
+        Index of the coordinate that is the root body's vertical translation
+        (-1 when the root is not a floating base); used for the fall check.
+    rigid_tendon : bool
+        Rigid tendons (no tendon state) instead of compliant ones.
+    anc : Tensor [N, N]
+        ``anc[b, j] = 1`` if body ``j``'s joint lies on the chain from ground to ``b``.
+    rot, par_rot : Tensor [N, Q]
+        d(angle of body b)/dq and d(angle of b's parent)/dq (constants: rotations are linear).
+    tx_sel, ty_sel : Tensor [N, Q]
+        One-hot: the coordinate each joint translation function reads.
+    spline_coord : Tensor [S] long
+        Coordinate read by each spline.
+    spline_sel : Tensor [S, Q]
+        One-hot of ``spline_coord``.
+    joint_tx_spline, joint_ty_spline : Tensor [N] long
+        Spline index of each joint's X / Y translation.
+    point_body : Tensor [P] long
+    moving_point, moving_spline : Tensor [Pm] long, Tensor [Pm, 3] long
+        Moving path points and the splines of their x, y, z location.
+    cond_coord : Tensor [P] long ; is_cond : Tensor [P] bool
+    seg_i, seg_j : Tensor [G] long
+        End points of candidate path segments.
+    seg_between : Tensor [G, P]
+        1 where a conditional point lies strictly between a segment's ends.
+    seg_muscle : Tensor [M, G]
+        Muscle incidence of segments.
+    contact_body : Tensor [C] long ; contact_group : Tensor [F, C]
+
+    Parameters (leading batch dim B)
+    --------------------------------
+    theta0, theta0_par : [B, N] rad
+        Constant angle offsets of each body and of its parent.
+    joint_a : [B, N, 2] m
+        Parent offset frame origin (location in parent, x-y).
+    joint_cphi, joint_sphi : [B, N] 1
+        cos/sin of the parent offset frame rotation.
+    joint_b : [B, N, 2] m
+        Child offset frame origin (location in child, x-y).
+    body_z : [B, N] m
+        Z of each body origin (constant in a planar model).
+    mass : [B, N] kg ; com : [B, N, 2] m ; inertia : [B, N] kg m^2 (about the COM, Z axis)
+    spline_x, spline_y, spline_b, spline_c, spline_d : [B, S, K]
+        SimmSpline knots (rad or m) and coefficients (m per unit^k).
+    spline_x_last, spline_y_last, spline_b_last : [B, S]
+    point_r : [B, P, 3] m
+        Path point locations in their body frames (0 for moving components).
+    cond_lo, cond_hi : [B, P] rad or m
+        Active range of conditional points.
+    fmax : [B, M] N ; lopt : [B, M] m ; lts : [B, M] m ; width : [B, M] m (lopt sin(pennation))
+    vmax : [B, M] m/s (max contraction velocity x lopt)
+    tau_act, tau_deact : [B, M] s ; kT : [B, M] 1 (tendon exponential shape)
+    e0 : [B, M] 1 (passive fibre strain at one norm force) ; fiber_damping : [B, M] 1
+    slow_twitch : [B, M] 1 ; muscle_mass : [B, M] kg
+    contact_r : [B, C, 3] m ; contact_radius : [B, C] m ; contact_stiffness : [B, C] N/m^2
+    contact_dissipation : [B, C] s/m ; mu_s, mu_d : [B, C] 1 ; mu_v : [B, C] s/m
+    v_trans : [B, C] m/s ; contact_cf : [B, C] ; contact_bd : [B, C] 1/m ; contact_bv : [B, C] s/m
+    q_lo, q_hi : [B, Q] rad or m ; limit_k : [B, Q] N m ; limit_sharp : [B, Q] 1/rad
+    joint_damping : [B, Q] N m s/rad
+    gravity : [B, 2] m/s^2 ; total_mass : [B] kg
+    """
+
+    # structure
+    coordinate_names: tuple
+    body_names: tuple
+    muscle_names: tuple
+    contact_names: tuple
+    contact_group_names: tuple
+    rotational: tuple
+    root_height_coordinate: int
+    rigid_tendon: bool
+    anc: torch.Tensor
+    rot: torch.Tensor
+    par_rot: torch.Tensor
+    tx_sel: torch.Tensor
+    ty_sel: torch.Tensor
+    spline_coord: torch.Tensor
+    spline_sel: torch.Tensor
+    joint_tx_spline: torch.Tensor
+    joint_ty_spline: torch.Tensor
+    point_body: torch.Tensor
+    moving_point: torch.Tensor
+    moving_spline: torch.Tensor
+    cond_coord: torch.Tensor
+    is_cond: torch.Tensor
+    seg_i: torch.Tensor
+    seg_j: torch.Tensor
+    seg_between: torch.Tensor
+    seg_muscle: torch.Tensor
+    contact_body: torch.Tensor
+    contact_group: torch.Tensor
+    # parameters
+    theta0: torch.Tensor
+    theta0_par: torch.Tensor
+    joint_a: torch.Tensor
+    joint_cphi: torch.Tensor
+    joint_sphi: torch.Tensor
+    joint_b: torch.Tensor
+    body_z: torch.Tensor
+    mass: torch.Tensor
+    com: torch.Tensor
+    inertia: torch.Tensor
+    spline_x: torch.Tensor
+    spline_y: torch.Tensor
+    spline_b: torch.Tensor
+    spline_c: torch.Tensor
+    spline_d: torch.Tensor
+    spline_x_last: torch.Tensor
+    spline_y_last: torch.Tensor
+    spline_b_last: torch.Tensor
+    point_r: torch.Tensor
+    cond_lo: torch.Tensor
+    cond_hi: torch.Tensor
+    fmax: torch.Tensor
+    lopt: torch.Tensor
+    lts: torch.Tensor
+    width: torch.Tensor
+    vmax: torch.Tensor
+    tau_act: torch.Tensor
+    tau_deact: torch.Tensor
+    kT: torch.Tensor
+    e0: torch.Tensor
+    fiber_damping: torch.Tensor
+    slow_twitch: torch.Tensor
+    muscle_mass: torch.Tensor
+    contact_r: torch.Tensor
+    contact_radius: torch.Tensor
+    contact_stiffness: torch.Tensor
+    contact_dissipation: torch.Tensor
+    mu_s: torch.Tensor
+    mu_d: torch.Tensor
+    mu_v: torch.Tensor
+    v_trans: torch.Tensor
+    contact_cf: torch.Tensor
+    contact_bd: torch.Tensor
+    contact_bv: torch.Tensor
+    q_lo: torch.Tensor
+    q_hi: torch.Tensor
+    limit_k: torch.Tensor
+    limit_sharp: torch.Tensor
+    joint_damping: torch.Tensor
+    gravity: torch.Tensor
+    total_mass: torch.Tensor
+
+    # ------------------------------------------------------------------ views
+    @property
+    def batch_size(self) -> int:
+        """Number of batch members ``B``."""
+        return int(self.mass.shape[0])
+
+    @property
+    def n_coordinates(self) -> int:
+        return len(self.coordinate_names)
+
+    @property
+    def n_muscles(self) -> int:
+        return len(self.muscle_names)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.mass.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.mass.device
+
+    def _map(self, fn_param, fn_struct) -> EngineParams:
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, torch.Tensor):
+                out[f.name] = fn_param(v) if f.name in _PARAM_FIELDS else fn_struct(v)
+            else:
+                out[f.name] = v
+        return EngineParams(**out)
+
+    def to(self, device=None, dtype=None) -> EngineParams:
+        """Move to a device and/or floating dtype (index tensors keep their dtype)."""
+
+        def conv(v):
+            if v.is_floating_point():
+                return v.to(device=device, dtype=dtype)
+            return v.to(device=device)
+
+        return self._map(conv, conv)
+
+    def select(self, index) -> EngineParams:
+        """Batch members ``index`` (int sequence, slice or bool/long tensor)."""
+        return self._map(lambda v: v[index], lambda v: v)
+
+    def repeat(self, n: int) -> EngineParams:
+        """Each batch member repeated ``n`` times (``repeat_interleave``)."""
+        return self._map(lambda v: v.repeat_interleave(n, dim=0), lambda v: v)
+
+    def with_options(self, *, rigid_tendon: bool | None = None) -> EngineParams:
+        """A copy with modelling options changed (``rigid_tendon``)."""
+        changes = {}
+        if rigid_tendon is not None:
+            changes["rigid_tendon"] = bool(rigid_tendon)
+        return replace(self, **changes)
+
+    def replace(self, **changes) -> EngineParams:
+        """A copy with fields replaced (e.g. a scaled ``fmax`` for a weakness scenario)."""
+        for name, value in changes.items():
+            if name in _PARAM_FIELDS:
+                old = getattr(self, name)
+                value = torch.as_tensor(value, dtype=old.dtype, device=old.device)
+                if value.shape != old.shape:
+                    raise ParameterError(f"replace(): {name} must have shape {tuple(old.shape)}, got {tuple(value.shape)}")
+                if not torch.all(torch.isfinite(value)):
+                    raise ParameterError(f"replace(): {name} has non-finite values")
+                changes[name] = value
+        return replace(self, **changes)
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def from_body(cls, bodies: Any, *, batch: int | None = None, dtype: torch.dtype = torch.float64,
+                  device: str | torch.device = "cpu", rigid_tendon: bool = False) -> EngineParams:
+        """Build the tensors of a batch of bodies, validating them.
+
+        Parameters
+        ----------
+        bodies : ModelSpec, BodyParams, or a sequence of them
+            One body per batch member (all with the same structure: the
+            same bodies, joints, coordinates, muscles and path points, in the
+            same order), or one body repeated ``batch`` times.
+        batch : int, optional
+            Repeat a single body this many times.
+        dtype : torch.dtype, keyword-only
+            ``torch.float32`` or ``torch.float64``.
+        device : str or torch.device, keyword-only
+        rigid_tendon : bool, keyword-only
+            Rigid tendons instead of compliant ones.
+
+        Returns
+        -------
+        EngineParams
+
+        Raises
+        ------
+        ParameterError
+            Non-physical or inconsistent parameters, naming the parameter.
+        """
+        if dtype not in (torch.float32, torch.float64):
+            raise ParameterError(f"dtype={dtype} is not supported; use torch.float32 or torch.float64")
+        if isinstance(bodies, (list, tuple)):
+            specs = [as_spec(b) for b in bodies]
+        else:
+            specs = [as_spec(bodies)]
+        if not specs:
+            raise ParameterError("from_body(): no body given; pass one body or a non-empty list")
+        if batch is not None:
+            if not isinstance(batch, int) or batch < 1:
+                raise ParameterError(f"batch={batch!r} must be a positive int")
+            if len(specs) != 1:
+                raise ParameterError("batch= repeats one body; pass a single body, or a list without batch=")
+        structure = _structure(specs[0])
+        arrays = []
+        for i, s in enumerate(specs):
+            if i:
+                _check_same_structure(specs[0], s, i)
+            _validate(s)
+            arrays.append(_parameters(s, structure))
+        stacked = {k: np.stack([a[k] for a in arrays]) for k in arrays[0]}
+        dev = torch.device(device)
+        kwargs: dict[str, Any] = {}
+        for k, v in structure["meta"].items():
+            kwargs[k] = v
+        kwargs["rigid_tendon"] = bool(rigid_tendon)
+        for k, v in structure["float"].items():
+            kwargs[k] = _tensor(v, dtype, dev)
+        for k, v in structure["long"].items():
+            kwargs[k] = _index(v, dev)
+        kwargs["is_cond"] = torch.as_tensor(structure["bool"]["is_cond"], device=dev)
+        for k, v in stacked.items():
+            kwargs[k] = _tensor(v, dtype, dev)
+        params = cls(**kwargs)
+        if batch is not None and batch > 1:
+            params = params.repeat(batch)
+        return params
+
+
+_PARAM_FIELDS = {
+    "theta0", "theta0_par", "joint_a", "joint_cphi", "joint_sphi", "joint_b", "body_z", "mass", "com", "inertia",
+    "spline_x", "spline_y", "spline_b", "spline_c", "spline_d", "spline_x_last", "spline_y_last", "spline_b_last",
+    "point_r", "cond_lo", "cond_hi", "fmax", "lopt", "lts", "width", "vmax", "tau_act", "tau_deact", "kT", "e0",
+    "fiber_damping", "slow_twitch", "muscle_mass", "contact_r", "contact_radius", "contact_stiffness",
+    "contact_dissipation", "mu_s", "mu_d", "mu_v", "v_trans", "contact_cf", "contact_bd", "contact_bv", "q_lo", "q_hi",
+    "limit_k", "limit_sharp", "joint_damping", "gravity", "total_mass",
+}
+
+
+def as_spec(body: Any) -> ModelSpec:
+    """A :class:`ModelSpec` from a ModelSpec or a ``twin.model.BodyParams``.
+
+    Raises
+    ------
+    ParameterError
+        For anything else.
+    """
+    if isinstance(body, ModelSpec):
+        return body
+    to_spec = getattr(body, "to_engine_spec", None)
+    if callable(to_spec):
+        return as_spec(to_spec())
+    if type(body).__name__ == "BodyParams":
+        from .from_model import spec_from_body_params
+
+        return spec_from_body_params(body)
+    raise ParameterError(f"expected a twin.model.BodyParams or twin.engine.ModelSpec, got {type(body).__name__}")
+
+
+# ---------------------------------------------------------------------- helpers
+def _structure(spec: ModelSpec) -> dict:
+    """Topology and index tensors shared by the batch; also the spline list layout."""
+    coords = [c.name for c in spec.coordinates]
+    cidx = {n: i for i, n in enumerate(coords)}
+    if len(cidx) != len(coords):
+        raise ParameterError(f"coordinates: duplicate names in {coords}")
+    bodies = [b.name for b in spec.bodies]
+    bidx = {n: i for i, n in enumerate(bodies)}
+    if len(bidx) != len(bodies):
+        raise ParameterError(f"bodies: duplicate names in {bodies}")
+    nb, nq = len(bodies), len(coords)
+    if nb == 0:
+        raise ParameterError("bodies: a model needs at least one body")
+    joint_of: dict[str, Any] = {}
+    for j in spec.joints:
+        if j.child not in bidx:
+            raise ParameterError(f"joints['{j.name}'].child={j.child!r} is not a body; bodies are {bodies}")
+        if j.parent != "ground" and j.parent not in bidx:
+            raise ParameterError(f"joints['{j.name}'].parent={j.parent!r} is not a body or 'ground'")
+        if j.child in joint_of:
+            raise ParameterError(f"body {j.child!r} is the child of two joints ({joint_of[j.child].name!r}, {j.name!r})")
+        joint_of[j.child] = j
+    for b in bodies:
+        if b not in joint_of:
+            raise ParameterError(f"body {b!r} has no joint attaching it to its parent")
+    parent = [-1 if joint_of[b].parent == "ground" else bidx[joint_of[b].parent] for b in bodies]
+    # ancestor chains (and cycle check)
+    anc = np.zeros((nb, nb))
+    for b in range(nb):
+        k, seen = b, set()
+        while k >= 0:
+            if k in seen:
+                raise ParameterError(f"joints form a loop through body {bodies[k]!r}; the model must be a tree")
+            seen.add(k)
+            anc[b, k] = 1.0
+            k = parent[k]
+    # rotations
+    rot_local = np.zeros((nb, nq))
+    for b in range(nb):
+        j = joint_of[bodies[b]]
+        f = j.rotation
+        if f.kind == "linear":
+            _coord(cidx, f.coordinate, f"joints['{j.name}'].rotation.coordinate")
+            rot_local[b, cidx[f.coordinate]] = f.slope
+        elif f.kind != "constant":
+            raise ParameterError(f"joints['{j.name}'].rotation must be constant or linear in one coordinate, "
+                                 f"not {f.kind!r} (the engine's rotations are linear)")
+    rot = anc @ rot_local
+    par_rot = np.stack([rot[p] if p >= 0 else np.zeros(nq) for p in parent])
+    # splines: per joint x and y translation, then moving point components
+    spline_funcs: list[tuple[str, Func1D]] = []
+
+    def add_spline(where: str, f: Func1D) -> int:
+        if f.kind not in ("constant", "linear", "spline"):
+            raise ParameterError(f"{where}.kind={f.kind!r} must be 'constant', 'linear' or 'spline'")
+        if f.kind != "constant":
+            _coord(cidx, f.coordinate, f"{where}.coordinate")
+        spline_funcs.append((where, f))
+        return len(spline_funcs) - 1
+
+    tx_spl, ty_spl = [], []
+    tx_sel, ty_sel = np.zeros((nb, nq)), np.zeros((nb, nq))
+    for b in range(nb):
+        j = joint_of[bodies[b]]
+        tx_spl.append(add_spline(f"joints['{j.name}'].translation_x", j.translation_x))
+        ty_spl.append(add_spline(f"joints['{j.name}'].translation_y", j.translation_y))
+        if j.translation_x.kind != "constant":
+            tx_sel[b, cidx[j.translation_x.coordinate]] = 1.0
+        if j.translation_y.kind != "constant":
+            ty_sel[b, cidx[j.translation_y.coordinate]] = 1.0
+    # path points and segments
+    point_body, cond_coord, is_cond, moving_point, moving_spline = [], [], [], [], []
+    seg_i, seg_j, seg_between_rows, seg_muscle_cols = [], [], [], []
+    muscles = [m.name for m in spec.muscles]
+    if len(set(muscles)) != len(muscles):
+        raise ParameterError(f"muscles: duplicate names in {muscles}")
+    n_points = sum(len(m.path) for m in spec.muscles)
+    for mi, m in enumerate(spec.muscles):
+        if len(m.path) < 2:
+            raise ParameterError(f"muscles['{m.name}'].path has {len(m.path)} points; a path needs at least 2")
+        if m.path[0].kind == "conditional" or m.path[-1].kind == "conditional":
+            raise ParameterError(f"muscles['{m.name}'].path: the first and last points must not be conditional")
+        start = len(point_body)
+        for k, pt in enumerate(m.path):
+            where = f"muscles['{m.name}'].path[{k}]"
+            if pt.body not in bidx:
+                raise ParameterError(f"{where}.body={pt.body!r} is not a body")
+            point_body.append(bidx[pt.body])
+            if pt.kind == "conditional":
+                _coord(cidx, pt.coordinate, f"{where}.coordinate")
+                cond_coord.append(cidx[pt.coordinate])
+                is_cond.append(True)
+            elif pt.kind in ("fixed", "moving"):
+                cond_coord.append(0)
+                is_cond.append(False)
+            else:
+                raise ParameterError(f"{where}.kind={pt.kind!r} must be 'fixed', 'conditional' or 'moving'")
+            if pt.kind == "moving":
+                moving_point.append(start + k)
+                ids = []
+                for ax, f in zip("xyz", (pt.x, pt.y, pt.z)):
+                    f = Func1D.constant(pt.location["xyz".index(ax)]) if f is None else f
+                    ids.append(add_spline(f"{where}.{ax}", f))
+                moving_spline.append(ids)
+        n = len(m.path)
+        kinds = [p.kind for p in m.path]
+        for a in range(n):
+            for b2 in range(a + 1, n):
+                between = range(a + 1, b2)
+                if any(kinds[k] != "conditional" for k in between):
+                    break
+                seg_i.append(start + a)
+                seg_j.append(start + b2)
+                row = np.zeros(n_points)
+                for k in between:
+                    row[start + k] = 1.0
+                seg_between_rows.append(row)
+                seg_muscle_cols.append(mi)
+    n_seg = len(seg_i)
+    seg_muscle = np.zeros((len(muscles), n_seg))
+    for g, mi in enumerate(seg_muscle_cols):
+        seg_muscle[mi, g] = 1.0
+    seg_between = np.stack(seg_between_rows) if seg_between_rows else np.zeros((0, n_points))
+    # contacts
+    contact_body = []
+    groups: list[str] = []
+    for c in spec.contacts:
+        if c.body not in bidx:
+            raise ParameterError(f"contacts['{c.name}'].body={c.body!r} is not a body")
+        contact_body.append(bidx[c.body])
+        if c.side() not in groups:
+            groups.append(c.side())
+    contact_group = np.zeros((len(groups), len(spec.contacts)))
+    for i, c in enumerate(spec.contacts):
+        contact_group[groups.index(c.side()), i] = 1.0
+    spline_sel = np.zeros((len(spline_funcs), nq))
+    spline_coord = []
+    for s, (_, f) in enumerate(spline_funcs):
+        ci = cidx[f.coordinate] if f.kind != "constant" else 0
+        spline_coord.append(ci)
+        if f.kind != "constant":
+            spline_sel[s, ci] = 1.0
+    # root height: the vertical translation of a floating root
+    root_height = -1
+    roots = [b for b in range(nb) if parent[b] < 0]
+    for b in roots:
+        ty = joint_of[bodies[b]].translation_y
+        if ty.kind == "linear" and ty.slope == 1.0:
+            root_height = cidx[ty.coordinate]
+    spline_k = max((len(f.knots()[0]) for _, f in spline_funcs), default=2)
+    return {
+        "meta": {
+            "coordinate_names": tuple(coords),
+            "body_names": tuple(bodies),
+            "muscle_names": tuple(muscles),
+            "contact_names": tuple(c.name for c in spec.contacts),
+            "contact_group_names": tuple(groups),
+            "rotational": tuple(bool(c.rotational) for c in spec.coordinates),
+            "root_height_coordinate": root_height,
+        },
+        "float": {
+            "anc": anc, "rot": rot, "par_rot": par_rot, "tx_sel": tx_sel, "ty_sel": ty_sel,
+            "spline_sel": spline_sel, "seg_between": seg_between, "seg_muscle": seg_muscle,
+            "contact_group": contact_group,
+        },
+        "long": {
+            "spline_coord": np.array(spline_coord, dtype=np.int64).reshape(-1),
+            "joint_tx_spline": np.array(tx_spl), "joint_ty_spline": np.array(ty_spl),
+            "point_body": np.array(point_body, dtype=np.int64).reshape(-1),
+            "moving_point": np.array(moving_point, dtype=np.int64).reshape(-1),
+            "moving_spline": np.array(moving_spline, dtype=np.int64).reshape(-1, 3),
+            "cond_coord": np.array(cond_coord, dtype=np.int64).reshape(-1),
+            "seg_i": np.array(seg_i, dtype=np.int64).reshape(-1), "seg_j": np.array(seg_j, dtype=np.int64).reshape(-1),
+            "contact_body": np.array(contact_body, dtype=np.int64).reshape(-1),
+        },
+        "bool": {"is_cond": np.array(is_cond, dtype=bool).reshape(-1)},
+        # private layout used by _parameters
+        "_parent": parent, "_joint_of": joint_of, "_splines": spline_funcs, "_spline_k": spline_k,
+        "_cidx": cidx,
+    }
+
+
+def _coord(cidx: dict, name: str | None, where: str) -> None:
+    if name not in cidx:
+        raise ParameterError(f"{where}={name!r} is not a coordinate of the model; coordinates are {list(cidx)}")
+
+
+def _check_same_structure(a: ModelSpec, b: ModelSpec, i: int) -> None:
+    def sig(s: ModelSpec):
+        return (
+            tuple(x.name for x in s.bodies),
+            tuple((j.name, j.parent, j.child, j.rotation.kind, j.rotation.coordinate, j.translation_x.kind,
+                   j.translation_x.coordinate, len(j.translation_x.x), j.translation_y.kind,
+                   j.translation_y.coordinate, len(j.translation_y.x)) for j in s.joints),
+            tuple(c.name for c in s.coordinates),
+            tuple((m.name, tuple((p.body, p.kind, p.coordinate) for p in m.path)) for m in s.muscles),
+            tuple((c.name, c.body, c.side()) for c in s.contacts),
+        )
+
+    if sig(a) != sig(b):
+        raise ParameterError(f"bodies[{i}] has a different structure from bodies[0] (bodies, joints, coordinates, "
+                             "muscle paths or contacts differ); a batch shares one structure: build separate batches")
+
+
+def _positive(where: str, value: float, unit: str, *, allow_zero: bool = False) -> None:
+    ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        rel = ">= 0" if allow_zero else "> 0"
+        raise ParameterError(f"{where}={value!r} must be {rel} ({unit}); fix the body parameter")
+
+
+def _finite(where: str, values) -> None:
+    arr = np.asarray(values, dtype=float)
+    if not np.all(np.isfinite(arr)):
+        raise ParameterError(f"{where}={values!r} must be finite")
+
+
+def _validate(spec: ModelSpec) -> None:
+    """Physics checks; ParameterError names the parameter."""
+    for b in spec.bodies:
+        _positive(f"bodies['{b.name}'].mass", b.mass, "kg")
+        _positive(f"bodies['{b.name}'].inertia_zz", b.inertia_zz, "kg m^2", allow_zero=True)
+        _finite(f"bodies['{b.name}'].com", b.com)
+    for j in spec.joints:
+        for attr in ("location_in_parent", "location_in_child", "orientation_in_parent", "orientation_in_child"):
+            _finite(f"joints['{j.name}'].{attr}", getattr(j, attr))
+        for attr in ("rotation", "translation_x", "translation_y"):
+            _check_func(f"joints['{j.name}'].{attr}", getattr(j, attr))
+    for c in spec.coordinates:
+        lo, hi = c.range
+        if not (lo < hi) or math.isnan(lo) or math.isnan(hi):
+            raise ParameterError(f"coordinates['{c.name}'].range={c.range!r} must have lower < upper")
+        _positive(f"coordinates['{c.name}'].limit_stiffness", c.limit_stiffness, "N m", allow_zero=True)
+        _positive(f"coordinates['{c.name}'].limit_sharpness", c.limit_sharpness, "1/rad")
+        _positive(f"coordinates['{c.name}'].damping", c.damping, "N m s/rad", allow_zero=True)
+    for m in spec.muscles:
+        w = f"muscles['{m.name}']"
+        _positive(f"{w}.max_isometric_force", m.max_isometric_force, "N")
+        _positive(f"{w}.optimal_fiber_length", m.optimal_fiber_length, "m")
+        _positive(f"{w}.tendon_slack_length", m.tendon_slack_length, "m")
+        _positive(f"{w}.max_contraction_velocity", m.max_contraction_velocity, "optimal fibre lengths/s")
+        _positive(f"{w}.activation_time_constant", m.activation_time_constant, "s")
+        _positive(f"{w}.deactivation_time_constant", m.deactivation_time_constant, "s")
+        _positive(f"{w}.tendon_strain_at_one_norm_force", m.tendon_strain_at_one_norm_force, "1")
+        _positive(f"{w}.passive_fiber_strain_at_one_norm_force", m.passive_fiber_strain_at_one_norm_force, "1")
+        _positive(f"{w}.fiber_damping", m.fiber_damping, "1", allow_zero=True)
+        if not (0.0 <= m.pennation_angle < math.pi / 2 - 1e-6):
+            raise ParameterError(f"{w}.pennation_angle={m.pennation_angle!r} must be in [0, pi/2) rad")
+        if not (0.0 <= m.slow_twitch_ratio <= 1.0):
+            raise ParameterError(f"{w}.slow_twitch_ratio={m.slow_twitch_ratio!r} must be in [0, 1]")
+        for k, pt in enumerate(m.path):
+            _finite(f"{w}.path[{k}].location", pt.location)
+            for ax in "xyz":
+                f = getattr(pt, ax)
+                if f is not None:
+                    _check_func(f"{w}.path[{k}].{ax}", f)
+            if pt.kind == "conditional" and not (pt.range[0] <= pt.range[1]):
+                raise ParameterError(f"{w}.path[{k}].range={pt.range!r} must have lower <= upper")
+    for c in spec.contacts:
+        w = f"contacts['{c.name}']"
+        _finite(f"{w}.location", c.location)
+        _positive(f"{w}.radius", c.radius, "m")
+        _positive(f"{w}.stiffness", c.stiffness, "N/m^2")
+        _positive(f"{w}.dissipation", c.dissipation, "s/m")
+        for attr in ("static_friction", "dynamic_friction", "viscous_friction", "constant_contact_force"):
+            _positive(f"{w}.{attr}", getattr(c, attr), "1", allow_zero=True)
+        _positive(f"{w}.transition_velocity", c.transition_velocity, "m/s")
+        _positive(f"{w}.hertz_smoothing", c.hertz_smoothing, "1/m")
+        _positive(f"{w}.hunt_crossley_smoothing", c.hunt_crossley_smoothing, "s/m")
+    _finite("gravity", spec.gravity)
+
+
+def _check_func(where: str, f: Func1D) -> None:
+    if f.kind == "spline":
+        if len(f.x) < 2 or len(f.x) != len(f.y):
+            raise ParameterError(f"{where}: a spline needs at least 2 knots and as many x as y values "
+                                 f"(got {len(f.x)} x, {len(f.y)} y)")
+        x = np.asarray(f.x)
+        if not np.all(np.diff(x) > 0):
+            raise ParameterError(f"{where}.x must be strictly increasing")
+        _finite(f"{where}.x", f.x)
+        _finite(f"{where}.y", f.y)
+    else:
+        _finite(f"{where}", (f.value, f.slope, f.intercept))
+
+
+def _rz(phi: float, v) -> np.ndarray:
+    c, s = math.cos(phi), math.sin(phi)
+    return np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
+
+
+def _parameters(spec: ModelSpec, st: dict) -> dict[str, np.ndarray]:
+    """The batched (physical) parameters of one body, as float arrays without batch dim."""
+    bodies = spec.bodies
+    nb = len(bodies)
+    joint_of = st["_joint_of"]
+    parent = st["_parent"]
+    anc = st["float"]["anc"]
+    theta_local = np.zeros(nb)
+    a = np.zeros((nb, 2))
+    bb = np.zeros((nb, 2))
+    cphi, sphi = np.zeros(nb), np.zeros(nb)
+    z_local = np.zeros(nb)
+    for i, body in enumerate(bodies):
+        j = joint_of[body.name]
+        rot = j.rotation
+        intercept = rot.intercept if rot.kind == "linear" else rot.value
+        theta_local[i] = j.orientation_in_parent + intercept - j.orientation_in_child
+        a[i] = j.location_in_parent[:2]
+        # child offset frame origin, expressed in the child body frame
+        bb[i] = j.location_in_child[:2]
+        cphi[i], sphi[i] = math.cos(j.orientation_in_parent), math.sin(j.orientation_in_parent)
+        z_local[i] = j.location_in_parent[2] - j.location_in_child[2]
+    theta0 = anc @ theta_local
+    theta0_par = np.array([theta0[p] if p >= 0 else 0.0 for p in parent])
+    body_z = anc @ z_local
+    packed = _spline.pack([f.knots() for _, f in st["_splines"]] or [((0.0, 1.0), (0.0, 0.0))])
+    # pad to the structure's knot count (same for all batch members)
+    kmax = max(st["_spline_k"], packed["x"].shape[1])
+    for key in ("x", "y", "b", "c", "d"):
+        arr = packed[key]
+        if arr.shape[1] < kmax:
+            pad = np.full((arr.shape[0], kmax - arr.shape[1]), np.inf if key == "x" else 0.0)
+            packed[key] = np.concatenate([arr, pad], axis=1)
+    point_r, cond_lo, cond_hi = [], [], []
+    for m in spec.muscles:
+        for pt in m.path:
+            # a moving point's location lives entirely in its three splines
+            point_r.append([0.0, 0.0, 0.0] if pt.kind == "moving" else list(pt.location))
+            lo, hi = (pt.range if pt.kind == "conditional" else (-1e30, 1e30))
+            cond_lo.append(max(lo, -1e30))
+            cond_hi.append(min(hi, 1e30))
+    ms = spec.muscles
+    fmax = np.array([m.max_isometric_force for m in ms])
+    lopt = np.array([m.optimal_fiber_length for m in ms])
+    strain = np.array([m.tendon_strain_at_one_norm_force for m in ms])
+    # De Groote tendon curve through (1 + strain, 1): c1 exp(kT (1+strain - c2)) - c3 = 1
+    kT = np.log((1.0 + 0.2) / 0.2) / (1.0 + strain - 1.0)
+    cs = spec.contacts
+    co = spec.coordinates
+    grav = np.array(spec.gravity[:2], dtype=float)
+    return {
+        "theta0": theta0, "theta0_par": theta0_par, "joint_a": a, "joint_cphi": cphi, "joint_sphi": sphi,
+        "joint_b": bb, "body_z": body_z,
+        "mass": np.array([b.mass for b in bodies]), "com": np.array([b.com[:2] for b in bodies]).reshape(nb, 2),
+        "inertia": np.array([b.inertia_zz for b in bodies]),
+        "spline_x": packed["x"], "spline_y": packed["y"], "spline_b": packed["b"], "spline_c": packed["c"],
+        "spline_d": packed["d"], "spline_x_last": packed["x_last"], "spline_y_last": packed["y_last"],
+        "spline_b_last": packed["b_last"],
+        "point_r": np.array(point_r, dtype=float).reshape(-1, 3),
+        "cond_lo": np.array(cond_lo, dtype=float), "cond_hi": np.array(cond_hi, dtype=float),
+        "fmax": fmax, "lopt": lopt, "lts": np.array([m.tendon_slack_length for m in ms]),
+        "width": lopt * np.sin(np.array([m.pennation_angle for m in ms])),
+        "vmax": lopt * np.array([m.max_contraction_velocity for m in ms]),
+        "tau_act": np.array([m.activation_time_constant for m in ms]),
+        "tau_deact": np.array([m.deactivation_time_constant for m in ms]),
+        "kT": kT.reshape(-1), "e0": np.array([m.passive_fiber_strain_at_one_norm_force for m in ms]),
+        "fiber_damping": np.array([m.fiber_damping for m in ms]),
+        "slow_twitch": np.array([m.slow_twitch_ratio for m in ms]),
+        "muscle_mass": fmax / SIGMA_MUSCLE * RHO_MUSCLE * lopt,
+        "contact_r": np.array([c.location for c in cs], dtype=float).reshape(-1, 3),
+        "contact_radius": np.array([c.radius for c in cs]), "contact_stiffness": np.array([c.stiffness for c in cs]),
+        "contact_dissipation": np.array([c.dissipation for c in cs]),
+        "mu_s": np.array([c.static_friction for c in cs]), "mu_d": np.array([c.dynamic_friction for c in cs]),
+        "mu_v": np.array([c.viscous_friction for c in cs]), "v_trans": np.array([c.transition_velocity for c in cs]),
+        "contact_cf": np.array([c.constant_contact_force for c in cs]),
+        "contact_bd": np.array([c.hertz_smoothing for c in cs]),
+        "contact_bv": np.array([c.hunt_crossley_smoothing for c in cs]),
+        "q_lo": np.array([c.range[0] for c in co]), "q_hi": np.array([c.range[1] for c in co]),
+        "limit_k": np.array([c.limit_stiffness for c in co]), "limit_sharp": np.array([c.limit_sharpness for c in co]),
+        "joint_damping": np.array([c.damping for c in co]),
+        "gravity": grav, "total_mass": np.array(sum(b.mass for b in bodies)),
+    }
