@@ -64,7 +64,8 @@ def _pose(body, pose: Mapping[str, Any] | None) -> tuple[dict[str, np.ndarray], 
     names = set(body.coordinate_names)
     unknown = set(pose) - names
     if unknown:
-        raise ParameterError(f"pose has unknown coordinate(s) {sorted(unknown)}; known: {', '.join(body.coordinate_names)}")
+        raise ParameterError(f"pose has unknown coordinate(s) {sorted(unknown)}; "
+                             f"known: {', '.join(body.coordinate_names)}")
     arrays = {k: np.asarray(v, dtype=float) for k, v in pose.items()}
     try:
         shape = np.broadcast_shapes(*(a.shape for a in arrays.values())) if arrays else ()

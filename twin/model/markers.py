@@ -16,8 +16,7 @@ of the segment named with each marker) and scale with the body.
     RTHI LKNE RKNE LTIB RTIB LANK RANK LHEE RHEE LTOE RTOE``, placed from the
     subject01 landmarks made symmetric (mean of the right marker and the
     mirrored left one): ASIS; PSIS at the sacral marker's height and depth,
-    4.5 cm either side of the midline (a typical inter-PSIS distance of
-    9 cm); SACR the sacral marker; KNE lateral femoral epicondyle; ANK
+    5 cm either side of the midline; SACR the sacral marker; KNE lateral femoral epicondyle; ANK
     lateral malleolus; HEE posterior calcaneus; TOE over the second
     metatarsal head (just behind the toes joint, 2 cm above the calcaneus
     origin, 5 mm medial); THI and TIB on the lateral skin at two thirds of
@@ -33,8 +32,11 @@ of the segment named with each marker) and scale with the body.
     * pelvis, knee, ankle and foot markers are the subject01 /
       Plug-in-Gait landmarks above (``r.ASIS_study`` = RASI,
       ``r_knee_study`` = RKNE, ``r_mknee_study`` medial epicondyle,
-      ``r_mankle_study`` medial malleolus, ``r_toe_study`` = RTOE,
-      ``r_5meta_study`` fifth metatarsal head, ``r_calc_study`` = RHEE);
+      ``r_mankle_study`` medial malleolus, ``r_5meta_study`` fifth
+      metatarsal head, ``r_calc_study`` = RHEE; ``r_toe_study`` on the
+      forefoot dorsum halfway from the toes joint to the toe tip, about
+      where OpenCap's augmenter puts it relative to heel and toes joint in
+      its own scaled model);
     * joint keypoints sit on the model's joint centres (``RHip``,
       ``RHJC_study``: hip centre; ``midHip`` their midpoint; ``RKnee``:
       the tibia origin (knee centre); ``RAnkle``: ankle centre), ``RHeel``
@@ -48,8 +50,9 @@ of the segment named with each marker) and scale with the body.
       ``RShoulder`` 3.5 cm below the acromion (glenohumeral centre);
       ``r_shoulder_study`` the acromion; ``Neck`` the acromion midpoint;
     * elbows and wrists (``RElbow``, ``RWrist``, ``r_lelbow_study``...)
-      are fixed to the torso with the arm hanging straight down, upper arm
-      0.186 and forearm 0.146 of body height (Winter 2009, Fig. 4.1),
+      are fixed to the torso with the arm hanging straight down, the elbow
+      0.186 and the wrist a further 0.146 of body height below the acromion
+      (Winter 2009, Fig. 4.1),
       epicondyles and styloids 3.5 cm / 2.5 cm either side. Arms swing in
       real walking, so these markers should get zero or low weight in
       inverse kinematics.
@@ -133,7 +136,7 @@ class _Landmarks:
 
     def psis(self) -> np.ndarray:
         s = self.sub["V.Sacral"]
-        return np.array([s[0], s[1], 0.045])
+        return np.array([s[0], s[1], 0.05])
 
     def sacrum(self) -> np.ndarray:
         s = self.sub["V.Sacral"]
@@ -177,13 +180,14 @@ def opencap(body: BodyParams, subject01: MarkerSet) -> MarkerSet:
     h = body.height
     acro = lm.acromion()
     shoulder = acro - np.array([0.0, 0.035, 0.0])
-    elbow = shoulder - np.array([0.0, 0.186 * h, 0.0])
+    elbow = acro - np.array([0.0, 0.186 * h, 0.0])
     wrist = elbow - np.array([0.0, 0.146 * h, 0.0])
     tip = lm.sym("R.Toe.Tip", "L.Toe.Tip")
     med = lm.sym("R.Toe.Med", "L.Toe.Med")
     lat = lm.sym("R.Toe.Lat", "L.Toe.Lat")
     big_toe = np.array([tip[0], tip[1], 0.5 * med[2]])
     small_toe = np.array([0.5 * (tip[0] + lat[0]), lat[1], 0.75 * lat[2]])
+    mtp_x = body.joint("mtp_r").location_in_parent[0]
     fr = lm.femur_length / _LAI_FEMUR_LENGTH
     tr = lm.tibia_length / _LAI_TIBIA_LENGTH
     d: dict[str, Marker] = {}
@@ -203,7 +207,7 @@ def opencap(body: BodyParams, subject01: MarkerSet) -> MarkerSet:
         ("r_mknee_study", "L_mknee_study", "femur_r", lm.sym("R.Knee.Med", "L.Knee.Med")),
         ("r_ankle_study", "L_ankle_study", "tibia_r", lm.sym("R.Ankle.Lat", "L.Ankle.Lat")),
         ("r_mankle_study", "L_mankle_study", "tibia_r", lm.sym("R.Ankle.Med", "L.Ankle.Med")),
-        ("r_toe_study", "L_toe_study", "calcn_r", lm.toe()),
+        ("r_toe_study", "L_toe_study", "calcn_r", (0.5 * (mtp_x + tip[0]), 0.02, 0.0)),
         ("r_5meta_study", "L_5meta_study", "calcn_r", lat),
         ("r_calc_study", "L_calc_study", "calcn_r", lm.sym("R.Heel", "L.Heel")),
         ("r_shoulder_study", "L_shoulder_study", "torso", acro),

@@ -877,7 +877,8 @@ class BodyParams(_Record):
         for ms in self.marker_sets:
             for mk in ms.markers:
                 if mk.body not in segs:
-                    _fail(f"marker set {ms.name!r}", f"marker {mk.name!r} is on segment {mk.body!r}, which does not exist")
+                    _fail(f"marker set {ms.name!r}",
+                          f"marker {mk.name!r} is on segment {mk.body!r}, which does not exist")
 
     # ------------------------------------------------------------------ lookups
 
