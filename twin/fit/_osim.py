@@ -21,6 +21,7 @@ __all__ = [
     "quiet",
     "opensim_version",
     "load_model",
+    "pick_marker_set",
     "is_body_params",
     "markers_table",
     "model_markers",
@@ -78,18 +79,43 @@ def is_body_params(obj: Any) -> bool:
     return type(obj).__name__ == "BodyParams" and type(obj).__module__.startswith("twin.model")
 
 
-def load_model(model: Any, *, add_markers: str | None = "auto") -> tuple[Any, str]:
+def pick_marker_set(params: Any, marker_names: Sequence[str] | None) -> str | None:
+    """The marker set of a BodyParams that shares most names with a recording (ties: ``"subject01"``)."""
+    sets = list(params.marker_set_names)
+    if not sets:
+        return None
+    if not marker_names:
+        return "subject01" if "subject01" in sets else sets[0]
+    have = {str(n) for n in marker_names}
+    scores = {name: len(have & set(params.marker_set(name).names)) for name in sets}
+    best = max(scores.values())
+    if best == 0:
+        return "subject01" if "subject01" in sets else sets[0]
+    winners = [n for n in sets if scores[n] == best]
+    return "subject01" if "subject01" in winners else winners[0]
+
+
+def load_model(model: Any, *, add_markers: str | None = "auto", marker_names: Sequence[str] | None = None,
+               marker_set: str | None = None) -> tuple[Any, str]:
     """A fresh ``opensim.Model`` the caller may modify, and a description of where it came from.
 
     Parameters
     ----------
     model : str, path-like, opensim.Model or twin.model.BodyParams
         A ``.osim`` file, a model in memory (copied, never modified), or body
-        parameters (built with ``twin.model.to_opensim(params, markers="subject01")``).
+        parameters, built with ``twin.model.to_opensim(params, muscle="Millard2012",
+        contact=False, markers=...)`` (no contact forces: the fit applies measured
+        ground reaction forces instead).
     add_markers : {"auto", None}
         ``"auto"``: a model without markers whose bodies are those of
         Gait10dof18musc gets the subject01 marker set
-        (:data:`twin.fit.markersets.SUBJECT01_MARKERS`).
+        (:data:`twin.fit.markersets.SUBJECT01_MARKERS`); None: no markers are
+        added (and a BodyParams is built without markers).
+    marker_names : sequence of str, optional
+        The recording's marker names: a BodyParams gets the marker set that
+        shares most of them (:func:`pick_marker_set`).
+    marker_set : str, optional
+        Name of the BodyParams marker set to use (overrides ``marker_names``).
     """
     o = osim()
     if is_body_params(model):
@@ -97,9 +123,12 @@ def load_model(model: Any, *, add_markers: str | None = "auto") -> tuple[Any, st
             from ..model import to_opensim
         except ImportError as err:  # pragma: no cover - depends on twin.model
             raise TwinError(f"a BodyParams model needs twin.model.to_opensim ({err})") from None
+        chosen = None
+        if add_markers is not None:
+            chosen = marker_set or pick_marker_set(model, marker_names)
         with quiet():
-            m = to_opensim(model, markers="subject01")
-        source = "twin.model.BodyParams via twin.model.to_opensim(markers='subject01')"
+            m = to_opensim(model, muscle="Millard2012", contact=False, markers=chosen)
+        source = f"twin.model.BodyParams {model.name!r} (to_opensim, Millard2012 muscles, markers {chosen!r})"
     elif isinstance(model, (str, os.PathLike)):
         p = Path(model)
         if not p.is_file():

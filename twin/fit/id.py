@@ -134,7 +134,7 @@ def _combine(F: np.ndarray, P: np.ndarray, M: np.ndarray, groups: np.ndarray, n_
 
 
 def grf_by_foot(names: list[str], who_dim: str, F: np.ndarray, P: np.ndarray, M: np.ndarray,
-                feet: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+                feet: Mapping[str, np.ndarray], t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """Wrench per foot (right, left) on the kinematics' frames.
 
     ``feet`` maps "right"/"left" to the foot's position in ground per frame
@@ -161,7 +161,8 @@ def grf_by_foot(names: list[str], who_dim: str, F: np.ndarray, P: np.ndarray, M:
                 dist = [np.nanmean(np.linalg.norm(cop - feet[s][a:b][:, [0, 2]], axis=1)) for s in sides]
                 g = int(np.nanargmin(dist))
                 groups[a:b, j] = g
-                periods.append({"from_s": a, "to_s": b, "foot": sides[g], "distance_m": round(float(dist[g]), 3)})
+                periods.append({"from_s": round(float(t[a]), 4), "to_s": round(float(t[b - 1]), 4), "foot": sides[g],
+                                "cop_to_foot_m": round(float(dist[g]), 3)})
             assignment[name] = periods
     Fo, Po, Mo = _combine(F, P, M, groups, 2)
     return Fo, Po, Mo, assignment
@@ -251,7 +252,8 @@ def inverse_dynamics(
     mbi = {side: int(b.getMobilizedBodyIndex()) for side, b in body_objs.items()}
     if grf is not None:
         grf = apply_alignment(grf, float(kinematics.attrs.get("heading_deg", 0.0) or 0.0),
-                              float(kinematics.attrs.get("lateral_shift_m", 0.0) or 0.0))
+                              float(kinematics.attrs.get("lateral_shift_m", 0.0) or 0.0),
+                              bool(kinematics.attrs.get("mirrored_z", 0)))
         fnames, who_dim, F, P, M, notes = _force_arrays(grf, t)
         feet = {s: np.zeros((t.size, 3)) for s in ("right", "left")}
         if who_dim == "plate":
@@ -263,7 +265,7 @@ def inverse_dynamics(
                         b = body_objs[s]
                         p = b.findStationLocationInGround(state, b.getMassCenter())
                         feet[s][i] = [p[0], p[1], p[2]]
-        Fs, Ps, Ms, assignment = grf_by_foot(fnames, who_dim, F, P, M, feet)
+        Fs, Ps, Ms, assignment = grf_by_foot(fnames, who_dim, F, P, M, feet, t)
 
     solver = o.InverseDynamicsSolver(m)
     matter = m.getMatterSubsystem()
@@ -311,7 +313,7 @@ def inverse_dynamics(
                        source=str(kinematics.attrs.get("source", "")), history=f"{history}\n{line}" if history else line,
                        settings=json.dumps(settings), grf_assignment=json.dumps(assignment),
                        opensim_version=_osim.opensim_version(), model=source)
-    for key in ("subject_mass", "subject_height", "heading_deg", "lateral_shift_m"):
+    for key in ("subject_mass", "subject_height", "heading_deg", "lateral_shift_m", "mirrored_z"):
         if key in kinematics.attrs:
             ds.attrs[key] = kinematics.attrs[key]
     return ds

@@ -59,6 +59,12 @@ def _check_recording(recording: Any, what: str = "recording") -> xr.Dataset:
     return recording
 
 
+def _names_of(recording: Any) -> list[str]:
+    if isinstance(recording, xr.Dataset) and "marker" in recording.coords:
+        return [str(n) for n in recording["marker"].values]
+    return []
+
+
 def _pelvis_markers(names: Sequence[str]) -> list[str]:
     want = ("R.ASIS", "L.ASIS", "V.Sacral", "R.PSIS", "L.PSIS")
     return [n for n in want if n in names]
@@ -92,11 +98,12 @@ def prepare_markers(recording: xr.Dataset, model: Any, *, marker_map: Any = "aut
         rec, heading, shift = _align_planar(rec, force=(align is True), what=what)
     rec.attrs["heading_deg"] = heading
     rec.attrs["lateral_shift_m"] = shift
+    rec.attrs.setdefault("mirrored_z", 0)
     return rec
 
 
 def _align_planar(rec: xr.Dataset, *, force: bool, what: str) -> tuple[xr.Dataset, float, float]:
-    """Rotate about Y so walking goes along +X (when it is off by > 10 deg) and centre the pelvis on Z = 0
+    """Rotate about Y so walking goes along +X (when it is off by > 2 deg) and centre the pelvis on Z = 0
     (when it is off by > 5 cm)."""
     heading = 0.0
     names = [str(n) for n in rec["marker"].values]
@@ -114,8 +121,20 @@ def _align_planar(rec: xr.Dataset, *, force: bool, what: str) -> tuple[xr.Datase
             h = float(aligned.attrs.get("heading_deg", 0.0))
         except TwinError:
             aligned, h = None, 0.0
-        if aligned is not None and (force or abs(h) > 10.0):
+        if aligned is not None and (force or abs(h) > 2.0):
             rec, heading = aligned, h
+    mirrored = False
+    right = [n for n in names if n in ("R.ASIS", "R.Knee.Lat", "R.Heel", "R.Ankle.Lat", "R.Toe.Tip", "R.Toe.Med")]
+    left = [n.replace("R.", "L.", 1) for n in right if n.replace("R.", "L.", 1) in names]
+    right = [n for n in right if n.replace("R.", "L.", 1) in names]
+    if right:
+        dz = np.nanmean(rec["markers"].sel(marker=right, axis="z").values - rec["markers"].sel(marker=left, axis="z").values)
+        if np.isfinite(dz) and dz < -0.02:
+            rec = _mirror_z(rec)
+            mirrored = True
+            rec = add_history(rec, f"mirrored the {what} (Z -> -Z): its right-side markers lie on the left of the "
+                                   "walking direction (a left-handed lab frame or swapped R/L labels)")
+    rec.attrs["mirrored_z"] = int(mirrored)
     shift = 0.0
     if pelvis:
         z = np.nanmean(rec["markers"].sel(marker=pelvis, axis="z").values)
@@ -125,6 +144,16 @@ def _align_planar(rec: xr.Dataset, *, force: bool, what: str) -> tuple[xr.Datase
             rec = add_history(rec, f"shifted the {what} {shift:+.3f} m along Z so the pelvis is at Z = 0 "
                                    "(the planar model's pelvis cannot move sideways)")
     return rec, heading, shift
+
+
+def _mirror_z(rec: xr.Dataset) -> xr.Dataset:
+    """Reflect positions and forces through the X-Y plane (moments, axial vectors, flip X and Y instead)."""
+    out = rec.copy()
+    for name, sign in (("markers", (1, 1, -1)), ("grf", (1, 1, -1)), ("cop", (1, 1, -1)), ("free_moment", (-1, -1, 1))):
+        if name in out:
+            da = out[name]
+            out[name] = da.copy(data=da.values * np.array(sign, dtype=float))
+    return out
 
 
 def _shift_z(rec: xr.Dataset, dz: float) -> xr.Dataset:
@@ -138,8 +167,8 @@ def _shift_z(rec: xr.Dataset, dz: float) -> xr.Dataset:
     return out
 
 
-def apply_alignment(rec: xr.Dataset, heading_deg: float, lateral_shift_m: float) -> xr.Dataset:
-    """Move force/marker data the way :func:`prepare_markers` moved the trial (rotation about Y, then Z shift)."""
+def apply_alignment(rec: xr.Dataset, heading_deg: float, lateral_shift_m: float, mirrored_z: bool = False) -> xr.Dataset:
+    """Move force/marker data the way :func:`prepare_markers` moved the trial (rotation about Y, mirror, Z shift)."""
     out = rec
     if heading_deg:
         a = np.radians(heading_deg)
@@ -152,6 +181,8 @@ def apply_alignment(rec: xr.Dataset, heading_deg: float, lateral_shift_m: float)
                 da = out[name]
                 out[name] = da.copy(data=da.values @ rot.T)
         out = add_history(out, f"rotated {heading_deg:.1f} deg about Y like the kinematics")
+    if mirrored_z:
+        out = add_history(_mirror_z(out), "mirrored (Z -> -Z) like the kinematics")
     if lateral_shift_m:
         out = _shift_z(out, lateral_shift_m)
         out = add_history(out, f"shifted {lateral_shift_m:+.3f} m along Z like the kinematics")
@@ -218,26 +249,42 @@ class _IKProblem:
         self.solver.setAccuracy(float(accuracy))
         self.coords = list(model.getCoordinateSet())
 
+    def _solve(self, state: Any, i: int, assemble: bool) -> None:
+        state.setTime(float(self.times[i]))
+        try:
+            if assemble:
+                self.solver.assemble(state)
+            else:
+                self.solver.track(state)
+        except Exception as exc:
+            raise TwinError(f"OpenSim IK failed at t = {self.times[i]:.4f} s ({str(exc).strip()[:300]}); check that the "
+                            "markers belong to this model and that enough of them are present in that frame") from None
+
     def run(self, state: Any) -> tuple[np.ndarray, np.ndarray]:
         """q (n_time, n_coord) in the model's coordinate-set order, and marker error vectors
-        model - recorded (n_time, n_marker, 3) [m], NaN where the marker is missing."""
+        model - recorded (n_time, n_marker, 3) [m], NaN where the marker is missing.
+
+        The solve starts (assembles) at the frame with the most markers nearest the middle of the trial and
+        tracks forwards to the end, then backwards from it to the start: a trial's first frames are often
+        the worst (subject far from the cameras, turning), and an assembly there can settle in a wrong
+        local minimum (a knee bent backwards) that tracking keeps for many frames.
+        """
         o = _osim.osim()
         n = self.times.size
         q = np.empty((n, len(self.coords)))
         where = np.full((n, len(self.names), 3), np.nan)
         col = {name: i for i, name in enumerate(self.names)}
         locs = o.SimTKArrayVec3()
+        counts = np.isfinite(self.positions).all(axis=2).sum(axis=1)
+        best = np.flatnonzero(counts == counts.max())
+        k0 = int(best[np.argmin(np.abs(best - (n - 1) / 2))])
+        order_of_frames = list(range(k0, n)) + list(range(k0 - 1, -1, -1))
         order = None
-        for i, t in enumerate(self.times):
-            state.setTime(float(t))
-            try:
-                if i == 0:
-                    self.solver.assemble(state)
-                else:
-                    self.solver.track(state)
-            except Exception as exc:
-                raise TwinError(f"OpenSim IK failed at t = {t:.4f} s ({str(exc).strip()[:300]}); check that the "
-                                "markers belong to this model and that enough of them are present in that frame") from None
+        for i in order_of_frames:
+            if i == k0 - 1:  # start the backward sweep from the first solved frame
+                for k, c in enumerate(self.coords):
+                    c.setValue(state, float(q[k0, k]), False)
+            self._solve(state, i, assemble=(i == k0))
             for k, c in enumerate(self.coords):
                 q[i, k] = c.getValue(state)
             self.solver.computeCurrentMarkerLocations(locs)
@@ -379,7 +426,7 @@ def inverse_kinematics(
         Plug-in-Gait and OpenCap names.
     align : "auto", bool
         For a sagittal-plane model: rotate/shift the markers so walking goes along
-        +X at Z = 0 ("auto": when the heading is off by > 10 deg or the pelvis by > 5 cm).
+        +X at Z = 0 ("auto": when the heading is off by > 2 deg or the pelvis by > 5 cm).
 
     Returns
     -------
@@ -406,7 +453,7 @@ def inverse_kinematics(
     """
     check_param("accuracy", float(accuracy), minimum=1e-12, maximum=1.0)
     o = _osim.osim()
-    m, source = _osim.load_model(model)
+    m, source = _osim.load_model(model, marker_names=_names_of(recording))
     rec = prepare_markers(recording, m, marker_map=marker_map, align=align, time_range=time_range)
     with _osim.quiet():
         state = m.initSystem()
@@ -446,6 +493,7 @@ def inverse_kinematics(
         marker_rms_sagittal_m=sag_rms, n_markers=len(used), markers_report=json.dumps(report), settings=json.dumps(settings),
         opensim_version=_osim.opensim_version(), model=source,
         heading_deg=float(rec.attrs.get("heading_deg", 0.0)), lateral_shift_m=float(rec.attrs.get("lateral_shift_m", 0.0)),
+        mirrored_z=int(rec.attrs.get("mirrored_z", 0)),
     )
     ds["qdot"] = (("time", "coordinate"), qdot, {"units": "rad/s or m/s (see coordinate_type)",
                                                  "long_name": "generalized speed (GCV spline derivative of q)"})

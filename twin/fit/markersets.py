@@ -130,16 +130,14 @@ SUBJECT01_PLACER_WEIGHTS: dict[str, float] = {name: (1000.0 if name in _LANDMARK
 #: coordinate tasks of the marker placer: name -> (target value, weight); lumbar upright as in the setup
 SUBJECT01_PLACER_COORDINATES: dict[str, tuple[float, float]] = {"lumbar_extension": (0.0, 1000.0)}
 
-#: walk_Setup_IK.xml weights (knee and ankle markers are not in the walking trial: apply=false there)
+#: walk_Setup_IK.xml weights (head, pelvis 3; heels, toe tips 2; the rest 1). That setup switches the knee and
+#: ankle markers off only because subject01's walking trial lacks them; twin keeps them at 1 so that trials
+#: which have them (most labs) use them.
 SUBJECT01_IK_WEIGHTS: dict[str, float] = {
     name: {"Top.Head": 3.0, "R.ASIS": 3.0, "L.ASIS": 3.0, "V.Sacral": 3.0, "R.Heel": 2.0, "L.Heel": 2.0,
            "R.Toe.Tip": 2.0, "L.Toe.Tip": 2.0}.get(name, 1.0)
     for name, _, _ in SUBJECT01_MARKERS
 }
-for _name in ("R.Knee.Lat", "R.Knee.Med", "L.Knee.Lat", "L.Knee.Med", "R.Ankle.Lat", "R.Ankle.Med",
-              "L.Ankle.Lat", "L.Ankle.Med"):
-    SUBJECT01_IK_WEIGHTS[_name] = 0.0
-del _name
 
 
 def _sided(template: Mapping[str, Any], right: str, left: str) -> dict[str, Any]:
@@ -166,10 +164,11 @@ MARKER_MAPS: dict[str, dict[str, Any]] = {
                  "R", "L"),
         "V.Sacral": ("R.PSIS", "L.PSIS"),
     },
-    # Vicon Plug-in-Gait lower body (kineticstoolkit walk.c3d and most clinical labs)
+    # Vicon Plug-in-Gait lower body (kineticstoolkit walk.c3d and most clinical labs); TOE sits on the 2nd
+    # metatarsal head, nearest to the model's first-metatarsal marker (placement moves it onto the trial's)
     "plugin_gait": {
         **_sided({"{S}.ASIS": "{s}ASI", "{S}.Knee.Lat": "{s}KNE", "{S}.Ankle.Lat": "{s}ANK",
-                  "{S}.Heel": "{s}HEE", "{S}.Toe.Tip": "{s}TOE", "{S}.Thigh.Front": "{s}THI",
+                  "{S}.Heel": "{s}HEE", "{S}.Toe.Med": "{s}TOE", "{S}.Thigh.Front": "{s}THI",
                   "{S}.Shank.Front": "{s}TIB"}, "R", "L"),
         "V.Sacral": ("RPSI", "LPSI"),
     },

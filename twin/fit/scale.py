@@ -45,7 +45,7 @@ import xarray as xr
 
 from ..errors import ParameterError, TwinError, check_param
 from . import _osim
-from .ik import _coordinate_tasks, _IKProblem, prepare_markers
+from .ik import _coordinate_tasks, _IKProblem, _names_of, prepare_markers
 from .markersets import SUBJECT01_MEASUREMENTS, SUBJECT01_PLACER_COORDINATES, SUBJECT01_PLACER_WEIGHTS
 
 __all__ = ["scale", "three_d_copy", "DEFAULT_MEASUREMENTS", "GENERIC_STATURE_M"]
@@ -218,6 +218,7 @@ def scale(
     align: Any = "auto",
     accuracy: float = 1e-5,
     placement: str = "auto",
+    generic_markers: bool = True,
 ) -> tuple[Any, xr.Dataset]:
     """Scale a generic model to the person of a static trial and place its markers.
 
@@ -264,12 +265,22 @@ def scale(
         person's pose has sideways components a planar model cannot take, and
         fitting them with the planar model tilts every segment); "model" uses
         the model itself.
+    generic_markers : bool, default True
+        For a BodyParams fitted with its ``subject01`` marker set, start from
+        the generic Gait2354 marker locations
+        (:data:`~twin.fit.markersets.SUBJECT01_MARKERS`, the ones OpenSim's
+        subject01 pipeline starts from) rather than the set's own locations
+        (OpenSim's placements on subject01, which carry that person's
+        asymmetries).
 
     Returns
     -------
-    (opensim.Model, xarray.Dataset)
+    (opensim.Model or BodyParams, xarray.Dataset)
         The scaled model with its placed markers (``model.printToXML(path)``
-        writes it), and a report: ``scale_factor(segment)``,
+        writes it) -- or, for a BodyParams, the scaled BodyParams
+        (``BodyParams.scaled`` with the measured factors, the same rules as
+        OpenSim's) whose marker set (``report.attrs["marker_set"]``) holds the
+        placed markers -- and a report: ``scale_factor(segment)``,
         ``measurement_factor(measurement)`` with ``measurement_pairs``,
         ``marker_error(marker)`` [m] of the scaled model on the static pose
         before the markers were moved, ``marker_offset(marker)`` [m] how far
@@ -308,7 +319,11 @@ def scale(
     check_param("accuracy", float(accuracy), minimum=1e-12, maximum=1.0)
 
     o = _osim.osim()
-    m, source = _osim.load_model(model)
+    params_in = model if _osim.is_body_params(model) else None
+    set_name = _osim.pick_marker_set(model, _names_of(static)) if params_in is not None else None
+    if params_in is not None and set_name == "subject01" and generic_markers:
+        params_in = _generic_subject01(params_in)
+    m, source = _osim.load_model(params_in if params_in is not None else model, marker_set=set_name)
     if m.getMarkerSet().getSize() == 0:
         raise TwinError(f"the model ({source}) has no markers and is not a Gait10dof18musc-like model twin has a "
                         "marker set for; add markers to the model first")
@@ -391,11 +406,21 @@ def scale(
         sc.setApply(True)
         scale_set.cloneAndAppend(sc)
     generic_mass = float(m.getTotalMass(state))
-    with _osim.quiet():
-        ok = m.scale(state, scale_set, bool(preserve_mass_distribution), float(mass))
-        if ok is False:
-            raise TwinError("OpenSim could not scale the model (Model.scale returned false)")
-        state = m.initSystem()
+    scaled_params = None
+    if params_in is not None:
+        # one body, two views: scale the parameters (OpenSim ScaleTool rules) and rebuild the model from them
+        scaled_params = params_in.scaled(
+            mass=float(mass), factors={b: f for b, (f, _) in body_factor.items()},
+            **({} if preserve_mass_distribution else {"mass_distribution": "deleva"}))
+        m, _ = _osim.load_model(scaled_params, marker_set=set_name)
+        with _osim.quiet():
+            state = m.initSystem()
+    else:
+        with _osim.quiet():
+            ok = m.scale(state, scale_set, bool(preserve_mass_distribution), float(mass))
+            if ok is False:
+                raise TwinError("OpenSim could not scale the model (Model.scale returned false)")
+            state = m.initSystem()
 
     # 4. marker placement
     weights = {n: SUBJECT01_PLACER_WEIGHTS.get(n, 1.0) for n in names}
@@ -416,8 +441,15 @@ def scale(
         c = np.nanmean(pos[:, [use.index(n) for n in pelvis], :], axis=1)
         travel = float(np.nanmax(np.linalg.norm(c - c[np.isfinite(c).all(axis=1)][0], axis=1))) if np.isfinite(c).any() else 0.0
     if travel > _STATIC_MOTION_M:
+        # a moving trial: one frame with every marker, the pelvis square to the walking direction
         counts = np.isfinite(pos).all(axis=2).sum(axis=1)
-        k = int(np.argmax(counts))
+        best = np.flatnonzero(counts == counts.max())
+        if "R.ASIS" in use and "L.ASIS" in use:
+            dx = np.abs(pos[best, use.index("R.ASIS"), 0] - pos[best, use.index("L.ASIS"), 0])
+            mid = np.abs(best - times.size / 2) / times.size  # tie-break towards the middle of the trial
+            k = int(best[np.argmin(dx + 0.01 * mid)])
+        else:
+            k = int(best[best.size // 2])
         frame, frame_t, how = pos[k][None], times[k:k + 1], f"one frame at t = {times[k]:.3f} s (the trial moves)"
     else:
         with np.errstate(invalid="ignore"):
@@ -487,8 +519,44 @@ def scale(
                "marker_rms_m": rms, "marker_max_m": float(np.nanmax(err)), "n_markers": len(use),
                "missing_measurements": ", ".join(missing_meas), "settings": json.dumps(settings),
                "opensim_version": _osim.opensim_version(), "heading_deg": float(rec.attrs.get("heading_deg", 0.0)),
-               "lateral_shift_m": float(rec.attrs.get("lateral_shift_m", 0.0))},
+               "lateral_shift_m": float(rec.attrs.get("lateral_shift_m", 0.0)),
+               "mirrored_z": int(rec.attrs.get("mirrored_z", 0))},
     )
     if height is not None:
         report.attrs["height_m"] = float(height)
+    if scaled_params is not None:
+        report.attrs["marker_set"] = str(set_name)
+        return _with_markers(scaled_params, set_name, m), report
     return m, report
+
+
+def _generic_subject01(params: Any) -> Any:
+    """BodyParams whose ``subject01`` markers sit at the generic Gait2354 locations."""
+    import dataclasses
+
+    from .markersets import SUBJECT01_MARKERS
+
+    generic = {name: (body, loc) for name, body, loc in SUBJECT01_MARKERS}
+    old = params.marker_set("subject01")
+    markers = tuple(dataclasses.replace(mk, body=generic[mk.name][0], location=tuple(float(v) for v in generic[mk.name][1]))
+                    if mk.name in generic else mk for mk in old.markers)
+    new_set = dataclasses.replace(old, markers=markers)
+    return dataclasses.replace(params, marker_sets=tuple(new_set if ms.name == "subject01" else ms
+                                                         for ms in params.marker_sets))
+
+
+def _with_markers(params: Any, set_name: str | None, model: Any) -> Any:
+    """BodyParams whose marker set ``set_name`` has the (placed) marker locations of ``model``."""
+    import dataclasses
+
+    if set_name is None:
+        return params
+    old = params.marker_set(set_name)
+    where = {mk.getName(): mk.get_location() for mk in model.getMarkerSet()}
+    markers = tuple(dataclasses.replace(mk, location=tuple(float(where[mk.name][i]) for i in range(3)))
+                    if mk.name in where else mk for mk in old.markers)
+    new_set = dataclasses.replace(old, markers=markers,
+                                  description=(old.description + " Markers placed by twin.fit.scale.").strip())
+    history = tuple(params.history) + (f"twin.fit.scale: marker set {set_name!r} placed on the static trial",)
+    return dataclasses.replace(params, marker_sets=tuple(new_set if ms.name == set_name else ms
+                                                         for ms in params.marker_sets), history=history)
