@@ -45,7 +45,7 @@ of the segment named with each marker) and scale with the body.
     * thigh and shank cluster markers (``r_thigh1..3_study``,
       ``r_sh1..3_study``) at their locations in OpenCap's own scaled
       LaiArnold model of the example session, times our/their femur
-      (0.3966/0.4172 m) or tibia (0.430/0.4683 m) length;
+      (0.396/0.417 m) or tibia (0.430/0.468 m) length;
     * ``C7_study`` 6 cm behind and 2 cm above the acromion midpoint;
       ``RShoulder`` 3.5 cm below the acromion (glenohumeral centre);
       ``r_shoulder_study`` the acromion; ``Neck`` the acromion midpoint;

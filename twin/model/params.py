@@ -949,6 +949,35 @@ class BodyParams(_Record):
         j = self.coordinate_joint(name)
         return j.coordinate_types[j.coordinate_names.index(name)]
 
+    def segment_length(self, name: str) -> float:
+        """Distance (m) from a segment's origin to its farthest child joint at the default pose.
+
+        The femur's is hip to knee centre, the tibia's knee to ankle; a
+        segment without children has length 0.
+
+        Examples
+        --------
+        >>> from twin.model import BodyParams
+        >>> b = BodyParams.default()
+        >>> round(b.segment_length("femur_r"), 4), b.segment_length("tibia_r"), b.segment_length("toes_r")
+        (0.3958, 0.43, 0.0)
+        """
+        self.segment(name)
+        out = 0.0
+        for j in self.joints:
+            if j.parent != name:
+                continue
+            loc = np.array(j.location_in_parent)
+            if j.coupled:
+                from .geometry import rotation_xyz
+
+                q = j.coordinates[0].default
+                shift = np.array([0.0 if j.translation_x is None else float(j.translation_x(q)),
+                                  0.0 if j.translation_y is None else float(j.translation_y(q)), 0.0])
+                loc = loc + rotation_xyz(j.orientation_in_parent) @ shift
+            out = max(out, float(np.linalg.norm(loc)))
+        return out
+
     def default_pose(self) -> dict[str, float]:
         """Default value of every coordinate (rad or m)."""
         return {c.name: c.default for c in self.coordinates}
