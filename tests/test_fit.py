@@ -1,0 +1,321 @@
+"""twin.fit against OpenSim's own answers (Gait10dof18musc subject01 OutputReference), other labs' trials, bad input.
+
+Numbers measured on this machine (OpenSim 4.6), printed by the tests with -s and by
+``twin bench fit``:
+
+* reference scaled model (OutputReference/subject01.osim): IK within 0.01 deg of
+  OutputReference/IK (tolerance 1 deg; translations 1 mm), ID within 0.3 % of each
+  coordinate's peak of OutputReference/ID (tolerance 5 %); ID from the reference IK
+  within 0.003 %.
+* own scaling with OpenSim's published subject01 scale setup (measurements + its
+  manual thigh/shank scales): joint angles within 2.8 deg of the reference, sagittal
+  marker RMS 1.9 cm (3-D 3.5 cm: a planar model cannot follow sideways motion; the
+  reference model itself gives 3.0 cm), ID within 8.7 % of peak except
+  lumbar_extension (17 %) and pelvis_tilt (10.5 %), which follow a 2.7 deg trunk-lean
+  offset of the static pose (xfail below).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from conftest import GAIT10
+
+twin = pytest.importorskip("twin")
+pytest.importorskip("opensim")
+import twin.fit as fit  # noqa: E402
+from twin.fit.markersets import SUBJECT01_MANUAL_SCALES  # noqa: E402
+
+pytestmark = pytest.mark.data
+
+GENERIC = "opensim-models/Models/Gait10dof18musc/gait10dof18musc.osim"
+JOINTS = ["hip_flexion_r", "knee_angle_r", "ankle_angle_r", "hip_flexion_l", "knee_angle_l", "ankle_angle_l"]
+
+
+def _rms_deg(kin, ref, coord):
+    a = kin.q.sel(coordinate=coord).values
+    b = ref.q.sel(coordinate=coord).values
+    e = float(np.sqrt(np.mean((a - b) ** 2)))
+    return np.degrees(e) if str(ref.coordinate_type.sel(coordinate=coord).values) == "rotational" else e
+
+
+def _id_pct(dyn, ref, coord):
+    a = dyn.moment.sel(coordinate=coord).values
+    b = ref.moment.sel(coordinate=coord).values
+    return float(100 * np.sqrt(np.mean((a - b) ** 2)) / np.max(np.abs(b)))
+
+
+@pytest.fixture(scope="module")
+def s01(data_file):
+    files = {k: data_file(f"{GAIT10}/{v}") for k, v in {
+        "walk": "ExperimentalData/subject01_walk.trc", "grf": "ExperimentalData/subject01_walk_grf.mot",
+        "static": "ExperimentalData/subject01_static.trc", "model": "OutputReference/subject01.osim",
+        "ik": "OutputReference/IK/subject01_walk_IK.mot", "id": "OutputReference/ID/Results/subject01_walk_ID.sto"}.items()}
+    data_file(f"{GAIT10}/ExperimentalData/subject01_walk_grf.xml")
+    files["generic"] = data_file(GENERIC)
+    return {
+        "files": files,
+        "rec": twin.read([files["walk"], files["grf"]]),
+        "static": twin.read(files["static"]),
+        "ref_ik": twin.read(files["ik"]),
+        "ref_id": twin.read(files["id"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def with_reference_model(s01):
+    model = s01["files"]["model"]
+    kin = fit.inverse_kinematics(model, s01["rec"])
+    dyn = fit.inverse_dynamics(model, kin, grf=s01["rec"])
+    return kin, dyn
+
+
+@pytest.fixture(scope="module")
+def own_setup(s01):
+    """Own scaling of the generic model with OpenSim's published subject01 scale setup."""
+    model, report = fit.scale(s01["files"]["generic"], s01["static"], mass=72.6, manual_scales=SUBJECT01_MANUAL_SCALES)
+    kin = fit.inverse_kinematics(model, s01["rec"])
+    dyn = fit.inverse_dynamics(model, kin, grf=s01["rec"])
+    return model, report, kin, dyn
+
+
+# ------------------------------------------------------------------------------------- reference model
+
+
+def test_ik_reproduces_opensim_reference(s01, with_reference_model):
+    kin, _ = with_reference_model
+    twin.validate(kin)
+    assert list(kin.coordinate.values) == list(s01["ref_ik"].coordinate.values)
+    np.testing.assert_allclose(kin.time.values, s01["ref_ik"].time.values, atol=1e-3)
+    errors = {c: _rms_deg(kin, s01["ref_ik"], c) for c in s01["ref_ik"].coordinate.values}
+    print("IK vs OutputReference (deg, or m for translations):", {k: round(v, 4) for k, v in errors.items()})
+    for c, e in errors.items():
+        limit = 0.001 if c.endswith(("_tx", "_ty")) else 1.0  # translations: 1 mm
+        assert e < limit, f"{c}: {e}"
+    assert max(errors.values()) < 0.05  # measured 0.01 deg
+    assert kin.attrs["n_markers"] == 31
+    assert 0.02 < kin.attrs["marker_rms_m"] < 0.04  # OpenSim's model on this trial: 3.0 cm (3-D)
+    assert np.isfinite(kin.qdot.values).all()
+
+
+def test_id_reproduces_opensim_reference(s01, with_reference_model):
+    _, dyn = with_reference_model
+    twin.validate(dyn)
+    errors = {c: _id_pct(dyn, s01["ref_id"], c) for c in s01["ref_id"].coordinate.values}
+    print("ID vs OutputReference (% of peak):", {k: round(v, 3) for k, v in errors.items()})
+    assert max(errors.values()) < 5.0
+    assert max(errors.values()) < 1.0  # measured 0.3 %
+    assert json.loads(dyn.attrs["grf_assignment"]) == {"right": "right", "left": "left"}
+
+
+def test_id_engine_exact_from_reference_ik(s01):
+    dyn = fit.inverse_dynamics(s01["files"]["model"], s01["ref_ik"], grf=s01["rec"])
+    worst = max(_id_pct(dyn, s01["ref_id"], c) for c in s01["ref_id"].coordinate.values)
+    assert worst < 0.05, worst  # measured 0.003 %: same filter, splines and solver as the tool
+
+
+# ------------------------------------------------------------------------------------- own scaling
+
+
+def test_scale_factors_match_opensim_scaletool(s01):
+    """Measured factors equal what OpenSim's ScaleTool logs for the same setup (mean vs median: < 0.1 %)."""
+    model, report = fit.scale(s01["files"]["generic"], s01["static"], mass=72.6)
+    scaletool = {"torso": 1.0797199, "pelvis": 1.0245770, "thigh": 1.0706327, "shank": 1.1139781, "foot": 1.0270848}
+    got = dict(zip(report.measurement.values, report.measurement_factor.values))
+    for k, v in scaletool.items():
+        assert got[k] == pytest.approx(v, rel=1e-3), k
+    assert report.attrs["model_mass_kg"] == pytest.approx(72.6)
+    assert model.getMarkerSet().getSize() == 39
+    assert float(report.scale_factor.sel(segment="talus_r")) == pytest.approx(got["shank"])
+
+
+def test_own_scaling_joint_angles_and_markers(s01, own_setup):
+    _, report, kin, _ = own_setup
+    errors = {c: _rms_deg(kin, s01["ref_ik"], c) for c in JOINTS + ["pelvis_tilt", "lumbar_extension"]}
+    print("own scaling, IK vs reference (deg):", {k: round(v, 2) for k, v in errors.items()},
+          "marker RMS 3-D / sagittal (m):", round(kin.attrs["marker_rms_m"], 4), round(kin.attrs["marker_rms_sagittal_m"], 4))
+    assert max(errors.values()) <= 3.0
+    assert kin.attrs["marker_rms_sagittal_m"] <= 0.02
+    assert kin.attrs["marker_rms_m"] <= 0.04  # 3-D: includes the sideways motion a planar model cannot follow
+    for c in ("pelvis_tx", "pelvis_ty"):
+        assert _rms_deg(kin, s01["ref_ik"], c) < 0.005
+
+
+def test_own_scaling_inverse_dynamics(s01, own_setup):
+    *_, dyn = own_setup
+    errors = {c: _id_pct(dyn, s01["ref_id"], c) for c in s01["ref_id"].coordinate.values}
+    print("own scaling, ID vs reference (% of peak):", {k: round(v, 2) for k, v in errors.items()})
+    for c in JOINTS + ["pelvis_tx", "pelvis_ty"]:
+        assert errors[c] <= 10.0, c
+    for c in ("pelvis_tilt", "lumbar_extension"):
+        assert errors[c] <= 20.0, c
+
+
+@pytest.mark.xfail(reason="lumbar_extension 17 % and pelvis_tilt 10.5 % of peak: the trunk of the static pose leans "
+                          "2.7 deg less than in OpenSim's reference placement (made with the 3-D Gait2354 model); "
+                          "the torso's weight then acts 1.6 cm off", strict=False)
+def test_own_scaling_trunk_moments_within_10pct(s01, own_setup):
+    *_, dyn = own_setup
+    for c in ("pelvis_tilt", "lumbar_extension"):
+        assert _id_pct(dyn, s01["ref_id"], c) <= 10.0
+
+
+def test_own_scaling_measurements_only(s01):
+    """OpenSim's measurement set alone (no manual scales): a longer shank than the reference's; looser numbers."""
+    model, report = fit.scale(s01["files"]["generic"], s01["static"], mass=72.6)
+    kin = fit.inverse_kinematics(model, s01["rec"])
+    errors = {c: _rms_deg(kin, s01["ref_ik"], c) for c in JOINTS + ["pelvis_tilt", "lumbar_extension"]}
+    print("measurements only, IK vs reference (deg):", {k: round(v, 2) for k, v in errors.items()})
+    assert max(errors.values()) < 6.0  # measured 4.9 deg (ankle_angle_l)
+    assert kin.attrs["marker_rms_sagittal_m"] <= 0.02
+
+
+def test_body_params_pipeline_matches_osim(s01, own_setup):
+    model_mod = pytest.importorskip("twin.model")
+    body, report = fit.scale(model_mod.BodyParams.default(), s01["static"], mass=72.6,
+                             manual_scales=SUBJECT01_MANUAL_SCALES)
+    assert isinstance(body, model_mod.BodyParams)
+    assert report.attrs["marker_set"] == "subject01"
+    kin = fit.inverse_kinematics(body, s01["rec"])
+    _, _, kin_osim, _ = own_setup
+    diff = np.degrees(np.abs(kin.q.values - kin_osim.q.values)).max()
+    assert diff < 0.1, diff  # one body, two views: BodyParams.scaled == OpenSim Model.scale
+    dyn = fit.inverse_dynamics(body, kin, grf=s01["rec"])
+    assert max(_id_pct(dyn, s01["ref_id"], c) for c in JOINTS) <= 10.0
+
+
+def test_compare_to_reference_available():
+    model_mod = pytest.importorskip("twin.model")
+    out = model_mod.compare_to_reference()
+    assert abs(out["model_mass_err_pct"]) < 1.0
+
+
+# ------------------------------------------------------------------------------------- missing markers, NaN
+
+
+def test_ik_with_gaps_reports_missing(s01):
+    rec = s01["rec"].copy(deep=True)
+    vals = rec.markers.values
+    k = list(rec.marker.values).index("R.Thigh.Front")
+    vals[40:60, k, :] = np.nan
+    rec["markers"] = rec.markers.copy(data=vals)
+    kin = fit.inverse_kinematics(s01["files"]["model"], rec, time_range=(0.5, 1.2))
+    assert int(kin.n_missing.sel(time=slice(0.67, 0.98)).max()) == 1
+    assert np.isnan(kin.marker_error.sel(marker="R.Thigh.Front").sel(time=0.8, method="nearest"))
+    report = json.loads(kin.attrs["markers_report"])
+    assert report["missing_frames"]["R.Thigh.Front"] == 20
+    err = _rms_deg(kin, s01["ref_ik"].sel(time=slice(0.49, 1.21)), "hip_flexion_r")
+    assert err < 1.0
+
+
+def test_missing_markers_the_model_needs(s01):
+    rec = s01["rec"]
+    keep = [m for m in rec.marker.values if not str(m).startswith("R.") or "ASIS" in str(m)]
+    with pytest.raises(twin.TwinError, match="lacks the markers the model needs.*knee_angle_r|ankle_angle_r"):
+        fit.inverse_kinematics(s01["files"]["model"], rec.sel(marker=keep))
+
+
+def test_no_shared_markers(s01):
+    rec = s01["rec"].assign_coords(marker=[f"X{i}" for i in range(s01["rec"].sizes["marker"])])
+    with pytest.raises(twin.TwinError, match="lacks the markers"):
+        fit.inverse_kinematics(s01["files"]["model"], rec)
+
+
+# ------------------------------------------------------------------------------------- bad input
+
+
+def test_scale_needs_mass(s01):
+    with pytest.raises(twin.TwinError, match="body mass"):
+        fit.scale(s01["files"]["generic"], s01["static"])
+
+
+def test_scale_rejects_wrong_persons_static(s01):
+    """A static trial of a much smaller person (markers shrunk about the pelvis to 60 %)."""
+    st = s01["static"]
+    centre = st.markers.sel(marker=["R.ASIS", "L.ASIS"]).mean("marker")
+    child = st.copy()
+    child["markers"] = (st.markers - centre) * 0.6 + centre
+    with pytest.raises(twin.TwinError, match=r"implausible scale factors for segment\(s\) torso x0\.6"):
+        fit.scale(s01["files"]["generic"], child, mass=72.6)
+
+
+def test_grf_not_covering_the_trial(s01, with_reference_model):
+    kin, _ = with_reference_model
+    short = s01["rec"].isel(analog_time=slice(0, 900))  # force data end at ~1.5 s; the trial at 2.5 s
+    with pytest.raises(twin.TwinError, match="GRF does not cover the trial"):
+        fit.inverse_dynamics(s01["files"]["model"], kin, grf=short)
+
+
+def test_kinematics_not_matching_model(s01, with_reference_model):
+    kin, _ = with_reference_model
+    with pytest.raises(twin.TwinError, match="lack the model's coordinates"):
+        fit.inverse_dynamics(s01["files"]["model"], kin.sel(coordinate=kin.coordinate.values[:5]), grf=s01["rec"])
+
+
+def test_bad_model_argument(s01):
+    with pytest.raises(twin.TwinError, match="model file not found"):
+        fit.inverse_kinematics("no_such_model.osim", s01["rec"])
+    with pytest.raises(twin.TwinError):
+        fit.inverse_kinematics(42, s01["rec"])
+
+
+# ------------------------------------------------------------------------------------- muscles, saving, CLI
+
+
+def test_muscle_forces(s01, with_reference_model):
+    kin, dyn = with_reference_model
+    so = fit.muscle_forces(s01["files"]["model"], kin.isel(time=slice(0, 60)), dyn.isel(time=slice(0, 60)))
+    twin.validate(so)
+    assert so.sizes["muscle"] == 18
+    a = so.activation.values
+    assert np.all((a >= 0) & (a <= 1))
+    assert so.attrs["max_reserve_nm"] < 5.0  # the muscles carry the joint moments
+    assert so.attrs["frames_not_converged"] == 0
+    assert set(so.attrs["unactuated"].split(", ")) == {"pelvis_tilt", "pelvis_tx", "pelvis_ty", "lumbar_extension"}
+    # push-off: the right plantarflexors are active when the right ankle moment is most negative (plantarflexing)
+    k = int(np.argmin(dyn.moment.sel(coordinate="ankle_angle_r").values[:60]))
+    assert so.muscle_force.sel(muscle=["soleus_r", "gastroc_r"]).isel(time=k).sum() > 1000.0
+
+
+def test_datasets_save_and_load(tmp_path, with_reference_model):
+    kin, dyn = with_reference_model
+    for ds, name in ((kin, "kin.nc"), (dyn, "dyn.nc")):
+        twin.save(ds, tmp_path / name)
+        back = twin.load(tmp_path / name)
+        xr.testing.assert_allclose(back, ds)
+        assert back.attrs["opensim_version"] == ds.attrs["opensim_version"]
+
+
+def test_cli_fit(tmp_path, s01, capsys):
+    import argparse
+
+    from twin.fit.cli import add_parser
+
+    parser = argparse.ArgumentParser(prog="twin")
+    add_parser(parser.add_subparsers(dest="command"))
+    f = s01["files"]
+    args = parser.parse_args(["fit", str(f["walk"]), str(f["grf"]), "--static", str(f["static"]), "--mass", "72.6",
+                              "--model", str(f["generic"]), "--out", str(tmp_path)])
+    assert args.func(args) == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["subject01_walk_dynamics.nc", "subject01_walk_kinematics.nc", "subject01_walk_scale.nc",
+                     "subject01_walk_scaled.osim"]
+    assert twin.load(tmp_path / "subject01_walk_kinematics.nc").attrs["kind"] == "kinematics"
+    assert "marker RMS" in capsys.readouterr().out
+
+
+def test_cli_fit_needs_mass(tmp_path, s01):
+    import argparse
+
+    from twin.fit.cli import add_parser
+
+    parser = argparse.ArgumentParser(prog="twin")
+    add_parser(parser.add_subparsers(dest="command"))
+    f = s01["files"]
+    args = parser.parse_args(["fit", str(f["walk"]), "--static", str(f["static"]), "--out", str(tmp_path)])
+    with pytest.raises(twin.TwinError, match="--mass"):
+        args.func(args)
