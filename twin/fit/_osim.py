@@ -42,26 +42,21 @@ def osim():
     return opensim
 
 
-_QUIETED = False
-
-
 @contextlib.contextmanager
 def quiet(level: str = "error") -> Iterator[None]:
     """Keep OpenSim's log quiet inside the block (it logs every missing geometry file and tool banner).
 
-    The first use lowers OpenSim's global log level to ``level`` and leaves it
-    there (restoring it would log a line each time); call
-    ``opensim.Logger.setLevelString("info")`` afterwards to see OpenSim's messages.
+    OpenSim's global log level is lowered to ``level`` when it is more verbose
+    than warnings, and left there (restoring it would itself log a line each
+    time); call ``opensim.Logger.setLevelString("info")`` afterwards to see
+    OpenSim's messages again.
     """
-    global _QUIETED
-    if not _QUIETED:
-        o = osim()
-        try:
-            if o.Logger.getLevelString().lower() in ("trace", "debug", "info", "warn"):
-                o.Logger.setLevelString(level)
-        except Exception:  # pragma: no cover - older bindings
-            pass
-        _QUIETED = True
+    o = osim()
+    try:
+        if o.Logger.getLevelString().lower() in ("trace", "debug", "info", "warn"):
+            o.Logger.setLevelString(level)
+    except Exception:  # pragma: no cover - older bindings
+        pass
     yield
 
 
