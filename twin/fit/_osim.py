@@ -213,12 +213,12 @@ def markers_table(markers: np.ndarray, names: Sequence[str], time: np.ndarray) -
     o = osim()
     n, m, _ = markers.shape
     mat = o.Matrix.createFromMat(np.ascontiguousarray(markers.reshape(n, 3 * m), dtype=float))
-    labels = o.StdVectorString()
-    for name in names:
-        for suffix in ("_1", "_2", "_3"):
-            labels.append(f"{name}{suffix}")
-    flat = o.TimeSeriesTable(o.StdVectorDouble([float(t) for t in time]), mat, labels)
-    table = flat.packVec3(o.StdVectorString(["_1", "_2", "_3"]))
+    # Python lists, not opensim.StdVectorString/StdVectorDouble objects: OpenSim's and ezc3d's SWIG modules
+    # share type names (std::vector<double>...), and once OpenSim has made such a vector object, ezc3d's
+    # Parameter.set no longer accepts tuples in the same process (C3D writing breaks).
+    labels = [f"{name}{suffix}" for name in names for suffix in ("_1", "_2", "_3")]
+    flat = o.TimeSeriesTable([float(t) for t in time], mat, labels)
+    table = flat.packVec3(["_1", "_2", "_3"])
     table.addTableMetaDataString("Units", "m")
     return table
 
@@ -274,7 +274,8 @@ def spline_fit(time: np.ndarray, values: np.ndarray, *, lowpass: float | None = 
         sto.lowpassIIR(float(lowpass))
     splines = o.GCVSplineSet(int(degree), sto)
     x = o.Vector(1, 0.0)
-    d1, d2 = o.StdVectorInt([0]), o.StdVectorInt([0, 0])
+    # plain lists, not opensim.StdVectorInt (see markers_table)
+    d1, d2 = [0], [0, 0]
     out = np.empty((3, n, k))
     for j in range(k):
         f = splines.get(j)
