@@ -239,7 +239,8 @@ def test_scale_rejects_wrong_persons_static(s01):
     centre = st.markers.sel(marker=["R.ASIS", "L.ASIS"]).mean("marker")
     child = st.copy()
     child["markers"] = (st.markers - centre) * 0.6 + centre
-    with pytest.raises(twin.TwinError, match=r"implausible scale factors for segment\(s\) torso x0\.6"):
+    with pytest.raises(twin.TwinError, match=r"implausible scale factors for segment\(s\) torso x0\.6.*bodies torso.*"
+                                            r"thigh x0\.6.*femur_r, femur_l"):
         fit.scale(s01["files"]["generic"], child, mass=72.6)
 
 
@@ -319,3 +320,10 @@ def test_cli_fit_needs_mass(tmp_path, s01):
     args = parser.parse_args(["fit", str(f["walk"]), "--static", str(f["static"]), "--out", str(tmp_path)])
     with pytest.raises(twin.TwinError, match="--mass"):
         args.func(args)
+
+
+def test_inputs_left_unchanged(s01):
+    rec = s01["rec"]
+    before = dict(rec.attrs)
+    fit.inverse_kinematics(s01["files"]["model"], rec, time_range=(0.0, 0.3))
+    assert dict(rec.attrs) == before

@@ -77,7 +77,8 @@ def prepare_markers(recording: xr.Dataset, model: Any, *, marker_map: Any = "aut
     Returns a Recording whose history says what was done; ``attrs`` get
     ``heading_deg`` and ``lateral_shift_m`` (0 when nothing was moved).
     """
-    rec = _check_recording(recording, what)
+    rec = _check_recording(recording, what).copy()
+    rec.attrs = dict(recording.attrs)  # never change the caller's Dataset
     if time_range is not None:
         t0, t1 = (float(v) for v in time_range)
         if not t1 >= t0:

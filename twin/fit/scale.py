@@ -369,7 +369,8 @@ def scale(
     # 2. plausibility
     bad = {k: v for k, v in factors.items() if not lo <= v <= hi}
     if bad:
-        parts = [f"{k} x{v:.2f} ({used_pairs[k]})" for k, v in bad.items()]
+        bodies_of = {name: [b for b in bodies if b in bodies_in_model] for name, _, bodies in meas}
+        parts = [f"{k} x{v:.2f} (bodies {', '.join(bodies_of[k])}; marker pairs {used_pairs[k]})" for k, v in bad.items()]
         raise TwinError(
             "implausible scale factors for segment(s) " + ", ".join(parts) + f": outside {lo:g}-{hi:g}. The static "
             "trial is probably of another person (or a child/adult mismatch with this model), or markers are "
