@@ -4,6 +4,7 @@
 
     twin info FILE [FILE ...]        what is in a recording
     twin gait FILE [FILE ...]        gait events and the spatiotemporal table
+    twin fit REC [GRF] --static S --mass KG   scale, IK, ID (OpenSim) -> Datasets + scaled .osim
     twin demo [--out DIR]            the README's demo (read, analyse, report)
     twin bench NAME [--quick]        benchmarks/bench_NAME.py (last line: JSON)
     twin data list|path|verify       the example-data registry
@@ -136,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+")
     p.add_argument("--method", default="auto", help="auto, force, kinematics or imu")
     p.set_defaults(func=_cmd_gait)
+    from .fit.cli import add_parser as add_fit_parser
+
+    add_fit_parser(sub)
     p = sub.add_parser("demo", help="read a walking trial, analyse it, write an HTML report")
     p.add_argument("--out", default="demo_output")
     p.set_defaults(func=_cmd_demo)
