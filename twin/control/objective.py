@@ -1,0 +1,225 @@
+"""Composable cost terms for controller optimisation (lower is better).
+
+An :class:`Objective` is a rollout duration plus a tuple of :class:`Term`
+s; terms add with ``+``. Each term maps a :class:`~twin.control.sim.Rollout`
+(per-member arrays) to a cost per member; the total is the weighted sum.
+
+=====================  =========================================================
+term                   cost per member
+=====================  =========================================================
+:func:`no_fall`        fraction of the duration *not* walked (0: never fell)
+:func:`distance`       ``-distance / duration`` [m/s] (reward for getting far)
+:func:`speed`          ``[|v - target| - tolerance]+`` [m/s]; v = mean speed
+:func:`effort`         cost of transport (metabolic energy / m g d) [1]
+:func:`joint_limits`   integral of squared excess over physiological ranges
+:func:`trunk`          mean squared trunk angular velocity [rad^2/s^2]
+:func:`tracking`       mean squared joint-angle error to a reference gait
+                       cycle [rad^2] (issue 7's fitting)
+=====================  =========================================================
+
+Examples
+--------
+>>> obj = Objective(duration=5.0, terms=no_fall(10) + distance(1))
+>>> [t.name for t in obj.terms]
+['no_fall', 'distance']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ParameterError
+
+__all__ = ["Term", "Terms", "Objective", "no_fall", "distance", "speed", "effort", "joint_limits", "trunk",
+           "tracking", "walking"]
+
+
+@dataclass(frozen=True)
+class Term:
+    """One weighted cost term: ``weight * fn(rollout)`` per member."""
+
+    name: str
+    weight: float
+    fn: Callable
+    needs_record: bool = False
+    target: float | None = None
+    tolerance: float | None = None
+
+    def __add__(self, other):
+        return Terms((self,)) + other
+
+    def cost(self, r) -> np.ndarray:
+        """Unweighted cost per member (finite)."""
+        c = np.asarray(self.fn(r), dtype=float)
+        return np.nan_to_num(c, nan=10.0, posinf=10.0, neginf=-10.0)
+
+
+class Terms(tuple):
+    """A tuple of Terms that adds with ``+``."""
+
+    def __add__(self, other):
+        if isinstance(other, Term):
+            return Terms(tuple(self) + (other,))
+        return Terms(tuple(self) + tuple(other))
+
+
+def _check_weight(w):
+    if not isinstance(w, (int, float)) or not np.isfinite(w) or w < 0:
+        raise ParameterError(f"weight={w!r} must be a finite number >= 0")
+    return float(w)
+
+
+def no_fall(weight: float = 10.0) -> Term:
+    """Fraction of the duration not walked (1 - walked_s / duration)."""
+    return Term("no_fall", _check_weight(weight), lambda r: 1.0 - r.walked_s / max(r.duration, 1e-9))
+
+
+def distance(weight: float = 1.0) -> Term:
+    """Reward for forward distance: ``-distance / duration`` [m/s]."""
+    return Term("distance", _check_weight(weight), lambda r: -r.distance / max(r.duration, 1e-9))
+
+
+def speed(target: float, weight: float = 5.0, *, tolerance: float = 0.05) -> Term:
+    """``[|mean speed - target| - tolerance]+`` [m/s] (distance/walked time where no steady speed)."""
+    if not isinstance(target, (int, float)) or not np.isfinite(target):
+        raise ParameterError(f"target speed {target!r} must be a finite number [m/s]")
+
+    def f(r):
+        v = np.where(np.isfinite(r.speed), r.speed, r.distance / np.maximum(r.walked_s, 1e-3))
+        return np.maximum(np.abs(v - target) - tolerance, 0.0)
+
+    return Term("speed", _check_weight(weight), f, target=float(target), tolerance=float(tolerance))
+
+
+def effort(weight: float = 0.1) -> Term:
+    """Cost of transport from the engine's metabolic power (Bhargava 2004 + basal)."""
+    return Term("effort", _check_weight(weight), lambda r: np.minimum(r.cot, 10.0))
+
+
+def joint_limits(weight: float = 10.0) -> Term:
+    """Integral of squared excursions beyond physiological ranges (:data:`twin.control.sim.SOFT_RANGES`)."""
+    return Term("joint_limits", _check_weight(weight), lambda r: r.limit)
+
+
+def trunk(weight: float = 0.1) -> Term:
+    """Head/trunk stability: mean squared pelvis/trunk angular velocity."""
+    return Term("trunk", _check_weight(weight), lambda r: r.trunk)
+
+
+def tracking(reference: dict, weight: float = 10.0) -> Term:
+    """Mean squared error [rad^2] of the mean simulated gait cycle to a reference cycle.
+
+    Parameters
+    ----------
+    reference : dict
+        ``{coordinate: array [101]}`` joint angles [rad] over 0..100 % of the
+        right leg's stride (from right foot strike).
+    weight : float
+    """
+    from .analysis import mean_cycle
+
+    if not isinstance(reference, dict) or not reference:
+        raise ParameterError("tracking(reference): pass {coordinate: array of 101 angles [rad]}")
+    ref = {k: np.asarray(v, dtype=float) for k, v in reference.items()}
+    for k, v in ref.items():
+        if v.ndim != 1 or len(v) < 2 or not np.isfinite(v).all():
+            raise ParameterError(f"tracking reference {k!r} must be a finite 1-D array")
+
+    def f(r):
+        out = np.full(r.distance.shape[0], 4.0)
+        if r.record is None:
+            return out
+        for b in range(out.shape[0]):
+            cyc = mean_cycle(r.record, b)
+            if cyc is None:
+                continue
+            errs = []
+            for k, v in ref.items():
+                if k in cyc:
+                    sim = np.interp(np.linspace(0, 100, len(v)), np.linspace(0, 100, len(cyc[k])), cyc[k])
+                    errs.append(np.mean((sim - v) ** 2))
+            if errs:
+                out[b] = float(np.mean(errs))
+        return out
+
+    return Term("tracking", _check_weight(weight), f, needs_record=True)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What to optimise: rollout ``duration`` [s] and the cost ``terms``.
+
+    Attributes
+    ----------
+    duration : float
+        Simulated time per evaluation [s].
+    terms : tuple of Term
+    settle : float
+        Speed is measured from this time on [s].
+    name : str
+        Free text recorded in checkpoints and shipped controllers.
+    """
+
+    duration: float = 10.0
+    terms: tuple = field(default_factory=lambda: Terms((no_fall(), distance())))
+    settle: float = 2.0
+    name: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.duration, (int, float)) or not self.duration > 0:
+            raise ParameterError(f"Objective duration={self.duration!r} must be a positive number of seconds")
+        if isinstance(self.terms, Term):
+            object.__setattr__(self, "terms", Terms((self.terms,)))
+        if not self.terms or not all(isinstance(t, Term) for t in self.terms):
+            raise ParameterError("Objective terms must be a non-empty sequence of twin.control.objective.Term")
+
+    @property
+    def needs_record(self) -> bool:
+        """Whether any term needs the recorded trajectories."""
+        return any(t.needs_record for t in self.terms)
+
+    @property
+    def target_speed(self) -> float | None:
+        """The speed term's target, if any [m/s]."""
+        for t in self.terms:
+            if t.name == "speed":
+                return t.target
+        return None
+
+    def evaluate(self, r) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Total cost per member and the unweighted value of each term."""
+        r.duration = self.duration
+        parts = {t.name: t.cost(r) for t in self.terms}
+        total = sum(t.weight * parts[t.name] for t in self.terms)
+        return np.asarray(total, dtype=float), parts
+
+    def describe(self) -> str:
+        """A one-line description."""
+        inner = ", ".join(f"{t.name}(w={t.weight:g}" + (f", target={t.target:g}" if t.target is not None else "")
+                          + ")" for t in self.terms)
+        return f"{self.duration:g} s: {inner}"
+
+
+def walking(target_speed: float | None = 1.3, *, duration: float = 10.0, stage: str = "speed") -> Objective:
+    """The staged walking objectives.
+
+    Parameters
+    ----------
+    target_speed : float or None
+    duration : float, keyword-only
+    stage : {"survive", "speed", "effort"}, keyword-only
+        survive: no fall + distance; speed: + target speed + joint limits;
+        effort: + cost of transport + trunk stability.
+    """
+    if stage not in ("survive", "speed", "effort"):
+        raise ParameterError(f"stage={stage!r}; choose 'survive', 'speed' or 'effort'")
+    terms = no_fall(10.0) + distance(1.0)
+    if stage in ("speed", "effort") and target_speed is not None:
+        terms = no_fall(10.0) + speed(target_speed, 5.0) + joint_limits(10.0)
+    if stage == "effort":
+        terms = terms + effort(0.5) + trunk(0.05)
+    return Objective(duration=duration, terms=terms, name=f"walking/{stage}"
+                     + (f"@{target_speed:g}" if target_speed is not None else ""))

@@ -1,0 +1,409 @@
+"""CMA-ES optimisation of the reflex controller, each generation's population as one engine batch.
+
+:func:`optimize` searches the controller's parameter vector (and, with
+``optimize_initial=True``, the initial pose and speed of
+:data:`twin.control.sim.INIT_PARAMETERS`) in a normalised box: each
+parameter is mapped to [0, 1] by its bounds, and CMA-ES (Hansen's ``cma``
+package) samples inside it. Every generation is checkpointed atomically
+(the CMA state, numpy's random state, the history) and the previous
+checkpoint is kept as ``<name>.prev``; ``resume=True`` continues from the
+checkpoint, so an interrupted run finishes bit-identically to an
+uninterrupted one. A checkpoint that cannot be read is reported
+(:class:`~twin.errors.TwinWarning`) and the previous one is used, or a fresh
+start if neither is readable.
+
+``objective`` may also be a plain function ``f(X) -> costs`` of a population
+``X [popsize, n]`` (then pass ``x0`` and ``bounds``): handy for tests.
+
+Examples
+--------
+>>> import numpy as np
+>>> res = optimize(None, lambda X: ((X - 0.3) ** 2).sum(1), x0=np.zeros(3), bounds=[[-1, 1]] * 3,
+...                generations=30, popsize=8, seed=1, sigma0=0.3, progress=False)
+>>> bool(np.allclose(res.vector, 0.3, atol=0.05))
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import xarray as xr
+
+from ..errors import ParameterError, TwinError, TwinWarning
+
+__all__ = ["optimize", "OptimizeResult", "evaluate"]
+
+_CKPT_VERSION = 1
+
+
+def _cma():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import cma
+    return cma
+
+
+@dataclass
+class OptimizeResult:
+    """Outcome of :func:`optimize`.
+
+    Attributes
+    ----------
+    vector : ndarray [P]
+        Best controller parameter vector (``ReflexController.parameter_names()``
+        order), or the best ``x`` of a plain-function objective.
+    initial : ndarray or None
+        Best initial-pose vector (``INIT_NAMES`` order) when optimised.
+    cost : float
+        Its cost.
+    terms : dict
+        Unweighted cost terms and metrics of the best member.
+    history : xarray.Dataset
+        Per ``generation``: best/median cost, sigma, and each term of the
+        generation's best member.
+    success : bool
+        Whether the objective's target was reached (never fell; speed within
+        tolerance when a speed term is present).
+    report : str
+        What was reached, in words.
+    evaluations : int
+    seconds : float
+        Wall time of the generations run in this call.
+    """
+
+    vector: np.ndarray
+    initial: np.ndarray | None
+    cost: float
+    terms: dict
+    history: xr.Dataset
+    success: bool
+    report: str
+    evaluations: int
+    seconds: float
+
+
+class _Problem:
+    """Bounds, names and the batched evaluation of the controller problem."""
+
+    def __init__(self, body, objective, *, device, optimize_initial, dtype, x0, init0):
+        from .reflex import ReflexController
+        from .sim import INIT_PARAMETERS, INIT_NAMES
+
+        self.objective = objective
+        self.body = body
+        self.device = device
+        self.dtype = dtype
+        self.optimize_initial = optimize_initial
+        self.n_ctrl = len(ReflexController.parameter_names())
+        b = ReflexController.bounds()
+        names = list(ReflexController.parameter_names())
+        v0 = ReflexController.default_vector() if x0 is None else np.asarray(x0, dtype=float)
+        if optimize_initial:
+            b = np.vstack([b, [[p[2], p[3]] for p in INIT_PARAMETERS]])
+            names += [f"init.{n}" for n in INIT_NAMES]
+            i0 = np.array([p[1] for p in INIT_PARAMETERS]) if init0 is None else np.asarray(init0, dtype=float)
+            v0 = np.concatenate([v0, i0])
+        self.init_fixed = None if optimize_initial else (None if init0 is None else np.asarray(init0, dtype=float))
+        self.bounds = b
+        self.names = names
+        self.x0 = np.clip(v0, b[:, 0], b[:, 1])
+        self._params = {}
+
+    def split(self, X):
+        X = np.atleast_2d(X)
+        ctrl = X[:, :self.n_ctrl]
+        init = X[:, self.n_ctrl:] if self.optimize_initial else None
+        return ctrl, init
+
+    def evaluate(self, X):
+        import torch
+
+        from .reflex import ReflexController
+        from .sim import DT, initial_walking_state, rollout, walking_params
+
+        X = np.atleast_2d(X)
+        n = X.shape[0]
+        if n not in self._params:
+            self._params[n] = walking_params(self.body, batch=n, dtype=self.dtype, device=self.device)
+        params = self._params[n]
+        ctrl, init = self.split(X)
+        if init is None:
+            init = self.init_fixed
+        c = ReflexController(params, dt=DT)
+        with torch.no_grad():
+            state = initial_walking_state(params, init)
+            cs = c.init(n, ctrl)
+            r = rollout(params, c, cs, state, self.objective.duration, settle=self.objective.settle,
+                        record_every=10 if self.objective.needs_record else 0)
+        total, parts = self.objective.evaluate(r)
+        metrics = {"walked_s": r.walked_s, "distance": r.distance, "speed": r.speed, "cot": r.cot,
+                   "fell": r.fell.astype(float)}
+        return total, {**parts, **{f"metric.{k}": v for k, v in metrics.items()}}
+
+
+class _Plain:
+    def __init__(self, fn, x0, bounds):
+        if x0 is None or bounds is None:
+            raise ParameterError("a plain-function objective needs x0= and bounds=")
+        self.fn = fn
+        self.bounds = np.asarray(bounds, dtype=float)
+        if self.bounds.ndim != 2 or self.bounds.shape[1] != 2 or not (self.bounds[:, 1] > self.bounds[:, 0]).all():
+            raise ParameterError("bounds must be [[low, high], ...] with low < high")
+        self.x0 = np.clip(np.asarray(x0, dtype=float), self.bounds[:, 0], self.bounds[:, 1])
+        if self.x0.shape != (self.bounds.shape[0],):
+            raise ParameterError(f"x0 has shape {self.x0.shape}; bounds give {self.bounds.shape[0]} parameters")
+        self.names = [f"x{i}" for i in range(len(self.x0))]
+        self.n_ctrl = len(self.x0)
+        self.optimize_initial = False
+        self.objective = None
+
+    def split(self, X):
+        return np.atleast_2d(X), None
+
+    def evaluate(self, X):
+        c = np.asarray(self.fn(np.atleast_2d(X)), dtype=float).reshape(-1)
+        return np.nan_to_num(c, nan=1e10, posinf=1e10), {}
+
+
+def _fingerprint(problem, popsize, seed, sigma0) -> str:
+    obj = problem.objective.describe() if problem.objective is not None else getattr(problem.fn, "__name__", "fn")
+    body = "" if getattr(problem, "body", None) is None else repr(getattr(problem.body, "name", type(problem.body)))
+    text = repr((problem.names, problem.bounds.tolist(), problem.x0.tolist(), popsize, seed, sigma0, obj, body))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _save(path: Path, payload: dict) -> None:
+    from ..io.store import atomic_path
+
+    data = pickle.dumps(payload, protocol=4)
+    data = hashlib.sha256(data).hexdigest().encode() + b"\n" + data
+    prev = path.with_name(path.name + ".prev")
+    if path.exists():
+        os.replace(path, prev)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _load(path: Path) -> dict:
+    raw = path.read_bytes()
+    head, _, data = raw.partition(b"\n")
+    if hashlib.sha256(data).hexdigest().encode() != head:
+        raise TwinError(f"checkpoint {path} is corrupt (checksum mismatch)")
+    try:
+        payload = pickle.loads(data)
+    except Exception as err:  # pragma: no cover - checksum catches nearly all
+        raise TwinError(f"checkpoint {path} cannot be read: {err}") from None
+    if payload.get("version") != _CKPT_VERSION:
+        raise TwinError(f"checkpoint {path} has version {payload.get('version')}; expected {_CKPT_VERSION}")
+    return payload
+
+
+def _resume(path: Path, fingerprint: str) -> dict | None:
+    for cand in (path, path.with_name(path.name + ".prev")):
+        if not cand.exists():
+            continue
+        try:
+            payload = _load(cand)
+        except TwinError as err:
+            warnings.warn(f"{err}; trying the previous checkpoint", TwinWarning, stacklevel=3)
+            continue
+        if payload["fingerprint"] != fingerprint:
+            raise TwinError(f"checkpoint {cand} belongs to a different optimisation (other objective, bounds, "
+                            f"popsize, seed or sigma0); delete it or pass resume=False")
+        if cand != path:
+            warnings.warn(f"resuming from the last good checkpoint {cand} (generation {payload['generation']})",
+                          TwinWarning, stacklevel=3)
+        return payload
+    if path.exists():
+        warnings.warn(f"no readable checkpoint at {path}; starting afresh", TwinWarning, stacklevel=3)
+    return None
+
+
+def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int = 16, seed: int = 1,
+             sigma0: float = 0.1, checkpoint: str | os.PathLike | None = None, resume: bool = True,
+             device: str = "cpu", progress: bool = True, optimize_initial: bool = True,
+             x0: Any = None, initial: Any = None, bounds: Any = None, dtype: Any = None,
+             log: Callable[[str], None] | None = None) -> OptimizeResult:
+    """Optimise a reflex controller (or any box-bounded function) with CMA-ES.
+
+    Parameters
+    ----------
+    body : twin.model.BodyParams, EngineParams or None
+        The body (None: ``BodyParams.default(lumbar=False)``); ignored for a
+        plain-function objective.
+    objective : Objective or callable
+        :class:`twin.control.objective.Objective`, or ``f(X [pop, n]) -> [pop]``.
+    generations : int, keyword-only
+        Total generations (a resumed run continues up to this number).
+    popsize : int, keyword-only
+        Population = engine batch.
+    seed : int, keyword-only
+    sigma0 : float, keyword-only
+        Initial step as a fraction of each parameter's range.
+    checkpoint : path, optional, keyword-only
+        Pickle written atomically after every generation (plus ``.prev``).
+    resume : bool, keyword-only
+        Continue from ``checkpoint`` when it exists.
+    device : str, keyword-only
+    progress : bool, keyword-only
+        A tqdm progress bar.
+    optimize_initial : bool, keyword-only
+        Also optimise the initial pose/speed (``init.*`` entries).
+    x0 : array-like, optional, keyword-only
+        Start vector (default: the published reflex parameters).
+    initial : array-like, optional, keyword-only
+        Start (or fixed) initial-pose vector.
+    bounds : array-like [n, 2], optional, keyword-only
+        For a plain-function objective.
+    dtype : torch dtype, optional (default float32)
+    log : callable, optional
+        Called with one line per generation.
+
+    Returns
+    -------
+    OptimizeResult
+
+    Raises
+    ------
+    ParameterError
+        Bad arguments.
+    TwinError
+        A checkpoint from a different problem.
+    """
+    from .objective import Objective
+
+    for name, v, lo in (("generations", generations, 1), ("popsize", popsize, 2)):
+        if not isinstance(v, int) or v < lo:
+            raise ParameterError(f"{name}={v!r} must be an int >= {lo}")
+    if not isinstance(seed, int) or seed < 1:
+        raise ParameterError(f"seed={seed!r} must be a positive int")
+    if not isinstance(sigma0, (int, float)) or not 0 < sigma0 <= 1:
+        raise ParameterError(f"sigma0={sigma0!r} must be in (0, 1] (a fraction of each range)")
+    if isinstance(objective, Objective):
+        import torch
+
+        problem: Any = _Problem(body, objective, device=device, optimize_initial=optimize_initial,
+                                dtype=dtype or torch.float32, x0=x0, init0=initial)
+    elif callable(objective):
+        problem = _Plain(objective, x0, bounds)
+    else:
+        raise ParameterError(f"objective must be a twin.control.objective.Objective or a function, "
+                             f"not {type(objective).__name__}")
+    cma = _cma()
+    lo, hi = problem.bounds[:, 0], problem.bounds[:, 1]
+    to_z = lambda x: (x - lo) / (hi - lo)  # noqa: E731
+    to_x = lambda z: lo + np.clip(z, 0.0, 1.0) * (hi - lo)  # noqa: E731
+    fp = _fingerprint(problem, popsize, seed, sigma0)
+    path = None if checkpoint is None else Path(checkpoint)
+    payload = _resume(path, fp) if (path is not None and resume) else None
+    if payload is not None:
+        es = payload["es"]
+        np.random.set_state(payload["np_random"])
+        hist = payload["history"]
+        best = payload["best"]
+        gen = payload["generation"]
+        evaluations = payload["evaluations"]
+    else:
+        np.random.seed(seed)
+        es = cma.CMAEvolutionStrategy(to_z(problem.x0).tolist(), float(sigma0),
+                                      {"bounds": [0.0, 1.0], "popsize": popsize, "seed": seed, "verbose": -9,
+                                       "tolfun": 0.0, "tolx": 0.0, "tolfunhist": 0.0, "tolstagnation": 10 ** 9,
+                                       "maxiter": 10 ** 9})
+        hist, best, gen, evaluations = [], None, 0, 0
+    bar = None
+    if progress and gen < generations:
+        try:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=generations, initial=gen, desc="cma-es", unit="gen")
+        except Exception:  # pragma: no cover
+            bar = None
+    t0 = time.perf_counter()
+    while gen < generations:
+        Z = np.asarray(es.ask())
+        X = to_x(Z)
+        tg = time.perf_counter()
+        costs, parts = problem.evaluate(X)
+        es.tell(list(Z), costs.tolist())
+        evaluations += len(X)
+        k = int(np.argmin(costs))
+        row = {"best": float(costs[k]), "median": float(np.median(costs)), "sigma": float(es.sigma),
+               "seconds": time.perf_counter() - tg}
+        row.update({n: float(v[k]) for n, v in parts.items()})
+        hist.append(row)
+        if best is None or costs[k] < best["cost"]:
+            best = {"cost": float(costs[k]), "x": X[k].copy(), "terms": {n: float(v[k]) for n, v in parts.items()}}
+        gen += 1
+        if log is not None:
+            log(f"gen {gen} best {row['best']:.4f} median {row['median']:.4f} sigma {row['sigma']:.3f} "
+                + " ".join(f"{n}={row[n]:.3g}" for n in parts) + f" ({row['seconds']:.1f} s)")
+        if path is not None:
+            _save(path, {"version": _CKPT_VERSION, "fingerprint": fp, "es": es, "np_random": np.random.get_state(),
+                         "history": hist, "best": best, "generation": gen, "evaluations": evaluations,
+                         "names": problem.names})
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(best=f"{best['cost']:.3g}")
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    history = _history(hist)
+    ctrl, init = problem.split(best["x"])
+    success, report = _report(problem, best)
+    return OptimizeResult(ctrl[0], None if init is None else init[0], best["cost"], best["terms"], history,
+                          success, report, evaluations, seconds)
+
+
+def _history(hist: list[dict]) -> xr.Dataset:
+    keys = list(dict.fromkeys(k for row in hist for k in row))
+    data = {k.replace(".", "_"): (("generation",), np.array([row.get(k, np.nan) for row in hist], dtype=float),
+                                  {"long_name": k}) for k in keys}
+    return xr.Dataset(data, coords={"generation": np.arange(1, len(hist) + 1)},
+                      attrs={"kind": "table", "source": "twin.control.optimize"})
+
+
+def _report(problem, best) -> tuple[bool, str]:
+    t = best["terms"]
+    if problem.objective is None:
+        return True, f"best cost {best['cost']:.6g}"
+    walked = t.get("metric.walked_s", np.nan)
+    fell = bool(t.get("metric.fell", 1.0))
+    v = t.get("metric.speed", np.nan)
+    dur = problem.objective.duration
+    msg = [f"best cost {best['cost']:.4g}: walked {walked:.2f} of {dur:g} s"
+           + (" then fell" if fell else " without falling") + f", distance {t.get('metric.distance', np.nan):.2f} m"
+           + (f", speed {v:.2f} m/s" if np.isfinite(v) else "")]
+    ok = not fell
+    target = problem.objective.target_speed
+    if target is not None:
+        tol = next(x.tolerance for x in problem.objective.terms if x.name == "speed")
+        if not (np.isfinite(v) and abs(v - target) <= tol + 1e-9):
+            ok = False
+            msg.append(f"target speed {target:g} m/s NOT reached (best {v:.2f} m/s)")
+    return ok, "; ".join(msg)
+
+
+def evaluate(body: Any, objective: Any, vector: Any, *, initial: Any = None, device: str = "cpu",
+             dtype: Any = None) -> dict:
+    """Cost terms and metrics of one controller vector (and initial pose)."""
+    import torch
+
+    problem = _Problem(body, objective, device=device, optimize_initial=initial is not None,
+                       dtype=dtype or torch.float32, x0=vector, init0=initial)
+    x = np.asarray(vector, dtype=float)
+    if initial is not None:
+        x = np.concatenate([x, np.asarray(initial, dtype=float)])
+    total, parts = problem.evaluate(x[None])
+    return {"cost": float(total[0]), **{k: float(v[0]) for k, v in parts.items()}}

@@ -1,0 +1,262 @@
+"""Closed-loop rollouts of the reflex controller on the engine (one batch, no Python loop over it).
+
+:func:`walking_params` builds the engine parameters of the walking body
+(Gait10dof18musc with the lumbar joint welded -- the model has no lumbar
+muscles, and Geyer's model has a rigid trunk -- rigid tendons and soft
+exponential joint limits); :func:`initial_walking_state` places the body in
+a walking pose (named by :data:`INIT_PARAMETERS`) with its lowest contact
+sphere just touching the ground; :func:`rollout` runs controller and engine
+together and returns per-member summaries (distance, time walked, speed,
+metabolic energy, penalties) and, optionally, a coarse recording.
+
+The engine's :func:`twin.engine.simulate` calls its controller with the
+State only; the reflexes need muscle forces, fibre lengths and the GRF per
+foot (``Outputs``), so :func:`rollout` drives ``make_stepper`` itself and
+feeds the Outputs of each step to the next control step (a one-step lag).
+
+Examples
+--------
+>>> INIT_NAMES[:2]
+('pelvis_tilt', 'hip_lead')
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ParameterError
+
+__all__ = ["walking_params", "initial_walking_state", "rollout", "Rollout", "INIT_PARAMETERS", "INIT_NAMES",
+           "DT", "FALL_HEIGHT"]
+
+#: Control and engine step [s] (rigid tendons: stable at 1 ms with contact, see twin.engine.integrate).
+DT = 1e-3
+#: Pelvis height [m] below which a member counts as fallen.
+FALL_HEIGHT = 0.6
+
+_DEG = math.pi / 180.0
+#: Initial pose and speed (right leg leading): (name, default, lower, upper, meaning).
+INIT_PARAMETERS: tuple[tuple[str, float, float, float, str], ...] = (
+    ("pelvis_tilt", -5 * _DEG, -25 * _DEG, 10 * _DEG, "pelvis/trunk tilt [rad] (negative: leaning forward)"),
+    ("hip_lead", 20 * _DEG, -10 * _DEG, 45 * _DEG, "leading (right) hip flexion [rad]"),
+    ("knee_lead", -5 * _DEG, -60 * _DEG, 0.0, "leading knee angle [rad] (negative: flexed)"),
+    ("ankle_lead", 0.0, -30 * _DEG, 20 * _DEG, "leading ankle angle [rad] (positive: dorsiflexion)"),
+    ("hip_trail", -10 * _DEG, -30 * _DEG, 30 * _DEG, "trailing (left) hip flexion [rad]"),
+    ("knee_trail", -20 * _DEG, -70 * _DEG, 0.0, "trailing knee angle [rad]"),
+    ("ankle_trail", -5 * _DEG, -30 * _DEG, 20 * _DEG, "trailing ankle angle [rad]"),
+    ("speed", 1.2, 0.0, 2.0, "initial forward speed [m/s]"),
+)
+INIT_NAMES = tuple(p[0] for p in INIT_PARAMETERS)
+
+
+def walking_params(body: Any = None, *, batch: int = 1, dtype: torch.dtype = torch.float32,
+                   device: str = "cpu", rigid_tendon: bool = True, limit_stiffness: float = 1.0,
+                   limit_sharpness: float = 20.0, damping: float = 0.0):
+    """Engine parameters of the walking body.
+
+    Parameters
+    ----------
+    body : twin.model.BodyParams or EngineParams, optional
+        Default ``BodyParams.default(lumbar=False)``. EngineParams are
+        repeated to ``batch`` (if they hold one member).
+    batch : int, keyword-only
+    dtype, device : keyword-only
+    rigid_tendon : bool, keyword-only
+        Rigid tendons (default: 2x faster, stable at ``DT``).
+    limit_stiffness, limit_sharpness, damping : float, keyword-only
+        Soft joint limits at each coordinate's range (see
+        :mod:`twin.engine.joints`).
+    """
+    from ..engine.build import EngineParams
+    from ..engine.from_model import spec_from_body_params
+    from ..model import BodyParams
+
+    if isinstance(body, EngineParams):
+        p = body.to(device=device, dtype=dtype)
+        if p.batch_size == 1 and batch > 1:
+            p = p.repeat(batch)
+        elif p.batch_size != batch:
+            raise ParameterError(f"EngineParams hold {p.batch_size} members; batch={batch}")
+        return p.with_options(rigid_tendon=rigid_tendon)
+    if body is None:
+        body = BodyParams.default(lumbar=False, marker_sets=())
+    if not isinstance(body, BodyParams):
+        raise ParameterError(f"body must be a twin.model.BodyParams or EngineParams, not {type(body).__name__}")
+    spec = spec_from_body_params(body, limit_stiffness=limit_stiffness, limit_sharpness=limit_sharpness,
+                                 damping=damping)
+    return EngineParams.from_body(spec, batch=batch, dtype=dtype, device=device, rigid_tendon=rigid_tendon)
+
+
+def initial_walking_state(params, init: Any = None, *, indentation: float = 0.003):
+    """A walking start: pose and forward speed from ``init`` [B, len(INIT_NAMES)] (or [n]).
+
+    The pelvis height is set so that the lowest contact sphere is indented
+    by ``indentation`` [m]; all joint speeds are zero except the forward
+    speed of the pelvis.
+    """
+    from ..engine.contact import contact_forces
+    from ..engine.multibody import kinematics
+    from ..engine.step import initial_state
+
+    bsz, dtype, dev = params.batch_size, params.dtype, params.device
+    v = np.array([p[1] for p in INIT_PARAMETERS]) if init is None else np.asarray(init, dtype=float)
+    v = torch.as_tensor(v, dtype=dtype, device=dev)
+    if v.ndim == 1:
+        v = v.unsqueeze(0)
+    if v.shape[-1] != len(INIT_NAMES) or v.shape[0] not in (1, bsz):
+        raise ParameterError(f"init has shape {tuple(v.shape)}; expected [{len(INIT_NAMES)}] or "
+                             f"[{bsz}, {len(INIT_NAMES)}] ({', '.join(INIT_NAMES)})")
+    v = v.expand(bsz, -1)
+    names = list(params.coordinate_names)
+    q = params.q_default.expand(bsz, -1).clone()
+    qd = torch.zeros_like(q)
+
+    def put(coord, col):
+        if coord in names:
+            q[:, names.index(coord)] = v[:, col]
+
+    put("pelvis_tilt", 0)
+    put("hip_flexion_r", 1)
+    put("knee_angle_r", 2)
+    put("ankle_angle_r", 3)
+    put("hip_flexion_l", 4)
+    put("knee_angle_l", 5)
+    put("ankle_angle_l", 6)
+    qd[:, names.index("pelvis_tx")] = v[:, 7]
+    kin = kinematics(params, q, qd)
+    ind = contact_forces(params, kin, qd).indentation  # [B, C]
+    q[:, params.root_height_coordinate] += indentation - ind.max(dim=1).values
+    return initial_state(params, q=q, qdot=qd, activation=0.05)
+
+
+@dataclass
+class Rollout:
+    """Per-member results of :func:`rollout` (numpy arrays [B] unless noted).
+
+    Attributes
+    ----------
+    distance : forward pelvis displacement [m] until the end or the fall
+    walked_s : time before falling (or failing) [s]; the duration if neither
+    fell : bool
+    speed : mean forward speed after ``settle`` s [m/s] (NaN if not reached)
+    energy : metabolic energy (muscles + basal 1.2 W/kg) over the walked time [J]
+    cot : cost of transport energy / (m g distance) [1] (inf for distance <= 0)
+    limit : integral of squared joint-limit excess (knee hyperextension, ...) [rad^2 s]
+    trunk : mean squared trunk angular velocity [rad^2/s^2]
+    record : dict of arrays [B, T, ...] (q, grf, time) when recorded, else None
+    mass : body mass [kg]
+    """
+
+    distance: np.ndarray
+    walked_s: np.ndarray
+    fell: np.ndarray
+    speed: np.ndarray
+    energy: np.ndarray
+    cot: np.ndarray
+    limit: np.ndarray
+    trunk: np.ndarray
+    mass: np.ndarray
+    record: dict | None = None
+    duration: float = 0.0
+
+
+#: Physiological ranges for the joint-limit penalty [rad] (coordinate: (low, high)).
+SOFT_RANGES = {"knee_angle_r": (-2.0, 0.0), "knee_angle_l": (-2.0, 0.0), "ankle_angle_r": (-0.6, 0.45),
+               "ankle_angle_l": (-0.6, 0.45), "hip_flexion_r": (-0.5, 1.2), "hip_flexion_l": (-0.5, 1.2),
+               "pelvis_tilt": (-0.5, 0.3)}
+
+
+def rollout(params, controller, cstate, state, duration: float, *, dt: float = DT,
+            fall_height: float = FALL_HEIGHT, settle: float = 2.0, record_every: int = 0,
+            integrator: str = "semi_implicit_euler") -> Rollout:
+    """Run controller + engine for ``duration`` s from ``state``; summaries per member.
+
+    Parameters
+    ----------
+    params : EngineParams
+    controller : ReflexController
+    cstate : ControllerState
+    state : twin.engine.step.State
+    duration : float
+        [s]
+    dt : float, keyword-only
+    fall_height : float, keyword-only
+    settle : float, keyword-only
+        Speed is measured from this time on [s] (the start is a transient).
+    record_every : int, keyword-only
+        Record q, qdot, GRF and metabolic power every this many steps (0: never).
+    integrator : str, keyword-only
+    """
+    from ..engine.metabolics import BASAL_COEFFICIENT
+    from ..engine.simulate import make_stepper
+    from ..engine.step import dynamics
+
+    if not duration > 0:
+        raise ParameterError(f"duration={duration!r} must be positive")
+    stepper = make_stepper()
+    bsz, dev, dtype = params.batch_size, params.device, params.dtype
+    names = list(params.coordinate_names)
+    ix = names.index("pelvis_tx")
+    it = names.index("pelvis_tilt")
+    lim_idx = torch.tensor([names.index(k) for k in SOFT_RANGES if k in names], device=dev)
+    lo = torch.tensor([SOFT_RANGES[k][0] for k in SOFT_RANGES if k in names], dtype=dtype, device=dev)
+    hi = torch.tensor([SOFT_RANGES[k][1] for k in SOFT_RANGES if k in names], dtype=dtype, device=dev)
+    n = int(round(duration / dt))
+    n_settle = min(int(round(settle / dt)), n - 1)
+    x0 = state.q[:, ix].clone()
+    x_settle = x0.clone()
+    t_settle = torch.zeros(bsz, dtype=dtype, device=dev)
+    energy = torch.zeros(bsz, dtype=dtype, device=dev)
+    limit = torch.zeros(bsz, dtype=dtype, device=dev)
+    trunk = torch.zeros(bsz, dtype=dtype, device=dev)
+    alive_steps = torch.zeros(bsz, dtype=dtype, device=dev)
+    basal = BASAL_COEFFICIENT * params.total_mass
+    e = torch.full((bsz, params.n_muscles), 0.01, dtype=dtype, device=dev)
+    rec = {"q": [], "qdot": [], "grf": [], "metabolic_power": [], "excitation": []} if record_every else None
+    with torch.no_grad():
+        out = dynamics(params, state, e)
+        for i in range(n):
+            if i % 50 == 0 and bool((state.fell | state.failed).all()):
+                break  # everyone is frozen: nothing changes any more
+            cstate, e = controller.step(cstate, state, out, i * dt)
+            alive = ~(state.fell | state.failed)
+            if rec is not None and i % record_every == 0:
+                rec["q"].append(state.q.clone())
+                rec["qdot"].append(state.qdot.clone())
+                rec["grf"].append(out.grf.clone())
+                rec["metabolic_power"].append(out.metabolic_power + basal)
+                rec["excitation"].append(e.clone())
+            new, out = stepper(params, state, e, float(dt), integrator, fall_height)
+            a = alive.to(dtype)
+            energy += a * torch.nan_to_num(out.metabolic_power + basal, nan=0.0, posinf=0.0) * dt
+            exc = torch.relu(state.q[:, lim_idx] - hi) + torch.relu(lo - state.q[:, lim_idx])
+            limit += a * (exc * exc).sum(-1) * dt
+            trunk += a * state.qdot[:, it] ** 2
+            alive_steps += a
+            state = new
+            if i == n_settle:
+                x_settle = state.q[:, ix].clone()
+                t_settle = alive_steps * dt
+    walked = alive_steps * dt
+    x_end = state.q[:, ix]
+    dist = x_end - x0
+    span = walked - t_settle
+    speed = torch.where(span > 0.5, (x_end - x_settle) / span.clamp(min=1e-9),
+                        torch.full_like(span, float("nan")))
+    g = float(torch.linalg.norm(params.gravity[0]))
+    cot = torch.where(dist > 0.05, energy / (params.total_mass * g * dist.clamp(min=1e-9)),
+                      torch.full_like(dist, float("inf")))
+    record = None
+    if rec is not None and rec["q"]:
+        record = {k: torch.stack(v, 1).cpu().numpy() for k, v in rec.items()}
+        record["time"] = np.arange(record["q"].shape[1]) * record_every * dt
+        record["coordinate"] = names
+        record["muscle"] = list(params.muscle_names)
+    np_ = lambda t: t.detach().cpu().numpy().astype(float)  # noqa: E731
+    return Rollout(np_(dist), np_(walked), (state.fell | state.failed).cpu().numpy(), np_(speed), np_(energy),
+                   np_(cot), np_(limit), np_(trunk / alive_steps.clamp(min=1)), np_(params.total_mass), record, float(duration))

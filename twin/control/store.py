@@ -1,0 +1,82 @@
+"""Shipped controllers: small JSON files (vector + names + body + objective + command + metrics).
+
+Examples
+--------
+>>> import tempfile, os
+>>> from twin.control.reflex import ReflexController
+>>> d = tempfile.mkdtemp(); p = os.path.join(d, "c.json")
+>>> save_controller(p, ReflexController.default_vector(), command="(doctest)")
+>>> c = load_controller(p); len(c["vector"]) == len(ReflexController.parameter_names())
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import ReadError
+
+__all__ = ["save_controller", "load_controller", "DEFAULT_CONTROLLER"]
+
+#: The shipped default walking controller (relative to the repository's data/ folder).
+DEFAULT_CONTROLLER = "controllers/walk_default.json"
+
+
+def save_controller(path: str | os.PathLike, vector: Any, *, initial: Any = None, body: str = "default(lumbar=False)",
+                    objective: str = "", command: str = "", metrics: dict | None = None) -> None:
+    """Write a controller JSON atomically."""
+    from ..io.store import atomic_path
+    from .reflex import ReflexController
+    from .sim import INIT_NAMES
+
+    doc = {
+        "format": "twin.control.reflex/1",
+        "controller": "ReflexController (Geyer & Herr 2010 style)",
+        "names": list(ReflexController.parameter_names()),
+        "vector": [float(x) for x in np.asarray(vector, dtype=float)],
+        "initial_names": list(INIT_NAMES),
+        "initial": None if initial is None else [float(x) for x in np.asarray(initial, dtype=float)],
+        "body": body,
+        "objective": objective,
+        "command": command,
+        "metrics": {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                    for k, v in (metrics or {}).items()},
+    }
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+
+
+def load_controller(path: str | os.PathLike) -> dict:
+    """Read a controller JSON; ``vector``/``initial`` as arrays in the current parameter order.
+
+    Raises
+    ------
+    ReadError
+        Unreadable file, or parameter names that do not match the controller.
+    """
+    from .reflex import ReflexController
+
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as err:
+        raise ReadError(path, f"cannot read controller JSON: {err}") from None
+    names = list(ReflexController.parameter_names())
+    given = doc.get("names")
+    vec = doc.get("vector")
+    if not isinstance(given, list) or not isinstance(vec, list) or len(given) != len(vec):
+        raise ReadError(path, "controller JSON needs 'names' and 'vector' lists of equal length")
+    missing = [n for n in names if n not in given]
+    if missing:
+        raise ReadError(path, f"controller JSON lacks parameters {', '.join(missing)}; regenerate it with its 'command'")
+    lookup = dict(zip(given, vec))
+    doc["vector"] = np.array([float(lookup[n]) for n in names])
+    if doc.get("initial") is not None:
+        doc["initial"] = np.asarray(doc["initial"], dtype=float)
+    return doc
