@@ -3,7 +3,7 @@
 Stages (each a CMA-ES run with its own checkpoint in ``--out``, resumable):
 
 1. ``survive``: no fall + distance, ``--survive-duration`` s, until the best
-   member walks the whole duration (or ``--survive-generations``);
+   member walks the whole duration at >= 0.5 m/s on average (or ``--survive-generations``);
 2. ``speed``: no fall + target speed + joint limits, ``--duration`` s;
 3. ``effort``: + cost of transport + trunk stability.
 
@@ -85,7 +85,8 @@ def main(argv=None) -> int:
             save_controller(out / "best.json", res.vector, initial=res.initial, objective=obj.describe(),
                             command=command, metrics=metrics)
             log(f"[{stage}] {res.report}")
-            if stage == "survive" and not bool(t.get("metric.fell", 1.0)):
+            if stage == "survive" and not bool(t.get("metric.fell", 1.0)) \
+                    and t.get("metric.distance", 0.0) >= 0.5 * duration:
                 break
             if stage == "speed" and res.success:
                 break

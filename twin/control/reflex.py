@@ -37,8 +37,8 @@ velocity); PD trunk = ``k_p (theta - theta_ref) + k_d dtheta`` with
 ``theta`` the forward lean of the trunk (``-(pelvis_tilt +
 lumbar_extension)``); ``F_leg`` the leg's vertical load / body weight;
 ``ds`` the swing-preparation term ``Delta_s`` while both feet are loaded
-and this leg trails. Signals are delayed (ring buffers): 5 ms for hip
-muscles and the trunk, 10 ms for knee muscles and the knee angle, 20 ms for
+and this leg trails (its hip is the more extended one). Signals are delayed (ring buffers): 5 ms for hip
+muscles, the trunk and the hip angles, 10 ms for knee muscles and the knee angle, 20 ms for
 ankle muscles (Geyer & Herr 2010); the contact (leg load) signal has no
 delay, as SCONE's ``leg_load_sensor_delay = 0``. Excitations are clamped to
 [0.01, 1].
@@ -192,12 +192,13 @@ class ReflexController:
             idx.append(row)
         self.muscle_index = torch.tensor(idx, dtype=torch.long, device=params.device)  # [2, 9]
         coords = list(params.coordinate_names)
-        for c in ("pelvis_tilt", "knee_angle_r", "knee_angle_l"):
+        for c in ("pelvis_tilt", "hip_flexion_r", "hip_flexion_l", "knee_angle_r", "knee_angle_l"):
             if c not in coords:
                 raise ParameterError(f"the body has no coordinate {c!r}; the reflex controller needs it")
         self.i_tilt = coords.index("pelvis_tilt")
         self.i_lumbar = coords.index("lumbar_extension") if "lumbar_extension" in coords else -1
         self.i_knee = [coords.index("knee_angle_r"), coords.index("knee_angle_l")]
+        self.i_hip = [coords.index("hip_flexion_r"), coords.index("hip_flexion_l")]
         self.n_muscles = len(names)
         self.fmax = params.fmax
         self.lopt = params.lopt
@@ -229,10 +230,10 @@ class ReflexController:
 
     # ----------------------------------------------------------------- state
     def _channels(self) -> dict[str, int]:
-        # hip: F_GLU, F_HAM, L_HFL, L_HAM (x2 legs) + theta, dtheta
+        # hip: F_GLU, F_HAM, L_HFL, L_HAM (x2 legs) + theta, dtheta + hip flexion (x2)
         # knee: F_VAS, F_RF, L_RF, L_BFSH, V_BFSH, knee flexion, knee flexion speed (x2)
         # ankle: F_SOL, F_GAS, L_TA (x2)
-        return {"hip": 2 * 4 + 2, "knee": 2 * 7, "ankle": 2 * 3}
+        return {"hip": 2 * 4 + 2 + 2, "knee": 2 * 7, "ankle": 2 * 3}
 
     def init(self, batch: int, params_vector: Any) -> ControllerState:
         """A fresh controller state.
@@ -297,9 +298,11 @@ class ReflexController:
         if self.i_lumbar >= 0:
             theta = theta - q[:, self.i_lumbar]
             dtheta = dtheta - qd[:, self.i_lumbar]
+        hipf = q[:, self.i_hip]  # flexion > 0
         knee = -q[:, self.i_knee]  # flexion > 0
         dknee = -qd[:, self.i_knee]
-        hip = torch.cat([m(F, "GLU"), m(F, "HAM"), m(L, "HFL"), m(L, "HAM"), theta[:, None], dtheta[:, None]], 1)
+        hip = torch.cat([m(F, "GLU"), m(F, "HAM"), m(L, "HFL"), m(L, "HAM"), theta[:, None], dtheta[:, None],
+                         hipf], 1)
         kne = torch.cat([m(F, "VAS"), m(F, "RF"), m(L, "RF"), m(L, "BFSH"), m(V, "BFSH"), knee, dknee], 1)
         ank = torch.cat([m(F, "SOL"), m(F, "GAS"), m(L, "TA")], 1)
         bw = self.body_weight if self.body_weight.shape[0] == q.shape[0] else self.body_weight[:1]
@@ -351,6 +354,7 @@ class ReflexController:
         relu = torch.relu
         F_glu, F_ham, L_hfl, L_ham = hip[:, 0:2], hip[:, 2:4], hip[:, 4:6], hip[:, 6:8]
         theta, dtheta = hip[:, 8:9], hip[:, 9:10]
+        hipf = hip[:, 10:12]
         F_vas, F_rf, L_rf, L_bfsh, V_bfsh = kne[:, 0:2], kne[:, 2:4], kne[:, 4:6], kne[:, 6:8], kne[:, 8:10]
         knee, dknee = kne[:, 10:12], kne[:, 12:14]
         F_sol, F_gas, L_ta = ank[:, 0:2], ank[:, 2:4], ank[:, 4:6]
@@ -359,9 +363,10 @@ class ReflexController:
         sw = 1.0 - st
         contra_load = load.flip(1)
         contra_st = st.flip(1)
-        # double support with this leg trailing: both loaded; take the leg whose load is falling as
-        # trailing -- approximated (GH2010) by the contralateral leg being in stance
-        ds = st * contra_st
+        # double support with this leg trailing (both feet loaded, this hip the more extended one):
+        # GH2010's swing preparation
+        trailing = (hipf < hipf.flip(1)).to(p.dtype)
+        ds = st * contra_st * trailing
         leg_load = torch.clamp(load, 0.0, 2.0)
         pd = P("k_p") * (theta - P("theta_ref")) + P("k_d") * dtheta  # [B, 1]
 
