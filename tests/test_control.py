@@ -242,3 +242,14 @@ def test_shipped_controller_walks_20s():
     if fell or not (1.2 <= v <= 1.4):
         pytest.xfail(f"shipped controller walked {walked:.2f} s of 20 (fell={fell}), speed {v:.2f} m/s")
     assert walked >= 20.0 - 1e-6
+
+
+def test_adapter_for_engine_simulate():
+    from twin.engine.simulate import simulate
+
+    p = walking_params(batch=2, dtype=torch.float64)
+    c = ReflexController(p, dt=1e-3)
+    f = c.as_callable(c.init(2, c.default_vector()), p)
+    ds = simulate(p, f, 0.02, dt=1e-3, record_every=5, initial=initial_walking_state(p))
+    assert ds.excitation.shape == (2, 4, 18)
+    assert float(ds.excitation.min()) >= 0.01 - 1e-12

@@ -173,7 +173,7 @@ SOFT_RANGES = {"knee_angle_r": (-2.0, 0.0), "knee_angle_l": (-2.0, 0.0), "ankle_
 
 def rollout(params, controller, cstate, state, duration: float, *, dt: float = DT,
             fall_height: float = FALL_HEIGHT, settle: float = 2.0, record_every: int = 0,
-            integrator: str = "semi_implicit_euler") -> Rollout:
+            integrator: str = "semi_implicit_euler", max_speed: float = 60.0) -> Rollout:
     """Run controller + engine for ``duration`` s from ``state``; summaries per member.
 
     Parameters
@@ -191,6 +191,9 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
     record_every : int, keyword-only
         Record q, qdot, GRF and metabolic power every this many steps (0: never).
     integrator : str, keyword-only
+    max_speed : float, keyword-only
+        A member with any generalized speed above this [rad/s or m/s] is
+        treated as numerically failed (frozen, ``fell`` in the result).
     """
     from ..engine.metabolics import BASAL_COEFFICIENT
     from ..engine.simulate import make_stepper
@@ -232,6 +235,15 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
                 rec["metabolic_power"].append(out.metabolic_power + basal)
                 rec["excitation"].append(e.clone())
             new, out = stepper(params, state, e, float(dt), integrator, fall_height)
+            # a finite but exploding state (engine instability) is frozen and flagged failed, as the
+            # engine's guard does for NaN/inf, so it can never look like a long walk
+            bad = (new.qdot.abs() > max_speed).any(-1) & ~(new.fell | new.failed)
+            if bool(bad.any()):
+                k = bad.unsqueeze(-1)
+                new = new.replace(q=torch.where(k, state.q, new.q), qdot=torch.where(k, state.qdot, new.qdot),
+                                  activation=torch.where(k, state.activation, new.activation),
+                                  tendon_force=torch.where(k, state.tendon_force, new.tendon_force),
+                                  failed=new.failed | bad)
             a = alive.to(dtype)
             energy += a * torch.nan_to_num(out.metabolic_power + basal, nan=0.0, posinf=0.0) * dt
             exc = torch.relu(state.q[:, lim_idx] - hi) + torch.relu(lo - state.q[:, lim_idx])
