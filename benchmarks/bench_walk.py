@@ -72,6 +72,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="4 s instead of 20 s (under a minute)")
     parser.add_argument("--controller", default=str(ROOT / "data" / "controllers" / "walk_default.json"))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compile", choices=("auto", "yes", "no"), default="auto",
+                        help="torch.compile the engine step (auto: full mode only; ~40 s to compile)")
     args = parser.parse_args()
     import torch
 
@@ -100,17 +102,25 @@ def main() -> None:
     inits = np.stack(inits)
     params = walking_params(batch=len(inits), dtype=torch.float32)
     ctrl = ReflexController(params, dt=DT)
+    use_compile = args.compile == "yes" or (args.compile == "auto" and not args.quick)
+    figures["compiled"] = use_compile
+    if use_compile:  # compile outside the timing
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rollout(params, ctrl, ctrl.init(len(inits), doc["vector"]), initial_walking_state(params, inits),
+                    0.01, compile=True)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = rollout(params, ctrl, ctrl.init(len(inits), doc["vector"]), initial_walking_state(params, inits),
-                    duration, record_every=5)
+                    duration, record_every=5, compile=use_compile)
     wall = time.perf_counter() - t0
     sim_s = float(r.walked_s.sum())
     figures["evaluations_per_s"] = round(sim_s / 10.0 / wall, 4)
     figures["realtime_factor_aggregate"] = round(sim_s / wall, 3)
     print(f"rollout: {len(inits)} members x {duration:g} s in {wall:.1f} s wall "
-          f"({sim_s / wall:.2f} x real time aggregate, dt {DT * 1e3:g} ms, rigid tendons, float32)")
+          f"({sim_s / wall:.2f} x real time aggregate, dt {DT * 1e3:g} ms, rigid tendons, float32, "
+          f"{'compiled' if use_compile else 'eager'})")
     figures["walked_s"] = round(float(r.walked_s[0]), 3)
     figures["fell_nominal"] = bool(r.fell[0])
     figures["fell"] = int(r.fell[1:].sum())

@@ -37,6 +37,7 @@ def main(argv=None) -> int:
     ap.add_argument("--effort-generations", type=int, default=100)
     ap.add_argument("--chunk", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--eager", action="store_true", help="no torch.compile")
     ap.add_argument("--start", help="controller JSON to start from (default: published values)")
     args = ap.parse_args(argv)
     import torch
@@ -74,6 +75,7 @@ def main(argv=None) -> int:
             gen = min(gen + args.chunk, max_gen)
             res = optimize(None, obj, generations=gen, popsize=args.popsize, seed=args.seed, sigma0=args.sigma0,
                            checkpoint=ckpt, resume=True, progress=False, x0=x0, initial=init0,
+                           compile=not args.eager,
                            log=lambda m, s=stage: log(f"[{s}] {m}"))
             t = res.terms
             minutes = (time.perf_counter() - t_start) / 60

@@ -94,7 +94,8 @@ class OptimizeResult:
 class _Problem:
     """Bounds, names and the batched evaluation of the controller problem."""
 
-    def __init__(self, body, objective, *, device, optimize_initial, dtype, x0, init0):
+    def __init__(self, body, objective, *, device, optimize_initial, dtype, x0, init0, compile=False):
+        self.compile = compile
         from .reflex import ReflexController
         from .sim import INIT_PARAMETERS, INIT_NAMES
 
@@ -143,7 +144,7 @@ class _Problem:
             state = initial_walking_state(params, init)
             cs = c.init(n, ctrl)
             r = rollout(params, c, cs, state, self.objective.duration, settle=self.objective.settle,
-                        record_every=10 if self.objective.needs_record else 0)
+                        record_every=10 if self.objective.needs_record else 0, compile=self.compile)
         total, parts = self.objective.evaluate(r)
         metrics = {"walked_s": r.walked_s, "distance": r.distance, "speed": r.speed, "cot": r.cot,
                    "fell": r.fell.astype(float)}
@@ -235,7 +236,7 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
              sigma0: float = 0.1, checkpoint: str | os.PathLike | None = None, resume: bool = True,
              device: str = "cpu", progress: bool = True, optimize_initial: bool = True,
              x0: Any = None, initial: Any = None, bounds: Any = None, dtype: Any = None,
-             log: Callable[[str], None] | None = None) -> OptimizeResult:
+             log: Callable[[str], None] | None = None, compile: bool = False) -> OptimizeResult:
     """Optimise a reflex controller (or any box-bounded function) with CMA-ES.
 
     Parameters
@@ -270,6 +271,8 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
     dtype : torch dtype, optional (default float32)
     log : callable, optional
         Called with one line per generation.
+    compile : bool, keyword-only
+        ``torch.compile`` the engine step (see :func:`twin.control.sim.rollout`).
 
     Returns
     -------
@@ -295,7 +298,7 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         import torch
 
         problem: Any = _Problem(body, objective, device=device, optimize_initial=optimize_initial,
-                                dtype=dtype or torch.float32, x0=x0, init0=initial)
+                                dtype=dtype or torch.float32, x0=x0, init0=initial, compile=compile)
     elif callable(objective):
         problem = _Plain(objective, x0, bounds)
     else:

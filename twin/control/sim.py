@@ -171,9 +171,22 @@ SOFT_RANGES = {"knee_angle_r": (-2.0, 0.0), "knee_angle_l": (-2.0, 0.0), "ankle_
                "pelvis_tilt": (-0.5, 0.3)}
 
 
+_STEPPERS: dict = {}
+
+
+def _stepper(compile: bool):
+    """One (possibly compiled) stepper per process, so compilation happens once."""
+    from ..engine.simulate import make_stepper
+
+    if compile not in _STEPPERS:
+        _STEPPERS[compile] = make_stepper(compile=compile)
+    return _STEPPERS[compile]
+
+
 def rollout(params, controller, cstate, state, duration: float, *, dt: float = DT,
             fall_height: float = FALL_HEIGHT, settle: float = 2.0, record_every: int = 0,
-            integrator: str = "semi_implicit_euler", max_speed: float = 60.0) -> Rollout:
+            integrator: str = "semi_implicit_euler", max_speed: float = 60.0,
+            compile: bool = False) -> Rollout:
     """Run controller + engine for ``duration`` s from ``state``; summaries per member.
 
     Parameters
@@ -194,14 +207,16 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
     max_speed : float, keyword-only
         A member with any generalized speed above this [rad/s or m/s] is
         treated as numerically failed (frozen, ``fell`` in the result).
+    compile : bool, keyword-only
+        ``torch.compile`` the engine step (about 4x faster on 2 CPU cores at
+        batch 24 after a ~40 s compilation; eager fallback on failure).
     """
     from ..engine.metabolics import BASAL_COEFFICIENT
-    from ..engine.simulate import make_stepper
     from ..engine.step import dynamics
 
     if not duration > 0:
         raise ParameterError(f"duration={duration!r} must be positive")
-    stepper = make_stepper()
+    stepper = _stepper(compile)
     bsz, dev, dtype = params.batch_size, params.device, params.dtype
     names = list(params.coordinate_names)
     ix = names.index("pelvis_tx")
