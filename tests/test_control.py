@@ -253,3 +253,25 @@ def test_adapter_for_engine_simulate():
     ds = simulate(p, f, 0.02, dt=1e-3, record_every=5, initial=initial_walking_state(p))
     assert ds.excitation.shape == (2, 4, 18)
     assert float(ds.excitation.min()) >= 0.01 - 1e-12
+
+
+def test_tracking_term_prefers_the_reference():
+    from types import SimpleNamespace
+
+    from twin.control.objective import tracking
+
+    t = np.arange(0, 8, 0.01)
+    phase = (t % 1.0)
+    hip = 0.4 * np.sin(2 * np.pi * phase)
+    q = np.stack([hip, hip + 0.3], 0)[:, :, None]  # member 1 is offset by 0.3 rad
+    fy = np.where(phase < 0.6, 700.0, 0.0)
+    grf = np.zeros((2, t.size, 2, 2))
+    grf[:, :, 0, 1] = fy
+    grf[:, :, 1, 1] = np.roll(fy, 50)
+    rec = {"time": t, "q": q, "grf": grf, "coordinate": ["hip_flexion_r"]}
+    r = SimpleNamespace(distance=np.zeros(2), record=rec)
+    ref = {"hip_flexion_r": 0.4 * np.sin(2 * np.pi * np.linspace(0, 1, 101))}
+    c = tracking(ref).cost(r)
+    assert c[0] < 1e-3 and c[1] == pytest.approx(0.09, rel=0.05)
+    with pytest.raises(ParameterError):
+        tracking({})
