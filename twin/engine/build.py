@@ -31,8 +31,8 @@ Examples
 >>> try:
 ...     EngineParams.from_body(bad)
 ... except ParameterError as err:
-...     print(str(err)[:60])
-bodies['link1'].mass=-1.0 must be > 0 (kg); fix the body param
+...     print(err)
+bodies['link1'].mass=-1.0 must be > 0 (kg); fix the body parameter
 """
 
 from __future__ import annotations
@@ -128,7 +128,9 @@ class EngineParams:
     contact_r : [B, C, 3] m ; contact_radius : [B, C] m ; contact_stiffness : [B, C] N/m^2
     contact_dissipation : [B, C] s/m ; mu_s, mu_d : [B, C] 1 ; mu_v : [B, C] s/m
     v_trans : [B, C] m/s ; contact_cf : [B, C] ; contact_bd : [B, C] 1/m ; contact_bv : [B, C] s/m
-    q_lo, q_hi : [B, Q] rad or m ; limit_k : [B, Q] N m ; limit_sharp : [B, Q] 1/rad
+    q_lo, q_hi, q_default : [B, Q] rad or m
+        Coordinate ranges and default values.
+    limit_k : [B, Q] N m ; limit_sharp : [B, Q] 1/rad
     joint_damping : [B, Q] N m s/rad
     gravity : [B, 2] m/s^2 ; total_mass : [B] kg
     """
@@ -209,6 +211,7 @@ class EngineParams:
     contact_bv: torch.Tensor
     q_lo: torch.Tensor
     q_hi: torch.Tensor
+    q_default: torch.Tensor
     limit_k: torch.Tensor
     limit_sharp: torch.Tensor
     joint_damping: torch.Tensor
@@ -288,7 +291,8 @@ class EngineParams:
     # ------------------------------------------------------------------ build
     @classmethod
     def from_body(cls, bodies: Any, *, batch: int | None = None, dtype: torch.dtype = torch.float64,
-                  device: str | torch.device = "cpu", rigid_tendon: bool = False) -> EngineParams:
+                  device: str | torch.device = "cpu", rigid_tendon: bool = False,
+                  contact: bool = True) -> EngineParams:
         """Build the tensors of a batch of bodies, validating them.
 
         Parameters
@@ -304,6 +308,9 @@ class EngineParams:
         device : str or torch.device, keyword-only
         rigid_tendon : bool, keyword-only
             Rigid tendons instead of compliant ones.
+        contact : bool, keyword-only
+            Keep the contact spheres (False drops them, as
+            ``twin.model.to_opensim(..., contact=False)``).
 
         Returns
         -------
@@ -320,6 +327,8 @@ class EngineParams:
             specs = [as_spec(b) for b in bodies]
         else:
             specs = [as_spec(bodies)]
+        if not contact:
+            specs = [s.replace(contacts=()) for s in specs]
         if not specs:
             raise ParameterError("from_body(): no body given; pass one body or a non-empty list")
         if batch is not None:
@@ -358,7 +367,7 @@ _PARAM_FIELDS = {
     "spline_x", "spline_y", "spline_b", "spline_c", "spline_d", "spline_x_last", "spline_y_last", "spline_b_last",
     "point_r", "cond_lo", "cond_hi", "fmax", "lopt", "lts", "width", "vmax", "tau_act", "tau_deact", "kT", "e0",
     "fiber_damping", "slow_twitch", "muscle_mass", "contact_r", "contact_radius", "contact_stiffness",
-    "contact_dissipation", "mu_s", "mu_d", "mu_v", "v_trans", "contact_cf", "contact_bd", "contact_bv", "q_lo", "q_hi",
+    "contact_dissipation", "mu_s", "mu_d", "mu_v", "v_trans", "contact_cf", "contact_bd", "contact_bv", "q_lo", "q_hi", "q_default",
     "limit_k", "limit_sharp", "joint_damping", "gravity", "total_mass",
 }
 
@@ -373,9 +382,6 @@ def as_spec(body: Any) -> ModelSpec:
     """
     if isinstance(body, ModelSpec):
         return body
-    to_spec = getattr(body, "to_engine_spec", None)
-    if callable(to_spec):
-        return as_spec(to_spec())
     if type(body).__name__ == "BodyParams":
         from .from_model import spec_from_body_params
 
@@ -753,6 +759,7 @@ def _parameters(spec: ModelSpec, st: dict) -> dict[str, np.ndarray]:
         "contact_bd": np.array([c.hertz_smoothing for c in cs]),
         "contact_bv": np.array([c.hunt_crossley_smoothing for c in cs]),
         "q_lo": np.array([c.range[0] for c in co]), "q_hi": np.array([c.range[1] for c in co]),
+        "q_default": np.array([c.default for c in co]),
         "limit_k": np.array([c.limit_stiffness for c in co]), "limit_sharp": np.array([c.limit_sharpness for c in co]),
         "joint_damping": np.array([c.damping for c in co]),
         "gravity": grav, "total_mass": np.array(sum(b.mass for b in bodies)),
