@@ -25,7 +25,10 @@ import numpy as np
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m twin.control", description=__doc__.splitlines()[0])
-    ap.add_argument("--out", required=True, help="folder for checkpoints, log and best.json")
+    ap.add_argument("--out", help="folder for checkpoints, log and best.json")
+    ap.add_argument("--check", metavar="JSON", help="instead of optimising: run this controller for "
+                    "--check-duration s (eager, batch 1) and store the measured metrics in the file")
+    ap.add_argument("--check-duration", type=float, default=20.0)
     ap.add_argument("--speed", type=float, default=1.3)
     ap.add_argument("--popsize", type=int, default=24)
     ap.add_argument("--seed", type=int, default=1)
@@ -37,6 +40,7 @@ def main(argv=None) -> int:
     ap.add_argument("--effort-generations", type=int, default=100)
     ap.add_argument("--chunk", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--starts", type=int, default=2, help="starts per candidate (nominal + perturbed)")
     ap.add_argument("--eager", action="store_true", help="no torch.compile")
     ap.add_argument("--start", help="controller JSON to start from (default: published values)")
     args = ap.parse_args(argv)
@@ -47,6 +51,10 @@ def main(argv=None) -> int:
     from .store import load_controller, save_controller
 
     torch.set_num_threads(args.threads)
+    if args.check:
+        return _check(args.check, args.check_duration, args.speed)
+    if not args.out:
+        ap.error("--out is required (or --check)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     logf = open(out / "log.txt", "a")
@@ -75,7 +83,7 @@ def main(argv=None) -> int:
             gen = min(gen + args.chunk, max_gen)
             res = optimize(None, obj, generations=gen, popsize=args.popsize, seed=args.seed, sigma0=args.sigma0,
                            checkpoint=ckpt, resume=True, progress=False, x0=x0, initial=init0,
-                           compile=not args.eager,
+                           compile=not args.eager, starts=args.starts,
                            log=lambda m, s=stage: log(f"[{s}] {m}"))
             t = res.terms
             minutes = (time.perf_counter() - t_start) / 60
@@ -94,6 +102,29 @@ def main(argv=None) -> int:
                 break
         x0, init0 = res.vector, res.initial
     log(f"done in {(time.perf_counter() - t_start) / 60:.1f} min")
+    return 0
+
+
+def _check(path: str, duration: float, target: float) -> int:
+    """Measure a controller JSON's walk (eager engine, batch 1) and write the numbers into it."""
+    import json
+
+    from .objective import walking
+    from .optimize import evaluate
+    from .store import load_controller, save_controller
+
+    doc = load_controller(path)
+    t0 = time.perf_counter()
+    m = evaluate(None, walking(target, duration=duration, stage="speed"), doc["vector"], initial=doc["initial"])
+    raw = json.loads(Path(path).read_text())
+    metrics = dict(raw.get("metrics") or {})
+    metrics["check"] = {"duration_s": duration, "walked_s": m["metric.walked_s"], "fell": bool(m["metric.fell"]),
+                        "distance_m": m["metric.distance"], "speed_mps": m["metric.speed"],
+                        "cost_of_transport": m["metric.cot"], "engine": "eager float32, dt 1 ms, rigid tendons",
+                        "wall_s": time.perf_counter() - t0}
+    save_controller(path, doc["vector"], initial=doc["initial"], objective=raw.get("objective", ""),
+                    command=raw.get("command", ""), metrics=metrics, body=raw.get("body", "default(lumbar=False)"))
+    print(json.dumps(metrics["check"], default=float))
     return 0
 
 

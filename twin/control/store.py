@@ -43,13 +43,24 @@ def save_controller(path: str | os.PathLike, vector: Any, *, initial: Any = None
         "body": body,
         "objective": objective,
         "command": command,
-        "metrics": {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-                    for k, v in (metrics or {}).items()},
+        "metrics": _clean(metrics or {}),
     }
     with atomic_path(path) as tmp:
         with open(tmp, "w") as f:
             json.dump(doc, f, indent=1)
             f.write("\n")
+
+
+def _clean(x):
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
 
 
 def load_controller(path: str | os.PathLike) -> dict:
