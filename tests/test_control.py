@@ -275,3 +275,12 @@ def test_tracking_term_prefers_the_reference():
     assert c[0] < 1e-3 and c[1] == pytest.approx(0.09, rel=0.05)
     with pytest.raises(ParameterError):
         tracking({})
+
+
+def test_perturbed_starts_in_one_batch():
+    obj = walking(None, duration=0.1, stage="survive")
+    res = optimize(None, obj, generations=1, popsize=2, seed=1, sigma0=0.05, progress=False, starts=2)
+    assert res.evaluations == 2
+    assert res.terms["metric.walked_s"] == pytest.approx(0.1)
+    m = evaluate(None, obj, ReflexController.default_vector())
+    assert m["metric.walked_s"] == pytest.approx(0.1) and m["no_fall"] == 0.0
