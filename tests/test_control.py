@@ -283,4 +283,4 @@ def test_perturbed_starts_in_one_batch():
     assert res.evaluations == 2
     assert res.terms["metric.walked_s"] == pytest.approx(0.1)
     m = evaluate(None, obj, ReflexController.default_vector())
-    assert m["metric.walked_s"] == pytest.approx(0.1) and m["no_fall"] == 0.0
+    assert m["metric.walked_s"] == pytest.approx(0.1) and abs(m["no_fall"]) < 1e-6
