@@ -173,7 +173,7 @@ def main() -> None:
               f"valley {figures['vgrf_valley_bw']} BW")
     if not args.quick:
         m = doc.get("metrics") or {}
-        figures["optimize_minutes"] = m.get("optimize_minutes_this_run")
+        figures["optimize_minutes"] = m.get("optimize_minutes_total", m.get("optimize_minutes_this_run"))
     figures["walks_20s"] = bool(not r.fell[0] and r.walked_s[0] >= 20.0 - 1e-6 and 1.2 <= v <= 1.4)
     emit(figures)
 

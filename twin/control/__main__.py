@@ -67,9 +67,12 @@ def main(argv=None) -> int:
         logf.flush()
 
     x0, init0 = None, None
+    minutes_before = 0.0  # optimisation time that produced --start
     if args.start:
         doc = load_controller(args.start)
         x0, init0 = doc["vector"], doc["initial"]
+        m0 = doc.get("metrics") or {}
+        minutes_before = float(m0.get("optimize_minutes_total") or m0.get("optimize_minutes_this_run") or 0.0)
     t_start = time.perf_counter()
     stages = [("survive", args.survive_duration, args.survive_generations),
               ("speed", args.duration, args.speed_generations),
@@ -91,6 +94,7 @@ def main(argv=None) -> int:
                        "duration_s": duration, "fell": bool(t.get("metric.fell", 1.0)),
                        "distance_m": t.get("metric.distance"), "speed_mps": t.get("metric.speed"),
                        "cost_of_transport": t.get("metric.cot"), "optimize_minutes_this_run": minutes,
+                       "optimize_minutes_total": minutes + minutes_before,
                        "evaluations": res.evaluations}
             save_controller(out / "best.json", res.vector, initial=res.initial, objective=obj.describe(),
                             command=command, metrics=metrics)
