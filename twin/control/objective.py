@@ -9,7 +9,7 @@ term                   cost per member
 =====================  =========================================================
 :func:`no_fall`        fraction of the duration *not* walked (0: never fell)
 :func:`distance`       ``-distance / duration`` [m/s] (reward for getting far)
-:func:`speed`          ``[|v - target| - tolerance]+`` [m/s]; v = mean speed
+:func:`speed`          ``[|v - target| - tolerance]+`` [m/s]; v = steady speed
 :func:`effort`         cost of transport (metabolic energy / m g d) [1]
 :func:`joint_limits`   integral of squared excess over physiological ranges
 :func:`trunk`          mean squared trunk angular velocity [rad^2/s^2]
@@ -83,12 +83,17 @@ def distance(weight: float = 1.0) -> Term:
 
 
 def speed(target: float, weight: float = 5.0, *, tolerance: float = 0.05) -> Term:
-    """``[|mean speed - target| - tolerance]+`` [m/s] (distance/walked time where no steady speed)."""
+    """``[|steady speed - target| - tolerance]+`` [m/s].
+
+    The steady speed is measured after the objective's ``settle`` time; a
+    member that fell before walking 0.5 s past it counts as speed 0, so a
+    lunge that falls never earns speed credit.
+    """
     if not isinstance(target, (int, float)) or not np.isfinite(target):
         raise ParameterError(f"target speed {target!r} must be a finite number [m/s]")
 
     def f(r):
-        v = np.where(np.isfinite(r.speed), r.speed, r.distance / np.maximum(r.walked_s, 1e-3))
+        v = np.where(np.isfinite(r.speed), r.speed, 0.0)
         return np.maximum(np.abs(v - target) - tolerance, 0.0)
 
     return Term("speed", _check_weight(weight), f, target=float(target), tolerance=float(tolerance))
