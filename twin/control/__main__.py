@@ -33,6 +33,7 @@ def main(argv=None) -> int:
     ap.add_argument("--popsize", type=int, default=24)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--sigma0", type=float, default=0.08)
+    ap.add_argument("--stage-sigma0", type=float, default=0.04, help="sigma0 of the speed and effort stages")
     ap.add_argument("--survive-duration", type=float, default=5.0)
     ap.add_argument("--survive-generations", type=int, default=150)
     ap.add_argument("--duration", type=float, default=10.0)
@@ -84,7 +85,8 @@ def main(argv=None) -> int:
         res = None
         while gen < max_gen:
             gen = min(gen + args.chunk, max_gen)
-            res = optimize(None, obj, generations=gen, popsize=args.popsize, seed=args.seed, sigma0=args.sigma0,
+            sigma0 = args.sigma0 if stage == "survive" else args.stage_sigma0
+            res = optimize(None, obj, generations=gen, popsize=args.popsize, seed=args.seed, sigma0=sigma0,
                            checkpoint=ckpt, resume=True, progress=False, x0=x0, initial=init0,
                            compile=not args.eager, starts=args.starts,
                            log=lambda m, s=stage: log(f"[{s}] {m}"))

@@ -356,6 +356,7 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
                                       {"bounds": [0.0, 1.0], "popsize": popsize, "seed": seed, "verbose": -9,
                                        "tolfun": 0.0, "tolx": 0.0, "tolfunhist": 0.0, "tolstagnation": 10 ** 9,
                                        "maxiter": 10 ** 9})
+        es.inject([to_z(problem.x0).tolist()], force=True)  # the start itself is in generation 1
         hist, best, gen, evaluations = [], None, 0, 0
     bar = None
     if progress and gen < generations:
