@@ -14,6 +14,14 @@ State only; the reflexes need muscle forces, fibre lengths and the GRF per
 foot (``Outputs``), so :func:`rollout` drives ``make_stepper`` itself and
 feeds the Outputs of each step to the next control step (a one-step lag).
 
+Reproducibility: a rollout is deterministic for a given batch, dtype and
+compile setting, but float32 results of one member change in the last
+digits (~1e-6 after 1.5 s) with the *other* members of the batch
+(vectorised kernels) and with ``compile``; a gait that is not a stable
+limit cycle amplifies that into a different outcome. Shipped controllers
+therefore record a separate eager batch-1 check (``python -m twin.control
+--check``) and are optimised from several perturbed starts (``starts=``).
+
 Examples
 --------
 >>> INIT_NAMES[:2]
