@@ -216,14 +216,15 @@ def walking(target_speed: float | None = 1.3, *, duration: float = 10.0, stage: 
     target_speed : float or None
     duration : float, keyword-only
     stage : {"survive", "speed", "effort"}, keyword-only
-        survive: no fall (w=10) + distance (w=2); speed: + target speed + joint limits;
+        survive: no fall (w=10) + distance (w=2); speed: no fall + distance (w=1) + target
+        speed (w=2) + joint limits (w=5);
         effort: + cost of transport + trunk stability.
     """
     if stage not in ("survive", "speed", "effort"):
         raise ParameterError(f"stage={stage!r}; choose 'survive', 'speed' or 'effort'")
     terms = no_fall(10.0) + distance(2.0)
     if stage in ("speed", "effort") and target_speed is not None:
-        terms = no_fall(10.0) + speed(target_speed, 5.0) + joint_limits(10.0)
+        terms = no_fall(10.0) + distance(1.0) + speed(target_speed, 2.0) + joint_limits(5.0)
     if stage == "effort":
         terms = terms + effort(0.5) + trunk(0.05)
     return Objective(duration=duration, terms=terms, name=f"walking/{stage}"
