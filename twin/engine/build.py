@@ -6,19 +6,26 @@ physics (positive masses, fibre lengths, ...) and raises
 :class:`~twin.errors.ParameterError` naming the offending parameter; nothing
 is checked inside the step loop.
 
+Build steps: validate each body; merge every body welded to its parent
+(e.g. calcaneus and toes into the talus) into one rigid composite (mass,
+centre of mass and inertia combined, points re-expressed), which does not
+change the dynamics but shrinks every per-body tensor; lay out the
+structure; stack the parameters of the batch.
+
 Two kinds of fields:
 
 * **structure** (topology: which body a point is on, which coordinate a
-  function reads, ancestor matrices) -- identical for every batch member by
+  function reads, chain masks) -- identical for every batch member by
   construction (a batch shares one model structure), stored without a batch
   dim, as Python tuples or tensors of 0/1 and indices;
 * **parameters** (everything physical: masses, lengths, forces, spline
   values, contact constants) -- leading batch dim ``B``, so every member may
   be a different body or scenario.
 
-Shapes use ``B`` batch, ``N`` bodies, ``Q`` coordinates, ``S`` splines, ``K``
-spline knots, ``P`` path points, ``G`` path segments, ``M`` muscles, ``C``
-contact spheres, ``F`` contact groups (e.g. feet).
+Shapes use ``B`` batch, ``N`` (merged) bodies, ``Q`` coordinates, ``F``
+coordinate functions (joint translations, moving path point components),
+``S`` splines, ``K`` spline knots, ``P`` path points, ``G`` path segments,
+``M`` muscles, ``C`` contact spheres, ``H`` contact groups (e.g. feet).
 
 Examples
 --------
@@ -46,11 +53,11 @@ import torch
 
 from ..errors import ParameterError
 from . import spline as _spline
-from .spec import Func1D, ModelSpec
+from .spec import BodySpec, ContactSpec, Func1D, JointSpec, ModelSpec, PathPointSpec
 
-__all__ = ["EngineParams", "as_spec"]
+__all__ = ["EngineParams", "as_spec", "merge_welded"]
 
-RHO_MUSCLE = 1059.7  # kg/m^3, muscle density (Ward & Lieber 2005, as OpenSim's metabolics probes)
+RHO_MUSCLE = 1059.7  # kg/m^3, muscle density (as OpenSim's metabolics probes)
 SIGMA_MUSCLE = 0.25e6  # Pa, specific tension used for muscle mass (OpenSim's default)
 
 
@@ -69,6 +76,7 @@ class EngineParams:
     Structure (no batch dim)
     ------------------------
     coordinate_names, body_names, muscle_names, contact_names, contact_group_names : tuple of str
+        ``body_names`` after merging welded bodies.
     rotational : tuple of bool
         Per coordinate: angle (rad) or translation (m).
     root_height_coordinate : int
@@ -78,27 +86,35 @@ class EngineParams:
         Rigid tendons (no tendon state) instead of compliant ones.
     anc : Tensor [N, N]
         ``anc[b, j] = 1`` if body ``j``'s joint lies on the chain from ground to ``b``.
+    chain : Tensor [N, Q]
+        1 if coordinate ``k`` moves body ``b`` (its joint is on ``b``'s chain).
+    slope : Tensor [Q]
+        d(joint rotation)/dq of each coordinate's joint (0 for translations).
     rot, par_rot : Tensor [N, Q]
         d(angle of body b)/dq and d(angle of b's parent)/dq (constants: rotations are linear).
+    owner : Tensor [Q, N]
+        One-hot: the joint (indexed by its child body) each coordinate belongs to.
     tx_sel, ty_sel : Tensor [N, Q]
         One-hot: the coordinate each joint translation function reads.
-    spline_coord : Tensor [S] long
-        Coordinate read by each spline.
-    spline_sel : Tensor [S, Q]
-        One-hot of ``spline_coord``.
-    joint_tx_spline, joint_ty_spline : Tensor [N] long
-        Spline index of each joint's X / Y translation.
+    fn_coord : Tensor [F] long
+        Coordinate read by each function (joint X/Y translations, then moving-point x/y/z).
+    joint_tx_fn, joint_ty_fn : Tensor [N] long
+    spline_fn, spline_coord : Tensor [S] long
+        Function slot and coordinate of each cubic spline.
     point_body : Tensor [P] long
-    moving_point, moving_spline : Tensor [Pm] long, Tensor [Pm, 3] long
-        Moving path points and the splines of their x, y, z location.
+    moving_point : Tensor [Pm] long ; moving_fn : Tensor [Pm, 3] long ; moving_coord : Tensor [Pm] long
     cond_coord : Tensor [P] long ; is_cond : Tensor [P] bool
     seg_i, seg_j : Tensor [G] long
         End points of candidate path segments.
+    seg_sign : Tensor [G, Q]
+        ``chain[body_j] - chain[body_i]``: which coordinates a segment crosses.
     seg_between : Tensor [G, P]
         1 where a conditional point lies strictly between a segment's ends.
-    seg_muscle : Tensor [M, G]
-        Muscle incidence of segments.
-    contact_body : Tensor [C] long ; contact_group : Tensor [F, C]
+    seg_muscle : Tensor [G] long
+        Muscle of each segment.
+    seg_moving_i, seg_moving_j : Tensor [G, Q]
+        One-hot coordinate of a moving start/end point (0 rows otherwise).
+    contact_body : Tensor [C] long ; contact_group : Tensor [H, C]
 
     Parameters (leading batch dim B)
     --------------------------------
@@ -113,11 +129,13 @@ class EngineParams:
     body_z : [B, N] m
         Z of each body origin (constant in a planar model).
     mass : [B, N] kg ; com : [B, N, 2] m ; inertia : [B, N] kg m^2 (about the COM, Z axis)
+    fn_slope, fn_intercept : [B, F]
+        Linear part of each function (m per unit of the coordinate, m).
     spline_x, spline_y, spline_b, spline_c, spline_d : [B, S, K]
         SimmSpline knots (rad or m) and coefficients (m per unit^k).
     spline_x_last, spline_y_last, spline_b_last : [B, S]
     point_r : [B, P, 3] m
-        Path point locations in their body frames (0 for moving components).
+        Path point locations in their body frames (0 for moving points).
     cond_lo, cond_hi : [B, P] rad or m
         Active range of conditional points.
     fmax : [B, M] N ; lopt : [B, M] m ; lts : [B, M] m ; width : [B, M] m (lopt sin(pennation))
@@ -132,6 +150,7 @@ class EngineParams:
         Coordinate ranges and default values.
     limit_k : [B, Q] N m ; limit_sharp : [B, Q] 1/rad
     joint_damping : [B, Q] N m s/rad
+    spring_k : [B, Q] N m/rad ; spring_rest : [B, Q] rad (linear coordinate springs)
     gravity : [B, 2] m/s^2 ; total_mass : [B] kg
     """
 
@@ -145,23 +164,31 @@ class EngineParams:
     root_height_coordinate: int
     rigid_tendon: bool
     anc: torch.Tensor
+    chain: torch.Tensor
+    slope: torch.Tensor
     rot: torch.Tensor
     par_rot: torch.Tensor
+    owner: torch.Tensor
     tx_sel: torch.Tensor
     ty_sel: torch.Tensor
+    fn_coord: torch.Tensor
+    joint_tx_fn: torch.Tensor
+    joint_ty_fn: torch.Tensor
+    spline_fn: torch.Tensor
     spline_coord: torch.Tensor
-    spline_sel: torch.Tensor
-    joint_tx_spline: torch.Tensor
-    joint_ty_spline: torch.Tensor
     point_body: torch.Tensor
     moving_point: torch.Tensor
-    moving_spline: torch.Tensor
+    moving_fn: torch.Tensor
+    moving_coord: torch.Tensor
     cond_coord: torch.Tensor
     is_cond: torch.Tensor
     seg_i: torch.Tensor
     seg_j: torch.Tensor
+    seg_sign: torch.Tensor
     seg_between: torch.Tensor
     seg_muscle: torch.Tensor
+    seg_moving_i: torch.Tensor
+    seg_moving_j: torch.Tensor
     contact_body: torch.Tensor
     contact_group: torch.Tensor
     # parameters
@@ -175,6 +202,8 @@ class EngineParams:
     mass: torch.Tensor
     com: torch.Tensor
     inertia: torch.Tensor
+    fn_slope: torch.Tensor
+    fn_intercept: torch.Tensor
     spline_x: torch.Tensor
     spline_y: torch.Tensor
     spline_b: torch.Tensor
@@ -215,8 +244,15 @@ class EngineParams:
     limit_k: torch.Tensor
     limit_sharp: torch.Tensor
     joint_damping: torch.Tensor
+    spring_k: torch.Tensor
+    spring_rest: torch.Tensor
     gravity: torch.Tensor
     total_mass: torch.Tensor
+
+    def __post_init__(self) -> None:
+        # the step works internally with the batch as the *last* dim (contiguous), which lets
+        # compiled CPU kernels vectorise over the batch; build that view once here
+        object.__setattr__(self, "bl", BatchLast(self))
 
     # ------------------------------------------------------------------ views
     @property
@@ -231,6 +267,10 @@ class EngineParams:
     @property
     def n_muscles(self) -> int:
         return len(self.muscle_names)
+
+    @property
+    def n_splines(self) -> int:
+        return int(self.spline_fn.shape[0])
 
     @property
     def dtype(self) -> torch.dtype:
@@ -276,14 +316,18 @@ class EngineParams:
         return replace(self, **changes)
 
     def replace(self, **changes) -> EngineParams:
-        """A copy with fields replaced (e.g. a scaled ``fmax`` for a weakness scenario)."""
+        """A copy with parameter fields replaced (e.g. a scaled ``fmax`` for a weakness scenario).
+
+        Values are checked for shape and finiteness; tensors keep their
+        autograd graph (so gradients with respect to parameters work).
+        """
         for name, value in changes.items():
             if name in _PARAM_FIELDS:
                 old = getattr(self, name)
                 value = torch.as_tensor(value, dtype=old.dtype, device=old.device)
                 if value.shape != old.shape:
                     raise ParameterError(f"replace(): {name} must have shape {tuple(old.shape)}, got {tuple(value.shape)}")
-                if not torch.all(torch.isfinite(value)):
+                if not bool(torch.isfinite(value.detach()).all()):
                     raise ParameterError(f"replace(): {name} has non-finite values")
                 changes[name] = value
         return replace(self, **changes)
@@ -327,27 +371,25 @@ class EngineParams:
             specs = [as_spec(b) for b in bodies]
         else:
             specs = [as_spec(bodies)]
-        if not contact:
-            specs = [s.replace(contacts=()) for s in specs]
         if not specs:
             raise ParameterError("from_body(): no body given; pass one body or a non-empty list")
+        if not contact:
+            specs = [s.replace(contacts=()) for s in specs]
         if batch is not None:
             if not isinstance(batch, int) or batch < 1:
                 raise ParameterError(f"batch={batch!r} must be a positive int")
             if len(specs) != 1:
                 raise ParameterError("batch= repeats one body; pass a single body, or a list without batch=")
-        structure = _structure(specs[0])
-        arrays = []
         for i, s in enumerate(specs):
             if i:
                 _check_same_structure(specs[0], s, i)
             _validate(s)
-            arrays.append(_parameters(s, structure))
+        specs = [merge_welded(s) for s in specs]
+        structure = _structure(specs[0])
+        arrays = [_parameters(s, structure) for s in specs]
         stacked = {k: np.stack([a[k] for a in arrays]) for k in arrays[0]}
         dev = torch.device(device)
-        kwargs: dict[str, Any] = {}
-        for k, v in structure["meta"].items():
-            kwargs[k] = v
+        kwargs: dict[str, Any] = dict(structure["meta"])
         kwargs["rigid_tendon"] = bool(rigid_tendon)
         for k, v in structure["float"].items():
             kwargs[k] = _tensor(v, dtype, dev)
@@ -362,13 +404,38 @@ class EngineParams:
         return params
 
 
+class BatchLast:
+    """The parameters of an :class:`EngineParams` with the batch as the last dim (``[..., B]``, contiguous).
+
+    Same attribute names as EngineParams: parameter fields moved
+    (``fmax`` is ``[M, B]``, ``joint_a`` ``[N, 2, B]``...), structure fields
+    shared. Used inside the step; built once per EngineParams.
+    """
+
+    def __init__(self, params: EngineParams) -> None:
+        for f in fields(params):
+            v = getattr(params, f.name)
+            if f.name in _PARAM_FIELDS:
+                v = v.movedim(0, -1).contiguous()
+            setattr(self, f.name, v)
+        self.batch_size = int(params.mass.shape[0])
+        self.n_coordinates = len(params.coordinate_names)
+        self.n_muscles = len(params.muscle_names)
+        self.n_splines = int(params.spline_fn.shape[0])
+        self.n_contacts = len(params.contact_names)
+        # Python-level structure for unrolled, fusable code (static under torch.compile)
+        self.ancestors = tuple(tuple(int(j) for j in np.nonzero(r)[0]) for r in params.anc.cpu().numpy())
+        self.chain_lists = tuple(tuple(int(k) for k in np.nonzero(r)[0]) for r in params.chain.cpu().numpy())
+
+
 _PARAM_FIELDS = {
     "theta0", "theta0_par", "joint_a", "joint_cphi", "joint_sphi", "joint_b", "body_z", "mass", "com", "inertia",
-    "spline_x", "spline_y", "spline_b", "spline_c", "spline_d", "spline_x_last", "spline_y_last", "spline_b_last",
-    "point_r", "cond_lo", "cond_hi", "fmax", "lopt", "lts", "width", "vmax", "tau_act", "tau_deact", "kT", "e0",
-    "fiber_damping", "slow_twitch", "muscle_mass", "contact_r", "contact_radius", "contact_stiffness",
-    "contact_dissipation", "mu_s", "mu_d", "mu_v", "v_trans", "contact_cf", "contact_bd", "contact_bv", "q_lo", "q_hi", "q_default",
-    "limit_k", "limit_sharp", "joint_damping", "gravity", "total_mass",
+    "fn_slope", "fn_intercept", "spline_x", "spline_y", "spline_b", "spline_c", "spline_d", "spline_x_last",
+    "spline_y_last", "spline_b_last", "point_r", "cond_lo", "cond_hi", "fmax", "lopt", "lts", "width", "vmax",
+    "tau_act", "tau_deact", "kT", "e0", "fiber_damping", "slow_twitch", "muscle_mass", "contact_r", "contact_radius",
+    "contact_stiffness", "contact_dissipation", "mu_s", "mu_d", "mu_v", "v_trans", "contact_cf", "contact_bd",
+    "contact_bv", "q_lo", "q_hi", "q_default", "limit_k", "limit_sharp", "joint_damping", "spring_k", "spring_rest", "gravity",
+    "total_mass",
 }
 
 
@@ -389,9 +456,91 @@ def as_spec(body: Any) -> ModelSpec:
     raise ParameterError(f"expected a twin.model.BodyParams or twin.engine.ModelSpec, got {type(body).__name__}")
 
 
-# ---------------------------------------------------------------------- helpers
+# ---------------------------------------------------------------------- weld merging
+def _rz(phi: float, v) -> np.ndarray:
+    c, s = math.cos(phi), math.sin(phi)
+    return np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
+
+
+def _constant_value(f: Func1D) -> float | None:
+    return f.value if f.kind == "constant" else None
+
+
+def merge_welded(spec: ModelSpec) -> ModelSpec:
+    """Merge every body rigidly welded to a parent body into that parent.
+
+    A body whose joint has only constant functions (a ``WeldJoint``), whose
+    parent is a body (not ground) and that carries no moving path point is
+    folded into its parent: masses add, the centre of mass and the inertia
+    about it combine (parallel-axis theorem), and path points, contact
+    spheres and child joints on it are re-expressed in the parent frame. The
+    dynamics are unchanged; the engine just has fewer bodies.
+
+    Examples
+    --------
+    >>> from twin.engine.spec import double_pendulum, BodySpec, JointSpec
+    >>> s = double_pendulum()
+    >>> s = s.replace(bodies=s.bodies + (BodySpec("tip", 0.5),),
+    ...               joints=s.joints + (JointSpec("w", "link2", "tip", location_in_parent=(0.0, -1.0, 0.0)),))
+    >>> m = merge_welded(s)
+    >>> [b.name for b in m.bodies], round(m.bodies[1].mass, 3), round(m.bodies[1].com[1], 4)
+    (['link1', 'link2'], 1.5, -0.6667)
+    """
+    while True:
+        joint_of = {j.child: j for j in spec.joints}
+        moving_bodies = {p.body for m in spec.muscles for p in m.path if p.kind == "moving"}
+        target = None
+        for b in spec.bodies:
+            j = joint_of[b.name]
+            consts = [_constant_value(f) for f in (j.rotation, j.translation_x, j.translation_y)]
+            if j.parent != "ground" and None not in consts and b.name not in moving_bodies:
+                target = b
+                break
+        if target is None:
+            return spec
+        j = joint_of[target.name]
+        rot, tx, ty = (_constant_value(f) for f in (j.rotation, j.translation_x, j.translation_y))
+        th = j.orientation_in_parent + rot - j.orientation_in_child
+        origin = np.array(j.location_in_parent[:2]) + _rz(j.orientation_in_parent, (tx, ty)) \
+            - _rz(th, j.location_in_child[:2])
+        dz = j.location_in_parent[2] - j.location_in_child[2]
+
+        def to_parent(r, th=th, origin=origin, dz=dz):
+            xy = origin + _rz(th, r[:2])
+            return (float(xy[0]), float(xy[1]), float(r[2] + dz))
+
+        parent = next(b for b in spec.bodies if b.name == j.parent)
+        c1 = np.array(parent.com[:2])
+        c2 = np.array(to_parent(target.com)[:2])
+        m1, m2 = parent.mass, target.mass
+        m = m1 + m2
+        c = (m1 * c1 + m2 * c2) / m
+        izz = parent.inertia_zz + m1 * float(np.sum((c1 - c) ** 2)) + target.inertia_zz + m2 * float(
+            np.sum((c2 - c) ** 2))
+        z_com = (m1 * parent.com[2] + m2 * to_parent(target.com)[2]) / m
+        merged = BodySpec(parent.name, m, (float(c[0]), float(c[1]), float(z_com)), izz)
+        bodies = tuple(merged if b.name == parent.name else b for b in spec.bodies if b.name != target.name)
+        joints = []
+        for jj in spec.joints:
+            if jj.child == target.name:
+                continue
+            if jj.parent == target.name:
+                jj = replace(jj, parent=parent.name, location_in_parent=to_parent(jj.location_in_parent),
+                             orientation_in_parent=jj.orientation_in_parent + th)
+            joints.append(jj)
+        muscles = []
+        for mu in spec.muscles:
+            path = tuple(replace(p, body=parent.name, location=to_parent(p.location)) if p.body == target.name
+                         else p for p in mu.path)
+            muscles.append(replace(mu, path=path))
+        contacts = tuple(replace(c_, body=parent.name, location=to_parent(c_.location), group=c_.side())
+                         if c_.body == target.name else c_ for c_ in spec.contacts)
+        spec = spec.replace(bodies=bodies, joints=tuple(joints), muscles=tuple(muscles), contacts=contacts)
+
+
+# ---------------------------------------------------------------------- structure
 def _structure(spec: ModelSpec) -> dict:
-    """Topology and index tensors shared by the batch; also the spline list layout."""
+    """Topology and index tensors shared by the batch; also the function layout."""
     coords = [c.name for c in spec.coordinates]
     cidx = {n: i for i, n in enumerate(coords)}
     if len(cidx) != len(coords):
@@ -403,7 +552,7 @@ def _structure(spec: ModelSpec) -> dict:
     nb, nq = len(bodies), len(coords)
     if nb == 0:
         raise ParameterError("bodies: a model needs at least one body")
-    joint_of: dict[str, Any] = {}
+    joint_of: dict[str, JointSpec] = {}
     for j in spec.joints:
         if j.child not in bidx:
             raise ParameterError(f"joints['{j.name}'].child={j.child!r} is not a body; bodies are {bodies}")
@@ -416,7 +565,6 @@ def _structure(spec: ModelSpec) -> dict:
         if b not in joint_of:
             raise ParameterError(f"body {b!r} has no joint attaching it to its parent")
     parent = [-1 if joint_of[b].parent == "ground" else bidx[joint_of[b].parent] for b in bodies]
-    # ancestor chains (and cycle check)
     anc = np.zeros((nb, nb))
     for b in range(nb):
         k, seen = b, set()
@@ -426,47 +574,55 @@ def _structure(spec: ModelSpec) -> dict:
             seen.add(k)
             anc[b, k] = 1.0
             k = parent[k]
-    # rotations
+    # coordinates: each belongs to one joint; rotations linear
+    owner = np.zeros((nq, nb))
+    slope = np.zeros(nq)
     rot_local = np.zeros((nb, nq))
+    tx_sel, ty_sel = np.zeros((nb, nq)), np.zeros((nb, nq))
+
+    def own(k: int, b: int, where: str) -> None:
+        if owner[k].any() and owner[k, b] == 0:
+            raise ParameterError(f"{where}: coordinate {coords[k]!r} already drives another joint; a coordinate "
+                                 "may drive one joint only")
+        owner[k, b] = 1.0
+
     for b in range(nb):
         j = joint_of[bodies[b]]
         f = j.rotation
         if f.kind == "linear":
             _coord(cidx, f.coordinate, f"joints['{j.name}'].rotation.coordinate")
-            rot_local[b, cidx[f.coordinate]] = f.slope
+            k = cidx[f.coordinate]
+            rot_local[b, k] = f.slope
+            slope[k] = f.slope
+            own(k, b, f"joints['{j.name}'].rotation")
         elif f.kind != "constant":
             raise ParameterError(f"joints['{j.name}'].rotation must be constant or linear in one coordinate, "
                                  f"not {f.kind!r} (the engine's rotations are linear)")
+        for sel, f, name in ((tx_sel, j.translation_x, "translation_x"), (ty_sel, j.translation_y, "translation_y")):
+            if f.kind not in ("constant", "linear", "spline"):
+                raise ParameterError(f"joints['{j.name}'].{name}.kind={f.kind!r} must be 'constant', 'linear' or "
+                                     "'spline'")
+            if f.kind != "constant":
+                _coord(cidx, f.coordinate, f"joints['{j.name}'].{name}.coordinate")
+                sel[b, cidx[f.coordinate]] = 1.0
+                own(cidx[f.coordinate], b, f"joints['{j.name}'].{name}")
+    for k in range(nq):
+        if not owner[k].any():
+            raise ParameterError(f"coordinates['{coords[k]}'] drives no joint; remove it or use it in a joint")
+    chain = anc @ owner.T  # [N, Q]
     rot = anc @ rot_local
     par_rot = np.stack([rot[p] if p >= 0 else np.zeros(nq) for p in parent])
-    # splines: per joint x and y translation, then moving point components
-    spline_funcs: list[tuple[str, Func1D]] = []
-
-    def add_spline(where: str, f: Func1D) -> int:
-        if f.kind not in ("constant", "linear", "spline"):
-            raise ParameterError(f"{where}.kind={f.kind!r} must be 'constant', 'linear' or 'spline'")
-        if f.kind != "constant":
-            _coord(cidx, f.coordinate, f"{where}.coordinate")
-        spline_funcs.append((where, f))
-        return len(spline_funcs) - 1
-
-    tx_spl, ty_spl = [], []
-    tx_sel, ty_sel = np.zeros((nb, nq)), np.zeros((nb, nq))
-    for b in range(nb):
-        j = joint_of[bodies[b]]
-        tx_spl.append(add_spline(f"joints['{j.name}'].translation_x", j.translation_x))
-        ty_spl.append(add_spline(f"joints['{j.name}'].translation_y", j.translation_y))
-        if j.translation_x.kind != "constant":
-            tx_sel[b, cidx[j.translation_x.coordinate]] = 1.0
-        if j.translation_y.kind != "constant":
-            ty_sel[b, cidx[j.translation_y.coordinate]] = 1.0
+    # functions: joint x, joint y, then moving point x, y, z
+    funcs: list[Func1D] = [joint_of[b].translation_x for b in bodies] + [joint_of[b].translation_y for b in bodies]
+    joint_tx_fn, joint_ty_fn = list(range(nb)), list(range(nb, 2 * nb))
     # path points and segments
-    point_body, cond_coord, is_cond, moving_point, moving_spline = [], [], [], [], []
-    seg_i, seg_j, seg_between_rows, seg_muscle_cols = [], [], [], []
+    point_body, cond_coord, is_cond, moving_point, moving_fn, moving_coord = [], [], [], [], [], []
+    seg_i, seg_j, seg_between_rows, seg_muscle = [], [], [], []
     muscles = [m.name for m in spec.muscles]
     if len(set(muscles)) != len(muscles):
         raise ParameterError(f"muscles: duplicate names in {muscles}")
     n_points = sum(len(m.path) for m in spec.muscles)
+    point_coord = []
     for mi, m in enumerate(spec.muscles):
         if len(m.path) < 2:
             raise ParameterError(f"muscles['{m.name}'].path has {len(m.path)} points; a path needs at least 2")
@@ -478,6 +634,7 @@ def _structure(spec: ModelSpec) -> dict:
             if pt.body not in bidx:
                 raise ParameterError(f"{where}.body={pt.body!r} is not a body")
             point_body.append(bidx[pt.body])
+            point_coord.append(-1)
             if pt.kind == "conditional":
                 _coord(cidx, pt.coordinate, f"{where}.coordinate")
                 cond_coord.append(cidx[pt.coordinate])
@@ -488,12 +645,23 @@ def _structure(spec: ModelSpec) -> dict:
             else:
                 raise ParameterError(f"{where}.kind={pt.kind!r} must be 'fixed', 'conditional' or 'moving'")
             if pt.kind == "moving":
-                moving_point.append(start + k)
-                ids = []
+                ids, cs = [], set()
                 for ax, f in zip("xyz", (pt.x, pt.y, pt.z)):
                     f = Func1D.constant(pt.location["xyz".index(ax)]) if f is None else f
-                    ids.append(add_spline(f"{where}.{ax}", f))
-                moving_spline.append(ids)
+                    if f.kind not in ("constant", "linear", "spline"):
+                        raise ParameterError(f"{where}.{ax}.kind={f.kind!r} must be 'constant', 'linear' or 'spline'")
+                    if f.kind != "constant":
+                        _coord(cidx, f.coordinate, f"{where}.{ax}.coordinate")
+                        cs.add(f.coordinate)
+                    funcs.append(f)
+                    ids.append(len(funcs) - 1)
+                if len(cs) > 1:
+                    raise ParameterError(f"{where}: the x, y, z functions of a moving point must share one coordinate")
+                c = cidx[cs.pop()] if cs else 0
+                moving_point.append(start + k)
+                moving_fn.append(ids)
+                moving_coord.append(c)
+                point_coord[-1] = c
         n = len(m.path)
         kinds = [p.kind for p in m.path]
         for a in range(n):
@@ -507,12 +675,18 @@ def _structure(spec: ModelSpec) -> dict:
                 for k in between:
                     row[start + k] = 1.0
                 seg_between_rows.append(row)
-                seg_muscle_cols.append(mi)
+                seg_muscle.append(mi)
     n_seg = len(seg_i)
-    seg_muscle = np.zeros((len(muscles), n_seg))
-    for g, mi in enumerate(seg_muscle_cols):
-        seg_muscle[mi, g] = 1.0
     seg_between = np.stack(seg_between_rows) if seg_between_rows else np.zeros((0, n_points))
+    seg_sign = np.zeros((n_seg, nq))
+    seg_mi, seg_mj = np.zeros((n_seg, nq)), np.zeros((n_seg, nq))
+    for g in range(n_seg):
+        bi, bj = point_body[seg_i[g]], point_body[seg_j[g]]
+        seg_sign[g] = chain[bj] - chain[bi]
+        if point_coord[seg_i[g]] >= 0:
+            seg_mi[g, point_coord[seg_i[g]]] = 1.0
+        if point_coord[seg_j[g]] >= 0:
+            seg_mj[g, point_coord[seg_j[g]]] = 1.0
     # contacts
     contact_body = []
     groups: list[str] = []
@@ -525,21 +699,18 @@ def _structure(spec: ModelSpec) -> dict:
     contact_group = np.zeros((len(groups), len(spec.contacts)))
     for i, c in enumerate(spec.contacts):
         contact_group[groups.index(c.side()), i] = 1.0
-    spline_sel = np.zeros((len(spline_funcs), nq))
-    spline_coord = []
-    for s, (_, f) in enumerate(spline_funcs):
-        ci = cidx[f.coordinate] if f.kind != "constant" else 0
-        spline_coord.append(ci)
-        if f.kind != "constant":
-            spline_sel[s, ci] = 1.0
-    # root height: the vertical translation of a floating root
+    fn_coord = [cidx[f.coordinate] if f.kind != "constant" else 0 for f in funcs]
+    spline_fn = [i for i, f in enumerate(funcs) if f.kind == "spline"]
+    spline_k = max((len(funcs[i].x) for i in spline_fn), default=2)
     root_height = -1
-    roots = [b for b in range(nb) if parent[b] < 0]
-    for b in roots:
+    for b in range(nb):
         ty = joint_of[bodies[b]].translation_y
-        if ty.kind == "linear" and ty.slope == 1.0:
+        if parent[b] < 0 and ty.kind == "linear" and ty.slope == 1.0:
             root_height = cidx[ty.coordinate]
-    spline_k = max((len(f.knots()[0]) for _, f in spline_funcs), default=2)
+
+    def longs(x, shape=(-1,)):
+        return np.array(x, dtype=np.int64).reshape(shape)
+
     return {
         "meta": {
             "coordinate_names": tuple(coords),
@@ -551,32 +722,26 @@ def _structure(spec: ModelSpec) -> dict:
             "root_height_coordinate": root_height,
         },
         "float": {
-            "anc": anc, "rot": rot, "par_rot": par_rot, "tx_sel": tx_sel, "ty_sel": ty_sel,
-            "spline_sel": spline_sel, "seg_between": seg_between, "seg_muscle": seg_muscle,
-            "contact_group": contact_group,
+            "anc": anc, "chain": chain, "slope": slope, "rot": rot, "par_rot": par_rot, "owner": owner,
+            "tx_sel": tx_sel, "ty_sel": ty_sel, "seg_sign": seg_sign, "seg_between": seg_between,
+            "seg_moving_i": seg_mi, "seg_moving_j": seg_mj, "contact_group": contact_group,
         },
         "long": {
-            "spline_coord": np.array(spline_coord, dtype=np.int64).reshape(-1),
-            "joint_tx_spline": np.array(tx_spl), "joint_ty_spline": np.array(ty_spl),
-            "point_body": np.array(point_body, dtype=np.int64).reshape(-1),
-            "moving_point": np.array(moving_point, dtype=np.int64).reshape(-1),
-            "moving_spline": np.array(moving_spline, dtype=np.int64).reshape(-1, 3),
-            "cond_coord": np.array(cond_coord, dtype=np.int64).reshape(-1),
-            "seg_i": np.array(seg_i, dtype=np.int64).reshape(-1), "seg_j": np.array(seg_j, dtype=np.int64).reshape(-1),
-            "contact_body": np.array(contact_body, dtype=np.int64).reshape(-1),
+            "fn_coord": longs(fn_coord), "joint_tx_fn": longs(joint_tx_fn), "joint_ty_fn": longs(joint_ty_fn),
+            "spline_fn": longs(spline_fn), "spline_coord": longs([fn_coord[i] for i in spline_fn]),
+            "point_body": longs(point_body), "moving_point": longs(moving_point),
+            "moving_fn": longs(moving_fn, (-1, 3)), "moving_coord": longs(moving_coord),
+            "cond_coord": longs(cond_coord), "seg_i": longs(seg_i), "seg_j": longs(seg_j),
+            "seg_muscle": longs(seg_muscle), "contact_body": longs(contact_body),
         },
         "bool": {"is_cond": np.array(is_cond, dtype=bool).reshape(-1)},
-        # private layout used by _parameters
-        "_parent": parent, "_joint_of": joint_of, "_splines": spline_funcs, "_spline_k": spline_k,
-        "_cidx": cidx,
+        "_parent": parent, "_joint_of": joint_of, "_funcs": funcs, "_spline_k": spline_k,
     }
 
 
 def _coord(cidx: dict, name: str | None, where: str) -> None:
     if name not in cidx:
         raise ParameterError(f"{where}={name!r} is not a coordinate of the model; coordinates are {list(cidx)}")
-
-
 def _check_same_structure(a: ModelSpec, b: ModelSpec, i: int) -> None:
     def sig(s: ModelSpec):
         return (
@@ -625,6 +790,8 @@ def _validate(spec: ModelSpec) -> None:
         _positive(f"coordinates['{c.name}'].limit_stiffness", c.limit_stiffness, "N m", allow_zero=True)
         _positive(f"coordinates['{c.name}'].limit_sharpness", c.limit_sharpness, "1/rad")
         _positive(f"coordinates['{c.name}'].damping", c.damping, "N m s/rad", allow_zero=True)
+        _positive(f"coordinates['{c.name}'].stiffness", c.stiffness, "N m/rad", allow_zero=True)
+        _finite(f"coordinates['{c.name}'].rest", c.rest)
     for m in spec.muscles:
         w = f"muscles['{m.name}']"
         _positive(f"{w}.max_isometric_force", m.max_isometric_force, "N")
@@ -676,16 +843,24 @@ def _check_func(where: str, f: Func1D) -> None:
         _finite(f"{where}", (f.value, f.slope, f.intercept))
 
 
-def _rz(phi: float, v) -> np.ndarray:
-    c, s = math.cos(phi), math.sin(phi)
-    return np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
+def _functions(spec: ModelSpec) -> list[Func1D]:
+    """The coordinate functions in the structure's order (joint x, joint y, moving x/y/z)."""
+    joint_of = {j.child: j for j in spec.joints}
+    funcs = [joint_of[b.name].translation_x for b in spec.bodies] + [joint_of[b.name].translation_y
+                                                                      for b in spec.bodies]
+    for m in spec.muscles:
+        for pt in m.path:
+            if pt.kind == "moving":
+                for ax, f in zip("xyz", (pt.x, pt.y, pt.z)):
+                    funcs.append(Func1D.constant(pt.location["xyz".index(ax)]) if f is None else f)
+    return funcs
 
 
 def _parameters(spec: ModelSpec, st: dict) -> dict[str, np.ndarray]:
     """The batched (physical) parameters of one body, as float arrays without batch dim."""
     bodies = spec.bodies
     nb = len(bodies)
-    joint_of = st["_joint_of"]
+    joint_of = {j.child: j for j in spec.joints}
     parent = st["_parent"]
     anc = st["float"]["anc"]
     theta_local = np.zeros(nb)
@@ -699,25 +874,34 @@ def _parameters(spec: ModelSpec, st: dict) -> dict[str, np.ndarray]:
         intercept = rot.intercept if rot.kind == "linear" else rot.value
         theta_local[i] = j.orientation_in_parent + intercept - j.orientation_in_child
         a[i] = j.location_in_parent[:2]
-        # child offset frame origin, expressed in the child body frame
         bb[i] = j.location_in_child[:2]
         cphi[i], sphi[i] = math.cos(j.orientation_in_parent), math.sin(j.orientation_in_parent)
         z_local[i] = j.location_in_parent[2] - j.location_in_child[2]
     theta0 = anc @ theta_local
     theta0_par = np.array([theta0[p] if p >= 0 else 0.0 for p in parent])
     body_z = anc @ z_local
-    packed = _spline.pack([f.knots() for _, f in st["_splines"]] or [((0.0, 1.0), (0.0, 0.0))])
-    # pad to the structure's knot count (same for all batch members)
-    kmax = max(st["_spline_k"], packed["x"].shape[1])
+    funcs = _functions(spec)
+    fn_slope = np.array([f.slope if f.kind == "linear" else 0.0 for f in funcs])
+    fn_icpt = np.array([f.intercept if f.kind == "linear" else (f.value if f.kind == "constant" else 0.0)
+                        for f in funcs])
+    spl = [funcs[i].knots() for i in range(len(funcs)) if funcs[i].kind == "spline"]
+    packed = _spline.pack(spl) if spl else _spline.pack([((0.0, 1.0), (0.0, 0.0))])
+    kmax = st["_spline_k"]
     for key in ("x", "y", "b", "c", "d"):
         arr = packed[key]
+        if not spl:
+            arr = arr[:0]
         if arr.shape[1] < kmax:
             pad = np.full((arr.shape[0], kmax - arr.shape[1]), np.inf if key == "x" else 0.0)
-            packed[key] = np.concatenate([arr, pad], axis=1)
+            arr = np.concatenate([arr, pad], axis=1)
+        packed[key] = arr[:, :kmax] if arr.shape[1] > kmax else arr
+    for key in ("x_last", "y_last", "b_last"):
+        if not spl:
+            packed[key] = packed[key][:0]
     point_r, cond_lo, cond_hi = [], [], []
     for m in spec.muscles:
         for pt in m.path:
-            # a moving point's location lives entirely in its three splines
+            # a moving point's location lives entirely in its three functions
             point_r.append([0.0, 0.0, 0.0] if pt.kind == "moving" else list(pt.location))
             lo, hi = (pt.range if pt.kind == "conditional" else (-1e30, 1e30))
             cond_lo.append(max(lo, -1e30))
@@ -726,16 +910,16 @@ def _parameters(spec: ModelSpec, st: dict) -> dict[str, np.ndarray]:
     fmax = np.array([m.max_isometric_force for m in ms])
     lopt = np.array([m.optimal_fiber_length for m in ms])
     strain = np.array([m.tendon_strain_at_one_norm_force for m in ms])
-    # De Groote tendon curve through (1 + strain, 1): c1 exp(kT (1+strain - c2)) - c3 = 1
-    kT = np.log((1.0 + 0.2) / 0.2) / (1.0 + strain - 1.0)
+    # De Groote tendon curve through (1 + strain, 1): c1 exp(kT strain) - c3 = 1
+    kT = np.log((1.0 + 0.2) / 0.2) / strain
     cs = spec.contacts
     co = spec.coordinates
-    grav = np.array(spec.gravity[:2], dtype=float)
     return {
         "theta0": theta0, "theta0_par": theta0_par, "joint_a": a, "joint_cphi": cphi, "joint_sphi": sphi,
         "joint_b": bb, "body_z": body_z,
         "mass": np.array([b.mass for b in bodies]), "com": np.array([b.com[:2] for b in bodies]).reshape(nb, 2),
         "inertia": np.array([b.inertia_zz for b in bodies]),
+        "fn_slope": fn_slope, "fn_intercept": fn_icpt,
         "spline_x": packed["x"], "spline_y": packed["y"], "spline_b": packed["b"], "spline_c": packed["c"],
         "spline_d": packed["d"], "spline_x_last": packed["x_last"], "spline_y_last": packed["y_last"],
         "spline_b_last": packed["b_last"],
@@ -762,5 +946,6 @@ def _parameters(spec: ModelSpec, st: dict) -> dict[str, np.ndarray]:
         "q_default": np.array([c.default for c in co]),
         "limit_k": np.array([c.limit_stiffness for c in co]), "limit_sharp": np.array([c.limit_sharpness for c in co]),
         "joint_damping": np.array([c.damping for c in co]),
-        "gravity": grav, "total_mass": np.array(sum(b.mass for b in bodies)),
+        "spring_k": np.array([c.stiffness for c in co]), "spring_rest": np.array([c.rest for c in co]),
+        "gravity": np.array(spec.gravity[:2], dtype=float), "total_mass": np.array(sum(b.mass for b in bodies)),
     }

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 
 from .build import EngineParams
-from .multibody import Kinematics, point_kinematics
+from .multibody import Kinematics, _Kin, _kin_internal, _point_jacobian, _points
 
 __all__ = ["ContactForces", "normal_force", "contact_forces"]
 
@@ -52,12 +52,16 @@ class ContactForces:
         Sum per contact group (e.g. per foot) [N]: the ground reaction force.
     indentation : Tensor [B, C]
         [m] (negative when not touching).
+    damping : Tensor [B, Q, Q]
+        ``-d generalized / d qdot`` (normal Hunt--Crossley damping, secant
+        friction), for the linearly-implicit integrator.
     """
 
     generalized: torch.Tensor
     sphere: torch.Tensor
     group: torch.Tensor
     indentation: torch.Tensor
+    damping: torch.Tensor
 
 
 def normal_force(indentation: torch.Tensor, v_normal: torch.Tensor, *, radius, stiffness, dissipation, cf, bd,
@@ -68,6 +72,43 @@ def normal_force(indentation: torch.Tensor, v_normal: torch.Tensor, *, radius, s
     hertz = hertz * (0.5 + 0.5 * torch.tanh(bd * indentation))
     hc = hertz * (1.0 + 1.5 * dissipation * v_normal)
     return hc * (0.5 + 0.5 * torch.tanh(bv * (v_normal + 2.0 / (3.0 * dissipation))))
+
+
+def _contact(P, k: _Kin, qd: torch.Tensor, *, with_damping: bool = True):
+    """Batch-last contact: ``qd`` [Q, B] -> generalized [Q, B], force (fx, fy) [C, B], indentation [C, B],
+    damping [Q, Q, B] (or None)."""
+    body = P.contact_body
+    radius = P.contact_radius
+    cx, cy, _, _ = _points(k, body, P.contact_r[:, 0], P.contact_r[:, 1])
+    indentation = radius - cy
+    # contact point on the sphere's body, midway through the overlap
+    cpy = cy - radius + 0.5 * indentation
+    jx, jy = _point_jacobian(P, k, body, cx, cpy)  # [C, Q, B]
+    qdu = qd.unsqueeze(0)
+    vx = (jx * qdu).sum(1)
+    vy = (jy * qdu).sum(1)
+    v_n = -vy
+    kk = 0.5 * P.contact_stiffness ** (2.0 / 3.0)
+    hertz = (4.0 / 3.0) * kk * torch.sqrt(radius * kk) * (indentation * indentation + P.contact_cf) ** 0.75
+    hertz = hertz * (0.5 + 0.5 * torch.tanh(P.contact_bd * indentation))
+    c = P.contact_dissipation
+    gate = 0.5 + 0.5 * torch.tanh(P.contact_bv * (v_n + 2.0 / (3.0 * c)))
+    fn = hertz * (1.0 + 1.5 * c * v_n) * gate
+    v_slip = torch.sqrt(vx * vx + P.contact_cf)
+    ratio = v_slip / P.v_trans
+    ff = fn * (torch.clamp(ratio, max=1.0) * (P.mu_d + 2.0 * (P.mu_s - P.mu_d) / (1.0 + ratio * ratio))
+               + P.mu_v * v_slip)
+    fx = -ff * vx / v_slip  # force of the ground on the sphere's body
+    fy = fn
+    generalized = (jx * fx.unsqueeze(1) + jy * fy.unsqueeze(1)).sum(0)
+    damping = None
+    if with_damping:
+        # d(force)/d(velocity) per axis (>= 0): normal Hunt-Crossley damping, secant friction
+        dn = torch.clamp(1.5 * c * hertz * gate, min=0.0).unsqueeze(1)
+        dt = torch.clamp(ff / v_slip, min=0.0).unsqueeze(1)
+        djx, djy = dt * jx, dn * jy
+        damping = (djx.unsqueeze(2) * jx.unsqueeze(1) + djy.unsqueeze(2) * jy.unsqueeze(1)).sum(0)
+    return generalized, fx, fy, indentation, damping
 
 
 def contact_forces(params: EngineParams, kin: Kinematics, qdot: torch.Tensor) -> ContactForces:
@@ -83,26 +124,8 @@ def contact_forces(params: EngineParams, kin: Kinematics, qdot: torch.Tensor) ->
     -------
     ContactForces
     """
-    body = params.contact_body
-    radius = params.contact_radius
-    centre, _, _, rw = point_kinematics(params, kin, body, params.contact_r[..., :2])
-    indentation = radius - centre[..., 1]
-    # contact point on the sphere's body, midway through the overlap
-    cp = torch.stack((centre[..., 0], centre[..., 1] - radius + 0.5 * indentation), dim=-1)
-    rel = cp - kin.p[:, body]
-    jac = kin.jac[:, body] + torch.stack((-rel[..., 1], rel[..., 0]), dim=-1).unsqueeze(-1) \
-        * params.rot[body].unsqueeze(-2)
-    vel = torch.einsum("bcxk,bk->bcx", jac, qdot)
-    v_n = -vel[..., 1]
-    v_t = vel[..., 0]
-    fn = normal_force(indentation, v_n, radius=radius, stiffness=params.contact_stiffness,
-                      dissipation=params.contact_dissipation, cf=params.contact_cf, bd=params.contact_bd,
-                      bv=params.contact_bv)
-    v_slip = torch.sqrt(v_t * v_t + params.contact_cf)
-    ratio = v_slip / params.v_trans
-    ff = fn * (torch.clamp(ratio, max=1.0) * (params.mu_d + 2.0 * (params.mu_s - params.mu_d) / (1.0 + ratio * ratio))
-               + params.mu_v * v_slip)
-    force = torch.stack((-ff * v_t / v_slip, fn), dim=-1)  # on the sphere's body
-    generalized = torch.einsum("bcxk,bcx->bk", jac, force)
-    group = torch.einsum("fc,bcx->bfx", params.contact_group, force)
-    return ContactForces(generalized, force, group, indentation)
+    P = params.bl
+    gen, fx, fy, ind, damp = _contact(P, _kin_internal(kin), qdot.T.contiguous())
+    sphere = torch.stack((fx.T, fy.T), dim=-1)
+    group = torch.stack(((P.contact_group @ fx).T, (P.contact_group @ fy).T), dim=-1)
+    return ContactForces(gen.T, sphere, group, ind.T, damp.permute(2, 0, 1))

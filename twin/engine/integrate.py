@@ -45,45 +45,46 @@ import torch
 
 from . import activation as _activation
 from .build import EngineParams
-from .step import Outputs, State, dynamics
+from .step import Outputs, State, _dynamics, _public_outputs
 
 __all__ = ["INTEGRATORS", "advance"]
 
 INTEGRATORS = ("semi_implicit_euler", "rk4")
 
 
-def _semi_implicit(params: EngineParams, state: State, excitation: torch.Tensor, dt: float):
-    out = dynamics(params, state, excitation)
-    qdot = state.qdot + dt * out.qddot
-    q = state.q + dt * qdot
-    e = torch.clamp(excitation, 0.0, 1.0)
-    act = _activation.step_exponential(state.activation, e, params.tau_act, params.tau_deact, dt)
-    if params.rigid_tendon:
-        tf = out.muscle_force / params.fmax
+def _semi_implicit(P, rigid: bool, q, qd, act, ft, e, dt: float):
+    out = _dynamics(P, rigid, q, qd, act, ft, e, implicit_dt=dt)
+    qd1 = qd + dt * out.qddot
+    q1 = q + dt * qd1
+    e = torch.clamp(e, 0.0, 1.0)
+    act1 = _activation.step_exponential(act, e, P.tau_act, P.tau_deact, dt)
+    if rigid:
+        ft1 = out.muscle_force / P.fmax
     else:
-        tf = state.tendon_force + dt * out.tendon_force_dot / (1.0 - dt * out.tendon_force_dot_jac)
-    return State(q, qdot, act, tf, state.fell, state.failed), out
+        ft1 = torch.clamp(ft + dt * out.tendon_force_dot / (1.0 - dt * out.tendon_force_dot_jac), min=0.0)
+    return (q1, qd1, act1, ft1), out
 
 
-def _rk4(params: EngineParams, state: State, excitation: torch.Tensor, dt: float):
-    def deriv(s: State) -> tuple[tuple[torch.Tensor, ...], Outputs]:
-        o = dynamics(params, s, excitation)
-        ft_dot = torch.zeros_like(s.tendon_force) if params.rigid_tendon else o.tendon_force_dot
-        return (s.qdot, o.qddot, o.activation_dot, ft_dot), o
+def _rk4(P, rigid: bool, q, qd, act, ft, e, dt: float):
+    def deriv(y):
+        o = _dynamics(P, rigid, y[0], y[1], y[2], y[3], e)
+        ft_dot = torch.zeros_like(y[3]) if rigid else o.tendon_force_dot
+        return (y[1], o.qddot, o.activation_dot, ft_dot), o
 
-    def shifted(s: State, k, h: float) -> State:
-        return State(s.q + h * k[0], s.qdot + h * k[1], s.activation + h * k[2], s.tendon_force + h * k[3],
-                     s.fell, s.failed)
+    def shifted(y, k, h):
+        return tuple(a + h * b for a, b in zip(y, k))
 
-    k1, out = deriv(state)
-    k2, _ = deriv(shifted(state, k1, 0.5 * dt))
-    k3, _ = deriv(shifted(state, k2, 0.5 * dt))
-    k4, _ = deriv(shifted(state, k3, dt))
+    y0 = (q, qd, act, ft)
+    k1, out = deriv(y0)
+    k2, _ = deriv(shifted(y0, k1, 0.5 * dt))
+    k3, _ = deriv(shifted(y0, k2, 0.5 * dt))
+    k4, _ = deriv(shifted(y0, k3, dt))
     comb = [a + 2.0 * b + 2.0 * c + d for a, b, c, d in zip(k1, k2, k3, k4)]
-    new = shifted(state, comb, dt / 6.0)
-    if params.rigid_tendon:
-        new = State(new.q, new.qdot, new.activation, out.muscle_force / params.fmax, new.fell, new.failed)
-    return new, out
+    y1 = shifted(y0, comb, dt / 6.0)
+    y1 = (y1[0], y1[1], y1[2], torch.clamp(y1[3], min=0.0))
+    if rigid:
+        y1 = (y1[0], y1[1], y1[2], out.muscle_force / P.fmax)
+    return y1, out
 
 
 def advance(params: EngineParams, state: State, excitation: torch.Tensor, dt: float, *,
@@ -99,11 +100,13 @@ def advance(params: EngineParams, state: State, excitation: torch.Tensor, dt: fl
         [s].
     integrator : {"semi_implicit_euler", "rk4"}, keyword-only
     """
-    if integrator == "semi_implicit_euler":
-        return _semi_implicit(params, state, excitation, dt)
-    if integrator == "rk4":
-        return _rk4(params, state, excitation, dt)
-    from ..errors import ParameterError
+    if integrator not in INTEGRATORS:
+        from ..errors import ParameterError
 
-    raise ParameterError(f"integrator={integrator!r} is not allowed; choose one of: "
-                         + ", ".join(repr(i) for i in INTEGRATORS))
+        raise ParameterError(f"integrator={integrator!r} is not allowed; choose one of: "
+                             + ", ".join(repr(i) for i in INTEGRATORS))
+    fn = _semi_implicit if integrator == "semi_implicit_euler" else _rk4
+    (q, qd, act, ft), o = fn(params.bl, params.rigid_tendon, state.q.T.contiguous(), state.qdot.T.contiguous(),
+                             state.activation.T.contiguous(), state.tendon_force.T.contiguous(),
+                             excitation.T.contiguous(), dt)
+    return State(q.T, qd.T, act.T, ft.T, state.fell, state.failed), _public_outputs(o)

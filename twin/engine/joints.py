@@ -1,12 +1,14 @@
 """Passive joint torques: exponential joint-limit torques and linear damping.
 
-``tau = k (exp(-s (q - q_min)) - exp(s (q - q_max))) - c qdot``
+``tau = k (exp(-s (q - q_min)) - exp(s (q - q_max))) - c qdot - k_s (q - q_rest)``
 
 (Anderson & Pandy 1999 style): negligible inside the range of motion when
 ``s`` is large (``exp(-s d)`` with ``d`` the distance to the limit),
 stiffening exponentially beyond it. ``k`` [N m], ``s`` [1/rad] and ``c``
 [N m s/rad] are per coordinate (``CoordinateSpec.limit_stiffness``,
-``limit_sharpness``, ``damping``). The exponents are capped at 40 so a
+``limit_sharpness``, ``damping``); the optional linear spring ``k_s``
+[N m/rad] towards ``q_rest`` (``stiffness``, ``rest``) is OpenSim's
+``SpringGeneralizedForce`` without viscosity (use ``damping``). The exponents are capped at 40 so a
 wildly out-of-range element gives a large finite torque, never inf.
 
 Examples
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["limit_torque", "passive_torque"]
+__all__ = ["limit_torque", "passive_torque", "limit_stiffness"]
 
 _EXP_CAP = 40.0
 
@@ -37,6 +39,14 @@ def limit_torque(q: torch.Tensor, qdot: torch.Tensor, q_lo: torch.Tensor, q_hi: 
 
 
 def passive_torque(params, q: torch.Tensor, qdot: torch.Tensor) -> torch.Tensor:
-    """:func:`limit_torque` with a model's parameters (``EngineParams``)."""
+    """:func:`limit_torque` plus the linear springs, with a model's parameters (``EngineParams``)."""
     return limit_torque(q, qdot, params.q_lo, params.q_hi, params.limit_k, params.limit_sharp,
-                        params.joint_damping)
+                        params.joint_damping) - params.spring_k * (q - params.spring_rest)
+
+
+def limit_stiffness(params, q: torch.Tensor) -> torch.Tensor:
+    """``-d tau / d q`` of the limit torque [N m/rad], ``[B, Q]`` (>= 0), for the linearly-implicit integrator."""
+    s = params.limit_sharp
+    lower = torch.exp(torch.clamp(-s * (q - params.q_lo), max=_EXP_CAP))
+    upper = torch.exp(torch.clamp(s * (q - params.q_hi), max=_EXP_CAP))
+    return params.limit_k * s * (lower + upper) + params.spring_k

@@ -9,9 +9,17 @@ along the chain of joints from ground, of one vector per joint:
 
 (``a_j``/``b_j`` the parent/child offset frame origins, ``phi_j`` the parent
 offset rotation, ``t_j`` the joint translation, e.g. the knee's spline), so
-``p = anc @ w``. Differentiating ``w`` gives the Jacobian of every origin
-(``[B, N, 2, Q]``) and the velocity-product acceleration ``Jdot qdot``,
-analytically and vectorised over all bodies at once.
+``p = anc @ w``.
+
+Jacobians are explicit: coordinate ``k`` belongs to one joint, whose child
+offset frame origin (the joint centre) is ``O_k``; moving ``q_k`` rotates
+everything distal by ``slope_k`` about ``O_k`` and translates it by
+``T_k = d O_k / d q_k``, so for a point ``P`` on body ``b``
+
+``dP/dq_k = chain[b, k] (slope_k perp(P - O_k) + T_k)``
+
+with ``perp(v) = Z x v``. The velocity-product acceleration ``Jdot qdot`` of
+body origins follows by differentiating ``w`` twice at ``qddot = 0``.
 
 Dynamics use explicit planar kinematics: with ``J_c`` the Jacobian of each
 centre of mass,
@@ -19,8 +27,15 @@ centre of mass,
 ``M = sum_b m_b J_c^T J_c + I_b rot_b^T rot_b``,
 ``M qddot = tau + sum_b m_b J_c^T (g - Jdot_c qdot)``,
 
-solved per batch member by a Cholesky factorisation (``torch.linalg``); the
-rotational velocity-product term vanishes in the plane.
+solved per batch member (Cholesky, unrolled, when compiled; LU eager); the rotational
+velocity-product term vanishes in the plane.
+
+Layout: the public functions take and return batch-first tensors
+(``[B, ...]``). Internally (functions with a leading underscore, used by the
+step) every tensor has the batch as its *last* dim and planar vectors are
+split into x and y tensors, so that compiled CPU kernels vectorise over the
+batch; ``P`` there is the :class:`~twin.engine.build.BatchLast` view
+``params.bl``.
 
 Examples
 --------
@@ -40,15 +55,15 @@ from dataclasses import dataclass
 import torch
 
 from .build import EngineParams
-from .spline import evaluate as _spline_eval
+from .spline import evaluate_bl as _spline_eval
 
-__all__ = ["Kinematics", "kinematics", "splines", "point_kinematics", "mass_matrix_and_bias", "solve",
-           "forward_dynamics", "energy"]
+__all__ = ["Kinematics", "kinematics", "point_jacobian", "mass_matrix_and_bias", "solve", "forward_dynamics",
+           "energy"]
 
 
 @dataclass(frozen=True)
 class Kinematics:
-    """Positions, velocities and Jacobians of all body origins.
+    """Positions, velocities and Jacobian ingredients of all bodies (batch-first).
 
     Attributes
     ----------
@@ -59,12 +74,15 @@ class Kinematics:
         Body angular velocities.
     p : Tensor [B, N, 2] m
         Body origins in ground.
-    jac : Tensor [B, N, 2, Q] m/rad (or 1)
-        d p / d q.
+    origin : Tensor [B, Q, 2] m
+        Centre ``O_k`` of the joint each coordinate belongs to.
+    trans : Tensor [B, Q, 2] m/unit
+        ``T_k``: velocity of that joint centre per unit ``qdot_k``.
     acc_bias : Tensor [B, N, 2] m/s^2
         Origin acceleration at ``qddot = 0`` (``Jdot qdot``).
-    spline_f, spline_df, spline_ddf : Tensor [B, S]
-        Values and coordinate derivatives of every spline (joint translations, moving points).
+    fn, dfn, ddfn : Tensor [B, F]
+        Values and coordinate derivatives of every coordinate function
+        (joint translations, moving path point components).
     """
 
     theta: torch.Tensor
@@ -72,27 +90,222 @@ class Kinematics:
     sin: torch.Tensor
     omega: torch.Tensor
     p: torch.Tensor
-    jac: torch.Tensor
+    origin: torch.Tensor
+    trans: torch.Tensor
     acc_bias: torch.Tensor
-    spline_f: torch.Tensor
-    spline_df: torch.Tensor
-    spline_ddf: torch.Tensor
+    fn: torch.Tensor
+    dfn: torch.Tensor
+    ddfn: torch.Tensor
 
 
-def _perp(v: torch.Tensor) -> torch.Tensor:
-    """Z x v for planar vectors ``[..., 2]``."""
-    return torch.stack((-v[..., 1], v[..., 0]), dim=-1)
+@dataclass(frozen=True)
+class _Kin:
+    """Batch-last kinematics (x/y split): every field ``[..., B]``."""
+
+    cos: torch.Tensor  # [N, B]
+    sin: torch.Tensor
+    omega: torch.Tensor
+    px: torch.Tensor  # [N, B]
+    py: torch.Tensor
+    ox: torch.Tensor  # [Q, B] joint centres
+    oy: torch.Tensor
+    tx: torch.Tensor  # [Q, B] joint centre velocity per unit qdot
+    ty: torch.Tensor
+    ax: torch.Tensor  # [N, B] origin velocity-product acceleration
+    ay: torch.Tensor
+    fn: torch.Tensor  # [F, B]
+    dfn: torch.Tensor
+    ddfn: torch.Tensor
+    theta: torch.Tensor
 
 
-def splines(params: EngineParams, q: torch.Tensor):
-    """Evaluate every spline of the model at ``q`` [B, Q] -> (f, df, ddf) each [B, S]."""
-    t = q[:, params.spline_coord]
-    return _spline_eval(t, params.spline_x, params.spline_y, params.spline_b, params.spline_c, params.spline_d,
-                        params.spline_x_last, params.spline_y_last, params.spline_b_last)
+def _cmm(rows, x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """``matrix @ x`` for a constant 0/1 ``matrix`` (also given as index lists, one per output row).
+
+    Under torch.compile the sum of a few rows is unrolled so it fuses into
+    one kernel (a matmul would be an extern call); eager uses the matmul.
+    """
+    if not torch.compiler.is_compiling():
+        return matrix @ x
+    zero = torch.zeros_like(x[0])
+    out = []
+    for r in rows:
+        acc = zero
+        for j in r:
+            acc = acc + x[j]
+        out.append(acc)
+    return torch.stack(out) if out else x[:0]
+
+
+def _functions(P, q: torch.Tensor):
+    """Every coordinate function at ``q`` [Q, B] -> (f, df, ddf) each [F, B]."""
+    t = q[P.fn_coord]
+    f = P.fn_intercept + P.fn_slope * t
+    df = P.fn_slope
+    if P.n_splines:
+        sf, sdf, sddf = _spline_eval(q[P.spline_coord], P.spline_x, P.spline_y, P.spline_b, P.spline_c,
+                                     P.spline_d, P.spline_x_last, P.spline_y_last, P.spline_b_last)
+        f = f.index_add(0, P.spline_fn, sf)
+        df = df.index_add(0, P.spline_fn, sdf)
+        ddf = torch.zeros_like(f).index_add(0, P.spline_fn, sddf)
+    else:
+        ddf = torch.zeros_like(f)
+    return f, df, ddf
+
+
+def _kinematics(P, q: torch.Tensor, qd: torch.Tensor) -> _Kin:
+    """Batch-last kinematics: ``q``, ``qd`` [Q, B]."""
+    theta = P.theta0 + P.rot @ q
+    theta_p = P.theta0_par + P.par_rot @ q
+    cb, sb = torch.cos(theta), torch.sin(theta)
+    cp, sp = torch.cos(theta_p), torch.sin(theta_p)
+    omega = P.rot @ qd
+    omega_p = P.par_rot @ qd
+    f, df, ddf = _functions(P, q)
+    tx, ty = f[P.joint_tx_fn], f[P.joint_ty_fn]
+    dtx, dty = df[P.joint_tx_fn], df[P.joint_ty_fn]
+    ddtx, ddty = ddf[P.joint_tx_fn], ddf[P.joint_ty_fn]
+    cphi, sphi = P.joint_cphi, P.joint_sphi
+    ax, ay = P.joint_a[:, 0], P.joint_a[:, 1]
+    ux = ax + cphi * tx - sphi * ty
+    uy = ay + sphi * tx + cphi * ty
+    bux, buy = cp * ux - sp * uy, sp * ux + cp * uy
+    bx, by = P.joint_b[:, 0], P.joint_b[:, 1]
+    bbx, bby = cb * bx - sb * by, sb * bx + cb * by
+    px = _cmm(P.ancestors, bux - bbx, P.anc)
+    py = _cmm(P.ancestors, buy - bby, P.anc)
+    # joint centres and their translation rates, per coordinate
+    cx, cy = px + bbx, py + bby
+    ox, oy = P.owner @ cx, P.owner @ cy
+    cpsi = cp * cphi - sp * sphi
+    spsi = sp * cphi + cp * sphi
+    txs, tys = P.tx_sel.T, P.ty_sel.T
+    trx = txs @ (cpsi * dtx) - tys @ (spsi * dty)
+    try_ = txs @ (spsi * dtx) + tys @ (cpsi * dty)
+    # velocity-product acceleration of body origins
+    qd_tx = P.tx_sel @ qd
+    qd_ty = P.ty_sel @ qd
+    tdx, tdy = dtx * qd_tx, dty * qd_ty
+    tddx, tddy = ddtx * qd_tx * qd_tx, ddty * qd_ty * qd_ty
+    tdot_x, tdot_y = cpsi * tdx - spsi * tdy, spsi * tdx + cpsi * tdy
+    tdd_x, tdd_y = cpsi * tddx - spsi * tddy, spsi * tddx + cpsi * tddy
+    wp2, wb2 = omega_p * omega_p, omega * omega
+    wddx = -wp2 * bux - 2.0 * omega_p * tdot_y + tdd_x + wb2 * bbx
+    wddy = -wp2 * buy + 2.0 * omega_p * tdot_x + tdd_y + wb2 * bby
+    accx = _cmm(P.ancestors, wddx, P.anc)
+    accy = _cmm(P.ancestors, wddy, P.anc)
+    return _Kin(cb, sb, omega, px, py, ox, oy, trx, try_, accx, accy, f, df, ddf, theta)
+
+
+def _points(k: _Kin, body: torch.Tensor, rx: torch.Tensor, ry: torch.Tensor):
+    """Ground positions of points (``rx``, ``ry`` [P, B] in bodies ``body``) and ``R r``."""
+    c, s = k.cos[body], k.sin[body]
+    rwx, rwy = c * rx - s * ry, s * rx + c * ry
+    return k.px[body] + rwx, k.py[body] + rwy, rwx, rwy
+
+
+def _point_jacobian(P, k: _Kin, body: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+    """``dP/dq`` of points at (``x``, ``y``) [P, B] on ``body``: (jx, jy) each [P, Q, B]."""
+    chain = P.chain[body].unsqueeze(-1)  # [P, Q, 1]
+    slope = P.slope.unsqueeze(-1)  # [Q, 1]
+    dx = x.unsqueeze(1) - k.ox.unsqueeze(0)
+    dy = y.unsqueeze(1) - k.oy.unsqueeze(0)
+    jx = chain * (k.tx.unsqueeze(0) - slope * dy)
+    jy = chain * (k.ty.unsqueeze(0) + slope * dx)
+    return jx, jy
+
+
+def _mass_matrix_and_bias(P, k: _Kin):
+    """Batch-last mass matrix [Q, Q, B] and gravity-minus-bias force [Q, B]."""
+    n_body = P.mass.shape[0]
+    body = torch.arange(n_body, device=P.mass.device)
+    gx, gy, rwx, rwy = _points(k, body, P.com[:, 0], P.com[:, 1])
+    jx, jy = _point_jacobian(P, k, body, gx, gy)  # [N, Q, B]
+    m = P.mass.unsqueeze(1)  # [N, 1, B]
+    mjx, mjy = m * jx, m * jy
+    mass_matrix = (mjx.unsqueeze(2) * jx.unsqueeze(1) + mjy.unsqueeze(2) * jy.unsqueeze(1)).sum(0)
+    rot = P.rot.unsqueeze(-1)  # [N, Q, 1]
+    mass_matrix = mass_matrix + (P.inertia.unsqueeze(1).unsqueeze(1) * rot.unsqueeze(2) * rot.unsqueeze(1)).sum(0)
+    w2 = k.omega * k.omega
+    accx = k.ax - w2 * rwx
+    accy = k.ay - w2 * rwy
+    rhs = (mjx * (P.gravity[0] - accx).unsqueeze(1) + mjy * (P.gravity[1] - accy).unsqueeze(1)).sum(0)
+    return mass_matrix, rhs, (gx, gy), (jx, jy)
+
+
+def _cholesky_solve_unrolled(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Solve ``a x = b`` for SPD ``a`` [Q, Q, B], ``b`` [Q, B] by an unrolled Cholesky (fuses under compile)."""
+    n = a.shape[0]
+    L = [[None] * n for _ in range(n)]
+    inv_diag = [None] * n
+    for j in range(n):
+        s = a[j, j]
+        for k in range(j):
+            s = s - L[j][k] * L[j][k]
+        d = torch.sqrt(s)
+        inv_diag[j] = 1.0 / d
+        L[j][j] = d
+        for i in range(j + 1, n):
+            s = a[i, j]
+            for k in range(j):
+                s = s - L[i][k] * L[j][k]
+            L[i][j] = s * inv_diag[j]
+    y = [None] * n
+    for i in range(n):
+        s = b[i]
+        for k in range(i):
+            s = s - L[i][k] * y[k]
+        y[i] = s * inv_diag[i]
+    x = [None] * n
+    for i in reversed(range(n)):
+        s = y[i]
+        for k in range(i + 1, n):
+            s = s - L[k][i] * x[k]
+        x[i] = s * inv_diag[i]
+    return torch.stack(x)
+
+
+def _solve(a: torch.Tensor, b: torch.Tensor, *, unrolled: bool | None = None) -> torch.Tensor:
+    """``a^-1 b`` for batch-last SPD ``a`` [Q, Q, B], ``b`` [Q, B]; a non-finite member gives NaN.
+
+    Unrolled Cholesky when compiling (one fused kernel) or when asked;
+    otherwise ``torch.linalg.solve_ex`` on the batch-first copy (LU; the
+    batched Cholesky path zeroes a triangle with a multi-threaded ``tril``
+    that is very slow for small matrices on busy machines).
+    """
+    if unrolled is None:
+        unrolled = torch.compiler.is_compiling()
+    if unrolled:
+        return _cholesky_solve_unrolled(a, b)
+    return torch.linalg.solve_ex(a.permute(2, 0, 1), b.T.unsqueeze(-1))[0].squeeze(-1).T
+
+
+# ---------------------------------------------------------------------------- public, batch-first
+def _bf(x: torch.Tensor) -> torch.Tensor:
+    return x.movedim(-1, 0)
+
+
+def _kin_public(k: _Kin) -> Kinematics:
+    p = torch.stack((_bf(k.px), _bf(k.py)), dim=-1)
+    origin = torch.stack((_bf(k.ox), _bf(k.oy)), dim=-1)
+    trans = torch.stack((_bf(k.tx), _bf(k.ty)), dim=-1)
+    acc = torch.stack((_bf(k.ax), _bf(k.ay)), dim=-1)
+    return Kinematics(_bf(k.theta), _bf(k.cos), _bf(k.sin), _bf(k.omega), p, origin, trans, acc, _bf(k.fn),
+                      _bf(k.dfn), _bf(k.ddfn))
+
+
+def _kin_internal(kin: Kinematics) -> _Kin:
+    def bl(x):
+        return x.movedim(0, -1).contiguous()
+
+    return _Kin(bl(kin.cos), bl(kin.sin), bl(kin.omega), bl(kin.p[..., 0]), bl(kin.p[..., 1]),
+                bl(kin.origin[..., 0]), bl(kin.origin[..., 1]), bl(kin.trans[..., 0]), bl(kin.trans[..., 1]),
+                bl(kin.acc_bias[..., 0]), bl(kin.acc_bias[..., 1]), bl(kin.fn), bl(kin.dfn), bl(kin.ddfn),
+                bl(kin.theta))
 
 
 def kinematics(params: EngineParams, q: torch.Tensor, qdot: torch.Tensor) -> Kinematics:
-    """Body-origin kinematics of a batch.
+    """Body kinematics of a batch.
 
     Parameters
     ----------
@@ -104,76 +317,13 @@ def kinematics(params: EngineParams, q: torch.Tensor, qdot: torch.Tensor) -> Kin
     -------
     Kinematics
     """
-    rot, par_rot = params.rot, params.par_rot
-    theta = params.theta0 + q @ rot.T
-    theta_p = params.theta0_par + q @ par_rot.T
-    cb, sb = torch.cos(theta), torch.sin(theta)
-    cp, sp = torch.cos(theta_p), torch.sin(theta_p)
-    omega = qdot @ rot.T
-    omega_p = qdot @ par_rot.T
-    f, df, ddf = splines(params, q)
-    tx, ty = f[:, params.joint_tx_spline], f[:, params.joint_ty_spline]
-    dtx, dty = df[:, params.joint_tx_spline], df[:, params.joint_ty_spline]
-    ddtx, ddty = ddf[:, params.joint_tx_spline], ddf[:, params.joint_ty_spline]
-    cphi, sphi = params.joint_cphi, params.joint_sphi
-    # u = a + R(phi) t (parent body frame), U = R(theta_p) u (ground)
-    ux = params.joint_a[..., 0] + cphi * tx - sphi * ty
-    uy = params.joint_a[..., 1] + sphi * tx + cphi * ty
-    big_u = torch.stack((cp * ux - sp * uy, sp * ux + cp * uy), dim=-1)
-    bx, by = params.joint_b[..., 0], params.joint_b[..., 1]
-    big_b = torch.stack((cb * bx - sb * by, sb * bx + cb * by), dim=-1)
-    w = big_u - big_b
-    p = torch.einsum("nj,bjx->bnx", params.anc, w)
-    # Jacobian of w: rotation of the parent, translation functions, rotation of the child
-    cpsi = cp * cphi - sp * sphi  # psi = theta_p + phi
-    spsi = sp * cphi + cp * sphi
-    ex = dtx.unsqueeze(-1) * params.tx_sel  # [B, N, Q]
-    ey = dty.unsqueeze(-1) * params.ty_sel
-    d_trans = torch.stack((cpsi.unsqueeze(-1) * ex - spsi.unsqueeze(-1) * ey,
-                           spsi.unsqueeze(-1) * ex + cpsi.unsqueeze(-1) * ey), dim=2)
-    dw = (_perp(big_u).unsqueeze(-1) * par_rot.unsqueeze(-2)
-          - _perp(big_b).unsqueeze(-1) * rot.unsqueeze(-2)
-          + d_trans)
-    jac = torch.einsum("nj,bjxk->bnxk", params.anc, dw)
-    # velocity-product acceleration
-    qd_tx = qdot @ params.tx_sel.T
-    qd_ty = qdot @ params.ty_sel.T
-    tdx, tdy = dtx * qd_tx, dty * qd_ty
-    tddx, tddy = ddtx * qd_tx * qd_tx, ddty * qd_ty * qd_ty
-    t_dot = torch.stack((cpsi * tdx - spsi * tdy, spsi * tdx + cpsi * tdy), dim=-1)
-    t_ddot = torch.stack((cpsi * tddx - spsi * tddy, spsi * tddx + cpsi * tddy), dim=-1)
-    wp = omega_p.unsqueeze(-1)
-    wb = omega.unsqueeze(-1)
-    w_dd = -wp * wp * big_u + 2.0 * wp * _perp(t_dot) + t_ddot + wb * wb * big_b
-    acc_bias = torch.einsum("nj,bjx->bnx", params.anc, w_dd)
-    return Kinematics(theta, cb, sb, omega, p, jac, acc_bias, f, df, ddf)
+    return _kin_public(_kinematics(params.bl, q.T.contiguous(), qdot.T.contiguous()))
 
 
-def point_kinematics(params: EngineParams, kin: Kinematics, body: torch.Tensor, r: torch.Tensor):
-    """Position, Jacobian and bias acceleration of points fixed in bodies.
-
-    Parameters
-    ----------
-    body : Tensor [P] long
-        Body of each point.
-    r : Tensor [B, P, 2]
-        Location in the body frame [m] (x-y).
-
-    Returns
-    -------
-    pos : Tensor [B, P, 2] m
-    jac : Tensor [B, P, 2, Q]
-    acc_bias : Tensor [B, P, 2] m/s^2
-    rw : Tensor [B, P, 2] m
-        ``R(theta_b) r`` (the point relative to its body origin, in ground).
-    """
-    c, s = kin.cos[:, body], kin.sin[:, body]
-    rw = torch.stack((c * r[..., 0] - s * r[..., 1], s * r[..., 0] + c * r[..., 1]), dim=-1)
-    pos = kin.p[:, body] + rw
-    jac = kin.jac[:, body] + _perp(rw).unsqueeze(-1) * params.rot[body].unsqueeze(-2)
-    om = kin.omega[:, body].unsqueeze(-1)
-    acc = kin.acc_bias[:, body] - om * om * rw
-    return pos, jac, acc, rw
+def point_jacobian(params: EngineParams, kin: Kinematics, body: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Jacobian ``dP/dq`` [B, P, Q, 2] of points at ``pos`` [B, P, 2] (m) fixed in bodies ``body`` [P]."""
+    jx, jy = _point_jacobian(params.bl, _kin_internal(kin), body, pos[..., 0].T, pos[..., 1].T)
+    return torch.stack((jx.movedim(-1, 0), jy.movedim(-1, 0)), dim=-1)
 
 
 def mass_matrix_and_bias(params: EngineParams, kin: Kinematics):
@@ -185,38 +335,33 @@ def mass_matrix_and_bias(params: EngineParams, kin: Kinematics):
     rhs : Tensor [B, Q]
         ``sum_b m_b J_c^T (g - Jdot_c qdot)`` (N or N m).
     com_pos : Tensor [B, N, 2] m
-    com_jac : Tensor [B, N, 2, Q]
+    com_jac : Tensor [B, N, Q, 2]
     """
-    bsz, n_body = params.mass.shape
-    body = torch.arange(n_body, device=params.mass.device)
-    pos, jac, acc, _ = point_kinematics(params, kin, body, params.com)
-    nq = jac.shape[-1]
-    mj = (jac * params.mass[..., None, None]).reshape(bsz, n_body * 2, nq)
-    jf = jac.reshape(bsz, n_body * 2, nq)
-    m_trans = mj.transpose(1, 2) @ jf
-    m_rot = (params.rot.T.unsqueeze(0) * params.inertia.unsqueeze(1)) @ params.rot
-    mass_matrix = m_trans + m_rot
-    rhs = (mj.transpose(1, 2) @ (params.gravity.unsqueeze(1) - acc).reshape(bsz, n_body * 2, 1)).squeeze(-1)
-    return mass_matrix, rhs, pos, jac
+    m, rhs, (gx, gy), (jx, jy) = _mass_matrix_and_bias(params.bl, _kin_internal(kin))
+    return (m.permute(2, 0, 1), rhs.T, torch.stack((gx.T, gy.T), dim=-1),
+            torch.stack((jx.movedim(-1, 0), jy.movedim(-1, 0)), dim=-1))
 
 
 def solve(mass_matrix: torch.Tensor, force: torch.Tensor) -> torch.Tensor:
-    """``M^-1 f`` per batch member (Cholesky; a non-finite member gives NaN, never an exception)."""
-    chol, _ = torch.linalg.cholesky_ex(mass_matrix)
-    return torch.cholesky_solve(force.unsqueeze(-1), chol).squeeze(-1)
+    """``M^-1 f`` per batch member, batch-first (a non-finite member gives NaN, never an exception)."""
+    return torch.linalg.solve_ex(mass_matrix, force.unsqueeze(-1))[0].squeeze(-1)
 
 
 def forward_dynamics(params: EngineParams, q: torch.Tensor, qdot: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
-    """``qddot`` of the bare multibody system under generalized forces ``tau`` [B, Q] (plus gravity)."""
-    kin = kinematics(params, q, qdot)
-    mass_matrix, rhs, _, _ = mass_matrix_and_bias(params, kin)
-    return solve(mass_matrix, tau + rhs)
+    """``qddot`` [B, Q] of the bare multibody system under generalized forces ``tau`` [B, Q] (plus gravity)."""
+    P = params.bl
+    k = _kinematics(P, q.T.contiguous(), qdot.T.contiguous())
+    m, rhs, _, _ = _mass_matrix_and_bias(P, k)
+    return _solve(m, tau.T + rhs).T
 
 
 def energy(params: EngineParams, q: torch.Tensor, qdot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Kinetic and gravitational potential energy [J] of each batch member, ``([B], [B])``."""
-    kin = kinematics(params, q, qdot)
-    mass_matrix, _, com, _ = mass_matrix_and_bias(params, kin)
-    kinetic = 0.5 * torch.einsum("bi,bij,bj->b", qdot, mass_matrix, qdot)
-    potential = -(params.mass * (com * params.gravity.unsqueeze(1)).sum(-1)).sum(-1)
+    P = params.bl
+    qd = qdot.T.contiguous()
+    k = _kinematics(P, q.T.contiguous(), qd)
+    m, _, (gx, gy), _ = _mass_matrix_and_bias(P, k)
+    kinetic = 0.5 * (qd.unsqueeze(1) * m * qd.unsqueeze(0)).sum((0, 1))
+    potential = -(P.mass * (gx * P.gravity[0] + gy * P.gravity[1])).sum(0)
     return kinetic, potential
+

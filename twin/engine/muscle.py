@@ -29,7 +29,9 @@ Two tendon models:
   :mod:`twin.engine.integrate`. Departure from OpenSim, for robustness: the
   argument of the inverse force--velocity curve is clamped so that
   ``|v_f| <= ~2 v_max`` (OpenSim lets it grow without bound as ``a f_L -> 0``,
-  which makes the ODE infinitely stiff at zero activation).
+  which makes the ODE infinitely stiff at zero activation); and the tendon
+  force is bounded below by 0 (a slack tendon does not push; the De Groote
+  curve would allow -0.2 F_max), as Moco bounds it.
 * :func:`rigid` -- inextensible tendon: fibre length and velocity from the
   path, tendon force ``F_max (a f_L f_V + f_PE + beta v) cos(alpha)``.
 
@@ -147,6 +149,9 @@ class MuscleState:
         d(normalised tendon force)/dt (0 for rigid tendons).
     tendon_force_dot_jac : 1/s
         Estimate of d(tendon_force_dot)/d(normalised tendon force) (<= 0; 0 for rigid tendons).
+    tendon_force_dv : N s/m
+        d(tendon force)/d(musculotendon lengthening speed) (>= 0; 0 for compliant tendons, whose
+        force is a state), for the linearly-implicit integrator.
     """
 
     tendon_force: torch.Tensor
@@ -159,6 +164,7 @@ class MuscleState:
     active_force_length: torch.Tensor
     tendon_force_dot: torch.Tensor
     tendon_force_dot_jac: torch.Tensor
+    tendon_force_dv: torch.Tensor
 
 
 def _fiber_geometry(params: EngineParams, along: torch.Tensor):
@@ -193,7 +199,11 @@ def rigid(params: EngineParams, length: torch.Tensor, speed: torch.Tensor, activ
     passive = params.fmax * fpe
     fiber = active + passive + params.fmax * params.fiber_damping * v_norm
     zero = torch.zeros_like(length)
-    return MuscleState(fiber * cos, lf, lf_norm, vf, cos, active, passive, fl, zero, zero)
+    t = D2 * v_norm + D3
+    dfv = D1 * D2 / torch.sqrt(t * t + 1.0)
+    dforce_dv = params.fmax * (activation * fl * dfv + params.fiber_damping) * cos * cos / params.vmax
+    return MuscleState(fiber * cos, lf, lf_norm, vf, cos, active, passive, fl, zero, zero,
+                       torch.clamp(dforce_dv, min=0.0))
 
 
 def compliant(params: EngineParams, length: torch.Tensor, speed: torch.Tensor, activation: torch.Tensor,
@@ -214,8 +224,8 @@ def compliant(params: EngineParams, length: torch.Tensor, speed: torch.Tensor, a
     -------
     MuscleState
     """
-    ft = norm_tendon_force
-    lt = params.lts * tendon_length_from_force(torch.clamp(ft, min=-0.999 * C3), params.kT)
+    ft = torch.clamp(norm_tendon_force, min=0.0)  # a slack tendon carries no (compressive) force
+    lt = params.lts * tendon_length_from_force(ft, params.kT)
     along, lf, cos = _fiber_geometry(params, length - lt)
     lf_norm = lf / params.lopt
     fl = active_force_length(lf_norm)
@@ -236,7 +246,8 @@ def compliant(params: EngineParams, length: torch.Tensor, speed: torch.Tensor, a
     jac = torch.clamp(jac, max=0.0)
     active = params.fmax * activation * fl * fv_used
     passive = params.fmax * fpe
-    return MuscleState(params.fmax * ft, lf, lf_norm, vf, cos, active, passive, fl, ft_dot, jac)
+    return MuscleState(params.fmax * ft, lf, lf_norm, vf, cos, active, passive, fl, ft_dot, jac,
+                       torch.zeros_like(ft))
 
 
 def equilibrium_tendon_force(params: EngineParams, length: torch.Tensor, speed: torch.Tensor,

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import torch
 
 from .build import EngineParams
-from .multibody import Kinematics, _perp
+from .multibody import Kinematics, _Kin, _kin_internal, _points
 
 __all__ = ["PathGeometry", "path_geometry"]
 
@@ -63,8 +63,62 @@ class PathGeometry:
         return -self.dldq
 
 
+def _path(P, k: _Kin, q: torch.Tensor):
+    """Batch-last path geometry: ``q`` [Q, B] -> length [M, B], dL/dq [M, Q, B]."""
+    body = P.point_body
+    r = P.point_r  # [P, 3, B]
+    mv = P.moving_point
+    n_moving = int(mv.shape[0])
+    if n_moving:
+        fm = P.moving_fn
+        r = r.index_copy(0, mv, torch.stack((k.fn[fm[:, 0]], k.fn[fm[:, 1]], k.fn[fm[:, 2]]), dim=1))
+    posx, posy, _, _ = _points(k, body, r[:, 0], r[:, 1])
+    pz = P.body_z[body] + r[:, 2]
+    i, j = P.seg_i, P.seg_j
+    dx, dy, dz = posx[j] - posx[i], posy[j] - posy[i], pz[j] - pz[i]
+    seg_len = torch.sqrt(dx * dx + dy * dy + dz * dz)
+    inv = 1.0 / seg_len
+    ux, uy, uz = dx * inv, dy * inv, dz * inv  # [G, B]
+    cross_p = ux * posy[i] - uy * posx[i]
+    slope = P.slope.unsqueeze(-1)  # [Q, 1]
+    wx = slope * k.oy + k.tx  # [Q, B]
+    wy = -slope * k.ox + k.ty
+    dseg = (ux.unsqueeze(1) * wx.unsqueeze(0) + uy.unsqueeze(1) * wy.unsqueeze(0)
+            - cross_p.unsqueeze(1) * slope.unsqueeze(0)) * P.seg_sign.unsqueeze(-1)  # [G, Q, B]
+    if n_moving:
+        fm = P.moving_fn
+        bm = body[mv]
+        c, s = k.cos[bm], k.sin[bm]
+        drx, dry, drz = k.dfn[fm[:, 0]], k.dfn[fm[:, 1]], k.dfn[fm[:, 2]]
+        mvec = torch.zeros_like(r).index_copy(0, mv, torch.stack((c * drx - s * dry, s * drx + c * dry, drz), 1))
+        s_j = ux * mvec[j, 0] + uy * mvec[j, 1] + uz * mvec[j, 2]
+        s_i = ux * mvec[i, 0] + uy * mvec[i, 1] + uz * mvec[i, 2]
+        dseg = dseg + s_j.unsqueeze(1) * P.seg_moving_j.unsqueeze(-1) - s_i.unsqueeze(1) * P.seg_moving_i.unsqueeze(-1)
+    # active points and used segments
+    qc = q[P.cond_coord]
+    active = torch.where(P.is_cond.unsqueeze(-1), (qc >= P.cond_lo) & (qc <= P.cond_hi),
+                         torch.ones_like(qc, dtype=torch.bool)).to(q.dtype)
+    between = P.seg_between @ active  # [G, B] active points strictly inside
+    used = active[i] * active[j] * (between < 0.5).to(q.dtype)
+    nm = P.n_muscles
+    length = torch.zeros(nm, q.shape[1], dtype=q.dtype, device=q.device).index_add(0, P.seg_muscle, used * seg_len)
+    dldq = torch.zeros(nm, q.shape[0], q.shape[1], dtype=q.dtype, device=q.device).index_add(
+        0, P.seg_muscle, used.unsqueeze(1) * dseg)
+    return length, dldq
+
+
 def path_geometry(params: EngineParams, kin: Kinematics, q: torch.Tensor) -> PathGeometry:
     """Length and its coordinate derivatives for all muscles.
+
+    For a straight segment with unit vector ``u`` between points on bodies
+    ``b_i`` and ``b_j``, only coordinates between the two bodies change its
+    length (``seg_sign = chain[b_j] - chain[b_i]``), and by the joint
+    Jacobian formula of :mod:`twin.engine.multibody`
+
+    ``dl/dq_k = seg_sign[k] (slope_k (u x O_k - u x P) + u . T_k)``
+
+    (``x`` the planar cross product; ``u x P`` is the same at both ends),
+    plus, for moving points, ``u . R dr/dq`` at their coordinate.
 
     Parameters
     ----------
@@ -77,43 +131,5 @@ def path_geometry(params: EngineParams, kin: Kinematics, q: torch.Tensor) -> Pat
     -------
     PathGeometry
     """
-    body = params.point_body
-    r = params.point_r
-    # moving points: location (and its derivative) from the model splines
-    mv = params.moving_point
-    if mv.numel():
-        spl = params.moving_spline  # [Pm, 3]
-        r_mv = kin.spline_f[:, spl]  # [B, Pm, 3]
-        dr_mv = kin.spline_df[:, spl].unsqueeze(-1) * params.spline_sel[spl]  # [B, Pm, 3, Q]
-        r = r.index_copy(1, mv, r_mv)
-    c, s = kin.cos[:, body], kin.sin[:, body]
-    rx, ry = r[..., 0], r[..., 1]
-    rw = torch.stack((c * rx - s * ry, s * rx + c * ry), dim=-1)
-    pos = kin.p[:, body] + rw  # [B, P, 2]
-    pz = params.body_z[:, body] + r[..., 2]  # [B, P]
-    jac = kin.jac[:, body] + _perp(rw).unsqueeze(-1) * params.rot[body].unsqueeze(-2)  # [B, P, 2, Q]
-    jz = torch.zeros_like(jac[:, :, 0])  # [B, P, Q]
-    if mv.numel():
-        cm, sm = c[:, mv].unsqueeze(-1), s[:, mv].unsqueeze(-1)
-        drx, dry = dr_mv[:, :, 0], dr_mv[:, :, 1]
-        add = torch.stack((cm * drx - sm * dry, sm * drx + cm * dry), dim=2)
-        jac = jac.index_add(1, mv, add)
-        jz = jz.index_add(1, mv, dr_mv[:, :, 2])
-    # active points and used segments
-    qc = q[:, params.cond_coord]
-    active = torch.where(params.is_cond, (qc >= params.cond_lo) & (qc <= params.cond_hi),
-                         torch.ones_like(qc, dtype=torch.bool)).to(q.dtype)
-    i, j = params.seg_i, params.seg_j
-    between = active @ params.seg_between.T  # [B, G] number of active points strictly inside
-    used = active[:, i] * active[:, j] * (between < 0.5).to(q.dtype)
-    d_xy = pos[:, j] - pos[:, i]
-    d_z = pz[:, j] - pz[:, i]
-    seg_len = torch.sqrt((d_xy * d_xy).sum(-1) + d_z * d_z)
-    inv = 1.0 / seg_len
-    u_xy = d_xy * inv.unsqueeze(-1)
-    u_z = d_z * inv
-    dj = jac[:, j] - jac[:, i]  # [B, G, 2, Q]
-    dseg = (u_xy.unsqueeze(-1) * dj).sum(2) + u_z.unsqueeze(-1) * (jz[:, j] - jz[:, i])  # [B, G, Q]
-    length = (used * seg_len) @ params.seg_muscle.T
-    dldq = torch.einsum("mg,bgk->bmk", params.seg_muscle, used.unsqueeze(-1) * dseg)
-    return PathGeometry(length, dldq)
+    length, dldq = _path(params.bl, _kin_internal(kin), q.T.contiguous())
+    return PathGeometry(length.T, dldq.permute(2, 0, 1))

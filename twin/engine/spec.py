@@ -186,6 +186,11 @@ class CoordinateSpec:
         Exponential rate of the limit torque beyond the range [1/rad].
     damping : float
         Linear joint damping [N m s/rad] (or N s/m).
+    stiffness : float
+        Linear spring towards ``rest`` [N m/rad] (or N/m), as OpenSim's
+        ``SpringGeneralizedForce`` (e.g. a body-weight-support harness).
+    rest : float
+        Rest value of that spring [rad or m].
     """
 
     name: str
@@ -195,6 +200,8 @@ class CoordinateSpec:
     limit_stiffness: float = 0.0
     limit_sharpness: float = 20.0
     damping: float = 0.0
+    stiffness: float = 0.0
+    rest: float = 0.0
 
 
 @dataclass(frozen=True)

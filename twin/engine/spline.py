@@ -157,3 +157,26 @@ def evaluate(t: torch.Tensor, x: torch.Tensor, y: torch.Tensor, b: torch.Tensor,
     df = torch.where(below, b0, torch.where(above, b_last, df))
     ddf = torch.where(below | above, zero, ddf)
     return f, df, ddf
+
+
+def evaluate_bl(t: torch.Tensor, x: torch.Tensor, y: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
+                d: torch.Tensor, x_last: torch.Tensor, y_last: torch.Tensor, b_last: torch.Tensor):
+    """:func:`evaluate` with the batch last: ``t`` [S, B], knots/coefficients [S, K, B], ends [S, B]."""
+    below = t < x[:, 0]
+    k = ((t.unsqueeze(1) >= x).sum(1) - 1).clamp(min=0)
+    kk = k.unsqueeze(1)
+    xk = torch.gather(x, 1, kk).squeeze(1)
+    yk = torch.gather(y, 1, kk).squeeze(1)
+    bk = torch.gather(b, 1, kk).squeeze(1)
+    ck = torch.gather(c, 1, kk).squeeze(1)
+    dk = torch.gather(d, 1, kk).squeeze(1)
+    h = t - xk
+    f = yk + h * (bk + h * (ck + h * dk))
+    df = bk + h * (2.0 * ck + 3.0 * h * dk)
+    ddf = 2.0 * ck + 6.0 * h * dk
+    above = t > x_last
+    zero = torch.zeros_like(f)
+    f = torch.where(below, y[:, 0] + (t - x[:, 0]) * b[:, 0], torch.where(above, y_last + (t - x_last) * b_last, f))
+    df = torch.where(below, b[:, 0], torch.where(above, b_last, df))
+    ddf = torch.where(below | above, zero, ddf)
+    return f, df, ddf

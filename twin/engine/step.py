@@ -37,13 +37,13 @@ from dataclasses import dataclass, fields, replace
 import torch
 
 from . import activation as _activation
-from . import contact as _contact
 from . import joints as _joints
 from . import metabolics as _metabolics
 from . import muscle as _muscle
 from .build import EngineParams
-from .multibody import kinematics, mass_matrix_and_bias, solve
-from .path import path_geometry
+from .contact import _contact
+from .multibody import _kinematics, _mass_matrix_and_bias, _solve, kinematics
+from .path import _path, path_geometry
 
 __all__ = ["State", "Outputs", "initial_state", "dynamics", "step", "guard"]
 
@@ -148,6 +148,8 @@ def initial_state(params: EngineParams, *, q: torch.Tensor | None = None, qdot: 
     qdot = torch.zeros_like(q) if qdot is None else torch.as_tensor(qdot, dtype=dtype, device=device).expand(
         bsz, nq).clone()
     act = torch.as_tensor(activation, dtype=dtype, device=device).expand(bsz, nm).clone()
+    if tendon_force is None and nm == 0:
+        tendon_force = torch.zeros(bsz, 0, dtype=dtype, device=device)
     if tendon_force is None:
         kin = kinematics(params, q, qdot)
         geo = path_geometry(params, kin, q)
@@ -158,49 +160,111 @@ def initial_state(params: EngineParams, *, q: torch.Tensor | None = None, qdot: 
     return State(q, qdot, act, tf, flags, flags.clone())
 
 
-def dynamics(params: EngineParams, state: State, excitation: torch.Tensor) -> Outputs:
+@dataclass(frozen=True)
+class _Out:
+    """Batch-last outputs of :func:`_dynamics` (all ``[..., B]``)."""
+
+    qddot: torch.Tensor  # [Q, B]
+    muscle_force: torch.Tensor  # [M, B]
+    fiber_length: torch.Tensor
+    fiber_velocity: torch.Tensor
+    mtu_length: torch.Tensor
+    tendon_force_dot: torch.Tensor
+    tendon_force_dot_jac: torch.Tensor
+    activation_dot: torch.Tensor
+    grf_x: torch.Tensor  # [H, B]
+    grf_y: torch.Tensor
+    metabolic_power: torch.Tensor  # [B]
+
+
+def _dynamics(P, rigid: bool, q, qd, act, ft, excitation, implicit_dt: float = 0.0) -> _Out:
+    """The chained stages, batch-last: ``q``, ``qd`` [Q, B]; ``act``, ``ft``, ``excitation`` [M, B]."""
+    excitation = torch.clamp(excitation, 0.0, 1.0)
+    k = _kinematics(P, q, qd)
+    tau = _joints.passive_torque(P, q, qd)
+    nb = q.shape[1]
+    nm = P.n_muscles
+    geo = None
+    if nm:  # static structure, not data: a model without muscles skips the muscle stages
+        length, dldq = _path(P, k, q)
+        speed = (dldq * qd.unsqueeze(0)).sum(1)
+        if rigid:
+            ms = _muscle.rigid(P, length, speed, act)
+        else:
+            ms = _muscle.compliant(P, length, speed, act, ft)
+        tau = tau - (dldq * ms.tendon_force.unsqueeze(1)).sum(0)
+        power = _metabolics.muscle_power(
+            excitation=excitation, activation=act, norm_fiber_length=ms.norm_fiber_length,
+            fiber_velocity=ms.fiber_velocity, active_fiber_force=ms.active_fiber_force,
+            passive_fiber_force=ms.passive_fiber_force, active_force_length=ms.active_force_length,
+            fmax=P.fmax, muscle_mass=P.muscle_mass, slow_twitch=P.slow_twitch).sum(0)
+        geo = (length, dldq)
+    else:
+        zero = q.new_zeros(0, nb)
+        ms = _muscle.MuscleState(*([zero] * 11))
+        power = q.new_zeros(nb)
+        length = zero
+    damping = None
+    if P.n_contacts:
+        gen, fx, fy, _, damping = _contact(P, k, qd, with_damping=implicit_dt > 0.0)
+        tau = tau + gen
+        grf_x, grf_y = P.contact_group @ fx, P.contact_group @ fy
+    else:
+        grf_x = grf_y = q.new_zeros(0, nb)
+    mass_matrix, rhs, _, _ = _mass_matrix_and_bias(P, k)
+    force = tau + rhs
+    if implicit_dt > 0.0:
+        h = float(implicit_dt)
+        stiff = _joints.limit_stiffness(P, q)
+        diag = h * P.joint_damping + h * h * stiff  # [Q, B]
+        eye = torch.eye(q.shape[0], dtype=q.dtype, device=q.device).unsqueeze(-1)
+        lhs = mass_matrix + eye * diag.unsqueeze(0)
+        if damping is not None:
+            lhs = lhs + h * damping
+        if geo is not None and rigid:
+            dldq = geo[1]
+            wd = dldq * ms.tendon_force_dv.unsqueeze(1)
+            lhs = lhs + h * (wd.unsqueeze(2) * dldq.unsqueeze(1)).sum(0)
+        qddot = _solve(lhs, force - h * stiff * qd)
+    else:
+        qddot = _solve(mass_matrix, force)
+    adot = _activation.derivative(act, excitation, P.tau_act, P.tau_deact)
+    return _Out(qddot, ms.tendon_force, ms.fiber_length, ms.fiber_velocity, length, ms.tendon_force_dot,
+                ms.tendon_force_dot_jac, adot, grf_x, grf_y, power)
+
+
+def _public_outputs(o: _Out) -> Outputs:
+    return Outputs(o.qddot.T, o.muscle_force.T, o.fiber_length.T, o.fiber_velocity.T, o.mtu_length.T,
+                   o.tendon_force_dot.T, o.tendon_force_dot_jac.T, o.activation_dot.T,
+                   torch.stack((o.grf_x.T, o.grf_y.T), dim=-1), o.metabolic_power)
+
+
+def dynamics(params: EngineParams, state: State, excitation: torch.Tensor, *,
+             implicit_dt: float = 0.0) -> Outputs:
     """Time derivatives and outputs of a batch at ``state`` under ``excitation`` [B, M] (in [0, 1]).
+
+    Parameters
+    ----------
+    params : EngineParams
+    state : State
+    excitation : Tensor [B, M]
+    implicit_dt : float, keyword-only
+        0 (default): ``qddot`` is the acceleration. ``h > 0``: ``qddot`` is
+        the linearly-implicit velocity increment per second over a step
+        ``h``, ``(M + h D + h^2 K)^-1 (f - h K qdot)``, with ``D`` the
+        damping of contacts, rigid-tendon muscles (force--velocity) and
+        joints, and ``K`` the joint-limit stiffness (used by
+        :mod:`twin.engine.integrate`).
 
     Returns
     -------
     Outputs
         ``qddot``, ``activation_dot``, ``tendon_force_dot`` are the state derivatives.
     """
-    q, qdot = state.q, state.qdot
-    excitation = torch.clamp(excitation, 0.0, 1.0)
-    kin = kinematics(params, q, qdot)
-    tau = _joints.passive_torque(params, q, qdot)
-    bsz, nm = q.shape[0], params.n_muscles
-    if nm:  # static structure, not data: a model without muscles skips the muscle stages
-        geo = path_geometry(params, kin, q)
-        speed = torch.einsum("bmk,bk->bm", geo.dldq, qdot)
-        if params.rigid_tendon:
-            ms = _muscle.rigid(params, geo.length, speed, state.activation)
-        else:
-            ms = _muscle.compliant(params, geo.length, speed, state.activation, state.tendon_force)
-        tau = tau - torch.einsum("bmk,bm->bk", geo.dldq, ms.tendon_force)
-        power = _metabolics.muscle_power(
-            excitation=excitation, activation=state.activation, norm_fiber_length=ms.norm_fiber_length,
-            fiber_velocity=ms.fiber_velocity, active_fiber_force=ms.active_fiber_force,
-            passive_fiber_force=ms.passive_fiber_force, active_force_length=ms.active_force_length,
-            fmax=params.fmax, muscle_mass=params.muscle_mass, slow_twitch=params.slow_twitch).sum(-1)
-        mtu_length = geo.length
-    else:
-        zero = q.new_zeros(bsz, 0)
-        ms = _muscle.MuscleState(zero, zero, zero, zero, zero, zero, zero, zero, zero, zero)
-        power = q.new_zeros(bsz)
-        mtu_length = zero
-    if len(params.contact_names):
-        cf = _contact.contact_forces(params, kin, qdot)
-        tau = tau + cf.generalized
-        grf = cf.group
-    else:
-        grf = q.new_zeros(bsz, 0, 2)
-    mass_matrix, rhs, _, _ = mass_matrix_and_bias(params, kin)
-    qddot = solve(mass_matrix, tau + rhs)
-    adot = _activation.derivative(state.activation, excitation, params.tau_act, params.tau_deact)
-    return Outputs(qddot, ms.tendon_force, ms.fiber_length, ms.fiber_velocity, mtu_length, ms.tendon_force_dot,
-                   ms.tendon_force_dot_jac, adot, grf, power)
+    o = _dynamics(params.bl, params.rigid_tendon, state.q.T.contiguous(), state.qdot.T.contiguous(),
+                  state.activation.T.contiguous(), state.tendon_force.T.contiguous(), excitation.T.contiguous(),
+                  implicit_dt)
+    return _public_outputs(o)
 
 
 def step(params: EngineParams, state: State, excitation: torch.Tensor, dt: float, *,
