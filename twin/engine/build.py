@@ -426,6 +426,19 @@ class BatchLast:
         # Python-level structure for unrolled, fusable code (static under torch.compile)
         self.ancestors = tuple(tuple(int(j) for j in np.nonzero(r)[0]) for r in params.anc.cpu().numpy())
         self.chain_lists = tuple(tuple(int(k) for k in np.nonzero(r)[0]) for r in params.chain.cpu().numpy())
+        seg_muscle = params.seg_muscle.cpu().numpy()
+        self.muscle_segments = tuple(tuple(int(g) for g in np.nonzero(seg_muscle == m)[0])
+                                     for m in range(self.n_muscles))
+        self.seg_muscle_matrix = torch.zeros(self.n_muscles, len(seg_muscle), dtype=params.mass.dtype,
+                                             device=params.mass.device)
+        if len(seg_muscle):
+            self.seg_muscle_matrix[seg_muscle, np.arange(len(seg_muscle))] = 1.0
+        spline_fn = params.spline_fn.cpu().numpy()
+        n_fn = int(params.fn_coord.shape[0])
+        self.fn_spline = tuple(tuple(int(s) for s in np.nonzero(spline_fn == f)[0]) for f in range(n_fn))
+        self.spline_scatter = torch.zeros(n_fn, len(spline_fn), dtype=params.mass.dtype, device=params.mass.device)
+        if len(spline_fn):
+            self.spline_scatter[spline_fn, np.arange(len(spline_fn))] = 1.0
 
 
 _PARAM_FIELDS = {

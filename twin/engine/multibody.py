@@ -126,7 +126,7 @@ def _cmm(rows, x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     one kernel (a matmul would be an extern call); eager uses the matmul.
     """
     if not torch.compiler.is_compiling():
-        return matrix @ x
+        return (matrix @ x.reshape(x.shape[0], -1)).reshape((matrix.shape[0],) + x.shape[1:])
     zero = torch.zeros_like(x[0])
     out = []
     for r in rows:
@@ -145,9 +145,9 @@ def _functions(P, q: torch.Tensor):
     if P.n_splines:
         sf, sdf, sddf = _spline_eval(q[P.spline_coord], P.spline_x, P.spline_y, P.spline_b, P.spline_c,
                                      P.spline_d, P.spline_x_last, P.spline_y_last, P.spline_b_last)
-        f = f.index_add(0, P.spline_fn, sf)
-        df = df.index_add(0, P.spline_fn, sdf)
-        ddf = torch.zeros_like(f).index_add(0, P.spline_fn, sddf)
+        f = f + _cmm(P.fn_spline, sf, P.spline_scatter)
+        df = df + _cmm(P.fn_spline, sdf, P.spline_scatter)
+        ddf = _cmm(P.fn_spline, sddf, P.spline_scatter)
     else:
         ddf = torch.zeros_like(f)
     return f, df, ddf
@@ -277,7 +277,17 @@ def _solve(a: torch.Tensor, b: torch.Tensor, *, unrolled: bool | None = None) ->
         unrolled = torch.compiler.is_compiling()
     if unrolled:
         return _cholesky_solve_unrolled(a, b)
-    return torch.linalg.solve_ex(a.permute(2, 0, 1), b.T.unsqueeze(-1))[0].squeeze(-1).T
+    return _small_solve(a.permute(2, 0, 1), b.T.unsqueeze(-1)).squeeze(-1).T
+
+
+def _small_solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Batched ``solve_ex`` [B, Q, Q] x [B, Q, 1] (never raises; a singular member gives inf/NaN).
+
+    Note: LAPACK factorisations of a few 10x10 matrices are split across
+    threads; on a busy machine small eager batches run much faster with
+    ``torch.set_num_threads(1)`` (see ``simulate(num_threads=...)``).
+    """
+    return torch.linalg.solve_ex(a, b)[0]
 
 
 # ---------------------------------------------------------------------------- public, batch-first
@@ -344,7 +354,7 @@ def mass_matrix_and_bias(params: EngineParams, kin: Kinematics):
 
 def solve(mass_matrix: torch.Tensor, force: torch.Tensor) -> torch.Tensor:
     """``M^-1 f`` per batch member, batch-first (a non-finite member gives NaN, never an exception)."""
-    return torch.linalg.solve_ex(mass_matrix, force.unsqueeze(-1))[0].squeeze(-1)
+    return _small_solve(mass_matrix, force.unsqueeze(-1)).squeeze(-1)
 
 
 def forward_dynamics(params: EngineParams, q: torch.Tensor, qdot: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import torch
 
 from .build import EngineParams
-from .multibody import Kinematics, _Kin, _kin_internal, _points
+from .multibody import Kinematics, _cmm, _Kin, _kin_internal, _points
 
 __all__ = ["PathGeometry", "path_geometry"]
 
@@ -100,10 +100,8 @@ def _path(P, k: _Kin, q: torch.Tensor):
                          torch.ones_like(qc, dtype=torch.bool)).to(q.dtype)
     between = P.seg_between @ active  # [G, B] active points strictly inside
     used = active[i] * active[j] * (between < 0.5).to(q.dtype)
-    nm = P.n_muscles
-    length = torch.zeros(nm, q.shape[1], dtype=q.dtype, device=q.device).index_add(0, P.seg_muscle, used * seg_len)
-    dldq = torch.zeros(nm, q.shape[0], q.shape[1], dtype=q.dtype, device=q.device).index_add(
-        0, P.seg_muscle, used.unsqueeze(1) * dseg)
+    length = _cmm(P.muscle_segments, used * seg_len, P.seg_muscle_matrix)
+    dldq = _cmm(P.muscle_segments, used.unsqueeze(1) * dseg, P.seg_muscle_matrix)
     return length, dldq
 
 

@@ -113,7 +113,7 @@ def simulate(params: Any, controller: Controller | None, duration: float, *, dt:
              device: str | torch.device | None = None, dtype: torch.dtype | None = None, record_every: int = 10,
              integrator: str = "semi_implicit_euler", initial: State | None = None,
              fall_height: float | None = 0.6, compile: bool | str = False,
-             rigid_tendon: bool | None = None) -> xr.Dataset:
+             rigid_tendon: bool | None = None, num_threads: int | None = None) -> xr.Dataset:
     """Simulate a batch for ``duration`` seconds.
 
     Parameters
@@ -144,6 +144,10 @@ def simulate(params: Any, controller: Controller | None, duration: float, *, dt:
         Use ``torch.compile`` (eager fallback on failure).
     rigid_tendon : bool, optional
         Override the tendon model of ``params``.
+    num_threads : int, optional
+        ``torch.set_num_threads`` for the run (restored afterwards). Small
+        batches on CPU run fastest with 1: their tiny per-op work gains
+        nothing from threads, and thread hand-off is slow on a busy machine.
 
     Returns
     -------
@@ -188,6 +192,20 @@ def simulate(params: Any, controller: Controller | None, duration: float, *, dt:
         "failed": torch.empty(n_rec, bsz, dtype=torch.bool, device=dev),
     }
     stepper = make_stepper(compile=compile)
+    old_threads = torch.get_num_threads()
+    if num_threads is not None:
+        check_param("num_threads", num_threads, minimum=1, types=int)
+        torch.set_num_threads(num_threads)
+    try:
+        _run(controller, state, params, stepper, buf, n_steps, record_every, dt, integrator, fall_height, bsz, nm)
+    finally:
+        torch.set_num_threads(old_threads)
+    state = buf.pop("_final")
+    return _dataset(params, buf, n_rec, record_every, dt, state, integrator, fall_height, n_steps)
+
+
+def _run(controller, state, params, stepper, buf, n_steps, record_every, dt, integrator, fall_height, bsz, nm):
+    dtype, dev = params.dtype, params.device
     k = 0
     with torch.no_grad():
         for i in range(n_steps):
@@ -207,7 +225,7 @@ def simulate(params: Any, controller: Controller | None, duration: float, *, dt:
                 buf["failed"][k] = state.failed
                 k += 1
             state = new
-    return _dataset(params, buf, n_rec, record_every, dt, state, integrator, fall_height, n_steps)
+    buf["_final"] = state
 
 
 def _first_time(flags: np.ndarray, time: np.ndarray, final: np.ndarray, t_end: float) -> np.ndarray:

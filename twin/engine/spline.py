@@ -163,13 +163,16 @@ def evaluate_bl(t: torch.Tensor, x: torch.Tensor, y: torch.Tensor, b: torch.Tens
                 d: torch.Tensor, x_last: torch.Tensor, y_last: torch.Tensor, b_last: torch.Tensor):
     """:func:`evaluate` with the batch last: ``t`` [S, B], knots/coefficients [S, K, B], ends [S, B]."""
     below = t < x[:, 0]
-    k = ((t.unsqueeze(1) >= x).sum(1) - 1).clamp(min=0)
-    kk = k.unsqueeze(1)
-    xk = torch.gather(x, 1, kk).squeeze(1)
-    yk = torch.gather(y, 1, kk).squeeze(1)
-    bk = torch.gather(b, 1, kk).squeeze(1)
-    ck = torch.gather(c, 1, kk).squeeze(1)
-    dk = torch.gather(d, 1, kk).squeeze(1)
+    ge = t.unsqueeze(1) >= x  # [S, K, B]; the interval is the last knot <= t
+    nxt = torch.cat((ge[:, 1:], torch.zeros_like(ge[:, :1])), dim=1)
+    sel = ge & ~nxt
+    sel = torch.cat((sel[:, :1] | below.unsqueeze(1), sel[:, 1:]), dim=1).to(t.dtype)  # below: first interval
+    # select the interval's knot and coefficients by a one-hot sum (no gather: fuses and vectorises)
+    xk = (sel * torch.where(sel > 0, x, torch.zeros_like(x))).sum(1)
+    yk = (sel * y).sum(1)
+    bk = (sel * b).sum(1)
+    ck = (sel * c).sum(1)
+    dk = (sel * d).sum(1)
     h = t - xk
     f = yk + h * (bk + h * (ck + h * dk))
     df = bk + h * (2.0 * ck + 3.0 * h * dk)
