@@ -58,7 +58,6 @@ def run_demo(*, out: str | Path = "demo_output", show: bool = True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     files = datasets.example("subject01_walk")
     rec = read([files["walk_trc"], files["grf_mot"]])
-    mass = None
     ev = gait.detect_events(rec, method="force")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -116,20 +116,6 @@ VARIABLES: dict[str, tuple[tuple[Any, ...], str | None, str]] = {
 _FIXED_COORDS = {"axis": AXES, "uv": UV, "quaternion": QUATERNION}
 
 
-def _time_coord(time: Sequence[float] | np.ndarray, name: str = "time") -> xr.DataArray:
-    t = np.asarray(time, dtype=float)
-    return xr.DataArray(t, dims=(name,), attrs={"units": "s", "long_name": "time" if name == "time" else "analog time"})
-
-
-def _da(name: str, values: Any, dims: tuple[str, ...], units: str | None = None) -> xr.DataArray:
-    spec_units, long_name = VARIABLES[name][1], VARIABLES[name][2]
-    return xr.DataArray(
-        np.asarray(values, dtype=float),
-        dims=dims,
-        attrs={"units": units if units is not None else spec_units, "long_name": long_name},
-    )
-
-
 def _var(name: str, values: Any, dims: tuple[str, ...], units: str | None = None) -> tuple:
     spec_units, long_name = VARIABLES[name][1], VARIABLES[name][2]
     return (dims, np.asarray(values, dtype=float),
@@ -277,11 +263,10 @@ def table(
     **attrs: Any,
 ) -> xr.Dataset:
     """Build a Table Dataset ``table(time, column)`` for storage files twin does not interpret."""
-    ds = xr.Dataset(coords={"time": _time_coord(time), "column": list(columns)})
-    ds["table"] = _da("table", values, ("time", "column"), units=units)
-    ds.attrs.update(kind="table", source=str(source), history=history, rate=estimate_rate(time))
-    ds.attrs.update(attrs)
-    return ds
+    out_attrs = {"kind": "table", "source": str(source), "history": history, "rate": estimate_rate(time)}
+    out_attrs.update(attrs)
+    return xr.Dataset({"table": _var("table", values, ("time", "column"), units=units)},
+                      coords={"time": _time_var(time), "column": list(columns)}, attrs=out_attrs)
 
 
 def events(
@@ -299,7 +284,7 @@ def events(
         raise SchemaError("events(): times, labels and sides must have the same length")
     order = np.argsort(t, kind="stable")
     ds = xr.Dataset(
-        {"event_time": _da("event_time", t[order], ("event",))},
+        {"event_time": _var("event_time", t[order], ("event",))},
         coords={
             "event_label": ("event", [labels[i] for i in order]),
             "event_side": ("event", [sides[i] for i in order]),

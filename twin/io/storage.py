@@ -305,8 +305,6 @@ def _interpret(p, time, values, cols, in_degrees, history, name, external_loads,
         for line in kin.attrs["history"].split("\n"):
             if line:
                 ds = add_history(ds, line)
-    if kind == "kinematics" and not groups and not rest:
-        pass
     validate(ds)
     return ds
 
