@@ -65,7 +65,9 @@ def _degroote(model):
 
 
 def test_lengths_and_moment_arms_match_opensim_over_joint_ranges(body):
-    """Each leg coordinate swept over its range (others at default): length and moment arms within 1 %."""
+    """Each leg coordinate swept over its range and 0.3 rad beyond (others at default): length and moment arms
+    within 1 %. Beyond the range OpenSim evaluates moving path points at the clamped coordinate (and their
+    slope at the actual one); the engine does the same."""
     model = to_opensim(body, contact=False, markers=None)
     state = model.initSystem()
     p = EngineParams.from_body(body, contact=False)
@@ -76,7 +78,7 @@ def test_lengths_and_moment_arms_match_opensim_over_joint_ranges(body):
     for c in body.coordinates:
         if c.name.startswith("pelvis"):
             continue
-        for value in np.linspace(c.range[0], c.range[1], 13):
+        for value in np.linspace(c.range[0] - 0.3, c.range[1] + 0.3, 17):
             q = np.array([cc.default for cc in body.coordinates])
             q[names.index(c.name)] = value
             _set_state(model, state, names, q)

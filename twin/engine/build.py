@@ -131,6 +131,10 @@ class EngineParams:
     mass : [B, N] kg ; com : [B, N, 2] m ; inertia : [B, N] kg m^2 (about the COM, Z axis)
     fn_slope, fn_intercept : [B, F]
         Linear part of each function (m per unit of the coordinate, m).
+    fn_lo, fn_hi : [B, F]
+        The coordinate is clamped to this interval before evaluating the
+        function: the coordinate's range for moving path points (as OpenSim's
+        ``MovingPathPoint`` does), unbounded for joint translations.
     spline_x, spline_y, spline_b, spline_c, spline_d : [B, S, K]
         SimmSpline knots (rad or m) and coefficients (m per unit^k).
     spline_x_last, spline_y_last, spline_b_last : [B, S]
@@ -204,6 +208,10 @@ class EngineParams:
     inertia: torch.Tensor
     fn_slope: torch.Tensor
     fn_intercept: torch.Tensor
+    fn_lo: torch.Tensor
+    fn_hi: torch.Tensor
+    spline_f_lo: torch.Tensor
+    spline_f_hi: torch.Tensor
     spline_x: torch.Tensor
     spline_y: torch.Tensor
     spline_b: torch.Tensor
@@ -443,7 +451,7 @@ class BatchLast:
 
 _PARAM_FIELDS = {
     "theta0", "theta0_par", "joint_a", "joint_cphi", "joint_sphi", "joint_b", "body_z", "mass", "com", "inertia",
-    "fn_slope", "fn_intercept", "spline_x", "spline_y", "spline_b", "spline_c", "spline_d", "spline_x_last",
+    "fn_slope", "fn_intercept", "fn_lo", "fn_hi", "spline_f_lo", "spline_f_hi", "spline_x", "spline_y", "spline_b", "spline_c", "spline_d", "spline_x_last",
     "spline_y_last", "spline_b_last", "point_r", "cond_lo", "cond_hi", "fmax", "lopt", "lts", "width", "vmax",
     "tau_act", "tau_deact", "kT", "e0", "fiber_damping", "slow_twitch", "muscle_mass", "contact_r", "contact_radius",
     "contact_stiffness", "contact_dissipation", "mu_s", "mu_d", "mu_v", "v_trans", "contact_cf", "contact_bd",
@@ -895,9 +903,18 @@ def _parameters(spec: ModelSpec, st: dict) -> dict[str, np.ndarray]:
     body_z = anc @ z_local
     funcs = _functions(spec)
     fn_slope = np.array([f.slope if f.kind == "linear" else 0.0 for f in funcs])
+    crange = {c.name: c.range for c in spec.coordinates}
+    n_joint_fn = 2 * nb
+    fn_lo = np.array([-1e30 if i < n_joint_fn or f.kind == "constant" else crange[f.coordinate][0]
+                      for i, f in enumerate(funcs)])
+    fn_hi = np.array([1e30 if i < n_joint_fn or f.kind == "constant" else crange[f.coordinate][1]
+                      for i, f in enumerate(funcs)])
     fn_icpt = np.array([f.intercept if f.kind == "linear" else (f.value if f.kind == "constant" else 0.0)
                         for f in funcs])
     spl = [funcs[i].knots() for i in range(len(funcs)) if funcs[i].kind == "spline"]
+    spl_idx = [i for i in range(len(funcs)) if funcs[i].kind == "spline"]
+    f_lo = np.array([_spline.value(*funcs[i].knots(), fn_lo[i]) if fn_lo[i] > -1e29 else 0.0 for i in spl_idx])
+    f_hi = np.array([_spline.value(*funcs[i].knots(), fn_hi[i]) if fn_hi[i] < 1e29 else 0.0 for i in spl_idx])
     packed = _spline.pack(spl) if spl else _spline.pack([((0.0, 1.0), (0.0, 0.0))])
     kmax = st["_spline_k"]
     for key in ("x", "y", "b", "c", "d"):
@@ -932,7 +949,8 @@ def _parameters(spec: ModelSpec, st: dict) -> dict[str, np.ndarray]:
         "joint_b": bb, "body_z": body_z,
         "mass": np.array([b.mass for b in bodies]), "com": np.array([b.com[:2] for b in bodies]).reshape(nb, 2),
         "inertia": np.array([b.inertia_zz for b in bodies]),
-        "fn_slope": fn_slope, "fn_intercept": fn_icpt,
+        "fn_slope": fn_slope, "fn_intercept": fn_icpt, "fn_lo": fn_lo, "fn_hi": fn_hi,
+        "spline_f_lo": f_lo.reshape(-1), "spline_f_hi": f_hi.reshape(-1),
         "spline_x": packed["x"], "spline_y": packed["y"], "spline_b": packed["b"], "spline_c": packed["c"],
         "spline_d": packed["d"], "spline_x_last": packed["x_last"], "spline_y_last": packed["y_last"],
         "spline_b_last": packed["b_last"],

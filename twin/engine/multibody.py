@@ -138,13 +138,23 @@ def _cmm(rows, x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
 
 
 def _functions(P, q: torch.Tensor):
-    """Every coordinate function at ``q`` [Q, B] -> (f, df, ddf) each [F, B]."""
-    t = q[P.fn_coord]
+    """Every coordinate function at ``q`` [Q, B] -> (f, df, ddf) each [F, B].
+
+    Moving path points are evaluated at their coordinate clamped to its
+    range, as OpenSim's ``MovingPathPoint`` does, while their slope is taken
+    at the actual value (which is what OpenSim's path-force application
+    uses); joint translations are not clamped.
+    """
+    raw = q[P.fn_coord]
+    t = torch.minimum(torch.maximum(raw, P.fn_lo), P.fn_hi)
     f = P.fn_intercept + P.fn_slope * t
     df = P.fn_slope
     if P.n_splines:
-        sf, sdf, sddf = _spline_eval(q[P.spline_coord], P.spline_x, P.spline_y, P.spline_b, P.spline_c,
-                                     P.spline_d, P.spline_x_last, P.spline_y_last, P.spline_b_last)
+        ts = raw[P.spline_fn]
+        sf, sdf, sddf = _spline_eval(ts, P.spline_x, P.spline_y, P.spline_b, P.spline_c, P.spline_d,
+                                     P.spline_x_last, P.spline_y_last, P.spline_b_last)
+        sf = torch.where(ts < P.fn_lo[P.spline_fn], P.spline_f_lo,
+                         torch.where(ts > P.fn_hi[P.spline_fn], P.spline_f_hi, sf))
         f = f + _cmm(P.fn_spline, sf, P.spline_scatter)
         df = df + _cmm(P.fn_spline, sdf, P.spline_scatter)
         ddf = _cmm(P.fn_spline, sddf, P.spline_scatter)

@@ -78,6 +78,8 @@ def make_stepper(*, compile: bool | str = False):
     if not compile:
         return _guarded
     mode = compile if isinstance(compile, str) else None
+    # one graph per batch size / dtype / tendon model / integrator: allow more than dynamo's default 8
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
     compiled = torch.compile(_guarded, dynamic=False, mode=mode)
     state = {"fn": compiled}
 

@@ -21,9 +21,23 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["simm_coefficients", "pack", "evaluate"]
+__all__ = ["simm_coefficients", "value", "pack", "evaluate", "evaluate_bl"]
 
 _TINY = 1e-5  # OpenSim's TINY_NUMBER
+
+
+def value(x, y, t: float) -> float:
+    """The SimmSpline through ``(x, y)`` at ``t`` (NumPy, for build-time constants)."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    b, c, d = simm_coefficients(x, y)
+    if t < x[0]:
+        return float(y[0] + (t - x[0]) * b[0])
+    if t > x[-1]:
+        return float(y[-1] + (t - x[-1]) * b[-1])
+    k = int(min(max(np.searchsorted(x, t, side="right") - 1, 0), len(x) - 2))
+    h = t - x[k]
+    return float(y[k] + h * (b[k] + h * (c[k] + h * d[k])))
 
 
 def simm_coefficients(x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,16 +177,13 @@ def evaluate_bl(t: torch.Tensor, x: torch.Tensor, y: torch.Tensor, b: torch.Tens
                 d: torch.Tensor, x_last: torch.Tensor, y_last: torch.Tensor, b_last: torch.Tensor):
     """:func:`evaluate` with the batch last: ``t`` [S, B], knots/coefficients [S, K, B], ends [S, B]."""
     below = t < x[:, 0]
-    ge = t.unsqueeze(1) >= x  # [S, K, B]; the interval is the last knot <= t
-    nxt = torch.cat((ge[:, 1:], torch.zeros_like(ge[:, :1])), dim=1)
-    sel = ge & ~nxt
-    sel = torch.cat((sel[:, :1] | below.unsqueeze(1), sel[:, 1:]), dim=1).to(t.dtype)  # below: first interval
-    # select the interval's knot and coefficients by a one-hot sum (no gather: fuses and vectorises)
-    xk = (sel * torch.where(sel > 0, x, torch.zeros_like(x))).sum(1)
-    yk = (sel * y).sum(1)
-    bk = (sel * b).sum(1)
-    ck = (sel * c).sum(1)
-    dk = (sel * d).sum(1)
+    k = ((t.unsqueeze(1) >= x).sum(1) - 1).clamp(min=0)
+    kk = k.unsqueeze(1)
+    xk = torch.gather(x, 1, kk).squeeze(1)
+    yk = torch.gather(y, 1, kk).squeeze(1)
+    bk = torch.gather(b, 1, kk).squeeze(1)
+    ck = torch.gather(c, 1, kk).squeeze(1)
+    dk = torch.gather(d, 1, kk).squeeze(1)
     h = t - xk
     f = yk + h * (bk + h * (ck + h * dk))
     df = bk + h * (2.0 * ck + 3.0 * h * dk)

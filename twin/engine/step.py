@@ -224,7 +224,7 @@ def _dynamics(P, rigid: bool, q, qd, act, ft, excitation, implicit_dt: float = 0
         if geo is not None and rigid:
             dldq = geo[1]
             wd = dldq * ms.tendon_force_dv.unsqueeze(1)
-            lhs = lhs + h * (wd.unsqueeze(2) * dldq.unsqueeze(1)).sum(0)
+            lhs = lhs + h * eye * (wd * dldq).sum(0).unsqueeze(0)
         qddot = _solve(lhs, force - h * stiff * qd)
     else:
         qddot = _solve(mass_matrix, force)
@@ -252,8 +252,10 @@ def dynamics(params: EngineParams, state: State, excitation: torch.Tensor, *,
         0 (default): ``qddot`` is the acceleration. ``h > 0``: ``qddot`` is
         the linearly-implicit velocity increment per second over a step
         ``h``, ``(M + h D + h^2 K)^-1 (f - h K qdot)``, with ``D`` the
-        damping of contacts, rigid-tendon muscles (force--velocity) and
-        joints, and ``K`` the joint-limit stiffness (used by
+        damping of contacts (full), rigid-tendon muscles (force--velocity;
+        diagonal part only: the full rank-M update costs as much as the
+        rest of the step and bought no stability in tests) and joints, and
+        ``K`` the joint-limit and spring stiffness (used by
         :mod:`twin.engine.integrate`).
 
     Returns
