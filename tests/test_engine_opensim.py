@@ -237,3 +237,27 @@ def test_contact_drop_settles_at_opensim_height():
     # the whole settling transient, not just the end
     interp = np.interp(t_ref, ds.time.values, ours[:, 2])
     assert np.max(np.abs(interp - q_ref[:, 2])) < 0.005
+
+
+GAIT10 = "opensim-models/Pipelines/Gait10dof18musc"
+
+
+def test_inverse_dynamics_matches_opensim_reference(data_file):
+    """subject01 walk: engine ID on OpenSim's reference model, IK and GRF vs OpenSim's ID, within 5 % of peak."""
+    import twin
+    from twin.engine.inverse import inverse_dynamics, loads_from_recording, smooth_derivatives
+    from twin.engine.osim_xml import read_osim
+
+    p = EngineParams.from_body(read_osim(data_file(f"{GAIT10}/OutputReference/subject01.osim")))
+    kin = twin.read(data_file(f"{GAIT10}/OutputReference/IK/subject01_walk_IK.mot"))
+    grf = twin.read(data_file(f"{GAIT10}/ExperimentalData/subject01_walk_grf.mot"))
+    ref = twin.read(data_file(f"{GAIT10}/OutputReference/ID/Results/subject01_walk_ID.sto"))
+    names = list(p.coordinate_names)
+    t = kin.time.values
+    q, qd, qdd = smooth_derivatives(t, kin.q.sel(coordinate=names).values, cutoff=6.0)
+    loads = loads_from_recording(grf, t, {"right": "calcn_r", "left": "calcn_l"})
+    tau = inverse_dynamics(p, *(torch.tensor(x) for x in (q, qd, qdd)), loads=loads).numpy()
+    r = ref.moment.sel(coordinate=names).values  # OpenSim reports ID at the IK frames
+    assert r.shape == tau.shape
+    pct = np.sqrt(np.mean((tau - r) ** 2, axis=0)) / np.abs(r).max(axis=0) * 100
+    assert pct.max() < 5.0, dict(zip(names, pct.round(2)))

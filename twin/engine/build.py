@@ -84,6 +84,8 @@ class EngineParams:
         (-1 when the root is not a floating base); used for the fall check.
     rigid_tendon : bool
         Rigid tendons (no tendon state) instead of compliant ones.
+    body_aliases : tuple of (str, str)
+        Bodies merged into a welded parent, and that parent.
     anc : Tensor [N, N]
         ``anc[b, j] = 1`` if body ``j``'s joint lies on the chain from ground to ``b``.
     chain : Tensor [N, Q]
@@ -167,6 +169,7 @@ class EngineParams:
     rotational: tuple
     root_height_coordinate: int
     rigid_tendon: bool
+    body_aliases: tuple
     anc: torch.Tensor
     chain: torch.Tensor
     slope: torch.Tensor
@@ -267,6 +270,13 @@ class EngineParams:
     def batch_size(self) -> int:
         """Number of batch members ``B``."""
         return int(self.mass.shape[0])
+
+    def body_index(self, name: str) -> int:
+        """Index of a body (or of the body a welded body was merged into) in ``body_names``."""
+        name = dict(self.body_aliases).get(name, name)
+        if name not in self.body_names:
+            raise ParameterError(f"body {name!r} is not in the model; bodies are {self.body_names}")
+        return self.body_names.index(name)
 
     @property
     def n_coordinates(self) -> int:
@@ -392,13 +402,15 @@ class EngineParams:
             if i:
                 _check_same_structure(specs[0], s, i)
             _validate(s)
-        specs = [merge_welded(s) for s in specs]
+        aliases: dict = {}
+        specs = [merge_welded(s, aliases=aliases if i == 0 else None) for i, s in enumerate(specs)]
         structure = _structure(specs[0])
         arrays = [_parameters(s, structure) for s in specs]
         stacked = {k: np.stack([a[k] for a in arrays]) for k in arrays[0]}
         dev = torch.device(device)
         kwargs: dict[str, Any] = dict(structure["meta"])
         kwargs["rigid_tendon"] = bool(rigid_tendon)
+        kwargs["body_aliases"] = tuple(sorted(aliases.items()))
         for k, v in structure["float"].items():
             kwargs[k] = _tensor(v, dtype, dev)
         for k, v in structure["long"].items():
@@ -487,7 +499,7 @@ def _constant_value(f: Func1D) -> float | None:
     return f.value if f.kind == "constant" else None
 
 
-def merge_welded(spec: ModelSpec) -> ModelSpec:
+def merge_welded(spec: ModelSpec, *, aliases: dict | None = None) -> ModelSpec:
     """Merge every body rigidly welded to a parent body into that parent.
 
     A body whose joint has only constant functions (a ``WeldJoint``), whose
@@ -495,7 +507,8 @@ def merge_welded(spec: ModelSpec) -> ModelSpec:
     folded into its parent: masses add, the centre of mass and the inertia
     about it combine (parallel-axis theorem), and path points, contact
     spheres and child joints on it are re-expressed in the parent frame. The
-    dynamics are unchanged; the engine just has fewer bodies.
+    dynamics are unchanged; the engine just has fewer bodies. ``aliases``
+    (a dict), when given, receives ``{merged body: body it now belongs to}``.
 
     Examples
     --------
@@ -520,6 +533,11 @@ def merge_welded(spec: ModelSpec) -> ModelSpec:
         if target is None:
             return spec
         j = joint_of[target.name]
+        if aliases is not None:
+            for k_, v_ in list(aliases.items()):
+                if v_ == target.name:
+                    aliases[k_] = j.parent
+            aliases[target.name] = j.parent
         rot, tx, ty = (_constant_value(f) for f in (j.rotation, j.translation_x, j.translation_y))
         th = j.orientation_in_parent + rot - j.orientation_in_child
         origin = np.array(j.location_in_parent[:2]) + _rz(j.orientation_in_parent, (tx, ty)) \

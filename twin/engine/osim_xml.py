@@ -150,6 +150,7 @@ def read_osim(source) -> ModelSpec:
         tx = Func1D.constant(0.0)
         ty = Func1D.constant(0.0)
         translational = set()
+        z_offset = 0.0
         if j.tag == "PinJoint":
             rotation = Func1D.linear(jc[0].get("name"))
         elif j.tag == "WeldJoint":
@@ -176,6 +177,8 @@ def read_osim(source) -> ModelSpec:
                         tx = f
                     elif tuple(axis) == (0.0, 1.0, 0.0):
                         ty = f
+                    elif tuple(axis) == (0.0, 0.0, 1.0) and f.kind == "constant":
+                        z_offset += f.value  # a constant Z shift (scaled models): part of the offset frame
                     else:
                         raise ParameterError(f"joints['{name}'].{ax.get('name')}: translation along {axis} is "
                                              "not planar (only X or Y)")
@@ -183,6 +186,7 @@ def read_osim(source) -> ModelSpec:
                         translational.add(f.coordinate)
         else:
             raise ParameterError(f"joints['{name}']: {j.tag} is not supported (PinJoint, WeldJoint, CustomJoint)")
+        loc_p = (loc_p[0], loc_p[1], loc_p[2] + z_offset)
         joints.append(JointSpec(name, "ground" if par == "ground" else par, chi, tuple(loc_p), tuple(loc_c),
                                 _planar_orientation(ori_p, f"joints['{name}'] parent frame"),
                                 _planar_orientation(ori_c, f"joints['{name}'] child frame"), rotation, tx, ty))
