@@ -111,7 +111,7 @@ def _excitation(controller: Controller | None, state: State, t: float, bsz: int,
     return e
 
 
-def simulate(params: Any, controller: Controller | None, duration: float, *, dt: float = 5e-4,
+def simulate(params: Any, controller: Controller | None, duration: float, *, dt: float = 1e-3,
              device: str | torch.device | None = None, dtype: torch.dtype | None = None, record_every: int = 10,
              integrator: str = "semi_implicit_euler", initial: State | None = None,
              fall_height: float | None = 0.6, compile: bool | str = False,
