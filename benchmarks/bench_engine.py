@@ -460,19 +460,20 @@ def main() -> None:
     figures["walk_agreement_note"] = ("same excitations open loop: the trajectories agree closely for about a "
                                       "second, then the stepping (foot impacts) amplifies the small integration "
                                       "differences of the two integrators")
-    try:
-        wall_c, _, _, _ = engine_walk(EngineParams.from_body(spec, dtype=torch.float32, rigid_tendon=True), duration,
-                                      compile=True)
-        rt1 = duration / wall_c
-        print(f"  compiled float32: {rt1:.2f}x real time")
-    except Exception as err:  # compile unavailable
-        print(f"  compile failed ({type(err).__name__}); eager figure used")
-        rt1 = rt_eager
+    rt1 = rt_eager
+    if not quick:  # each compilation costs ~20 s on a small CPU; --quick compiles one batch size only
+        try:
+            wall_c, _, _, _ = engine_walk(EngineParams.from_body(spec, dtype=torch.float32, rigid_tendon=True),
+                                          duration, compile=True)
+            rt1 = duration / wall_c
+            print(f"  compiled float32: {rt1:.2f}x real time")
+        except Exception as err:  # compile unavailable
+            print(f"  compile failed ({type(err).__name__}); eager figure used")
     figures["engine_realtime_factor_batch1"] = max(rt1, rt_eager)
 
     best = 0.0
     per_batch = {}
-    batches = (64, 256, 1024)
+    batches = (1024,) if quick else (64, 256, 1024)
     steps_s = 0.25 if quick else 1.0
     for b in batches:
         p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, rigid_tendon=True)
@@ -483,11 +484,14 @@ def main() -> None:
         print(f"== engine, batch {b}, float32, rigid tendons, compiled, 1 thread: {agg:.0f}x real time aggregate "
               f"per core ({failed} failed members)")
     b = max(per_batch, key=per_batch.get)
-    p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, rigid_tendon=False)
-    wall, _, _, failed = engine_walk(p, steps_s, compile=True)
-    figures["engine_compliant_realtime_factor_per_core"] = b * steps_s / wall
-    print(f"== engine, batch {b}, compliant tendons: {b * steps_s / wall:.0f}x real time aggregate per core "
-          f"({failed} failed members)")
+    if quick:
+        figures["engine_compliant_realtime_factor_per_core"] = None
+    else:
+        p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, rigid_tendon=False)
+        wall, _, _, failed = engine_walk(p, steps_s, compile=True)
+        figures["engine_compliant_realtime_factor_per_core"] = b * steps_s / wall
+        print(f"== engine, batch {b}, compliant tendons: {b * steps_s / wall:.0f}x real time aggregate per core "
+              f"({failed} failed members)")
     figures["engine_realtime_factor_per_core"] = best
     figures["engine_realtime_factor_per_core_by_batch"] = {str(k): round(v, 1) for k, v in per_batch.items()}
     figures["ratio_vs_opensim"] = best / figures["opensim_realtime_factor"]
