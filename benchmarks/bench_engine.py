@@ -20,6 +20,14 @@ Real-time factor = simulated time / wall time. Per-core figures use one
 thread (``torch.set_num_threads(1)``). The agreement of the two
 trajectories is reported too.
 
+Tendons: the speed ratio uses rigid tendons in both simulators, because
+OpenSim's ``DeGrooteFregly2016Muscle`` with compliant tendons (explicit
+tendon-force state) stalls its integrator within 0.1 s here (a slack muscle
+makes the tendon dynamics infinitely stiff); the run is attempted and
+reported. The engine's compliant-tendon speed (bounded tendon force and
+fibre velocity, linearly-implicit update) and OpenSim's Millard2012 speed
+are reported beside it.
+
 Accuracy checks (as ``tests/test_engine_opensim.py``): musculotendon length
 and moment arms over each joint's range; muscle force for given
 activation/state (rigid and compliant tendon); passive 1 s forward
@@ -406,8 +414,10 @@ def main() -> None:
     device = "cuda" if cuda else "cpu"
     cores = os.cpu_count() or 1
     figures: dict = {"quick": quick, "device": torch.cuda.get_device_name(0) if cuda else f"cpu ({cores} cores)",
-                     "engine_dt_s": DT, "scenario": "harness-supported stepping, 18 compliant DeGroote muscles, "
-                                                    "4 contact spheres", "simulated_s": duration}
+                     "engine_dt_s": DT, "simulated_s": duration,
+                     "scenario": "Gait10dof18musc (9 dof, 18 DeGrooteFregly2016 muscles, 4 contact spheres) in a "
+                                 "pelvis harness, stepping-in-place excitations; rigid tendons in both simulators "
+                                 "for the speed ratio (OpenSim cannot integrate the compliant-tendon version)"}
     body = BodyParams.default(lumbar=False, marker_sets=())
     torch.set_num_threads(1)
     torch._dynamo.config.recompile_limit = 64  # one compiled graph per batch size and dtype
