@@ -265,6 +265,47 @@ def check_muscles(body) -> float:
     return 100.0 * worst
 
 
+def check_metabolics(body) -> float:
+    """Metabolic power vs OpenSim's Bhargava2004SmoothedMuscleMetabolics at random states: max error, %."""
+    from twin.engine.step import dynamics
+
+    osim = _osim()
+    model = to_opensim(body, contact=False, markers=None)
+    probe = osim.Bhargava2004SmoothedMuscleMetabolics()
+    probe.setName("metabolics")
+    probe.set_use_smoothing(True)
+    for i in range(model.getMuscles().getSize()):
+        m = osim.DeGrooteFregly2016Muscle.safeDownCast(model.getMuscles().get(i))
+        m.set_ignore_tendon_compliance(True)
+        m.set_ignore_activation_dynamics(True)
+        probe.addMuscle(m.getName(), m)
+    model.addComponent(probe)
+    state = model.initSystem()
+    p = EngineParams.from_body(body, contact=False, rigid_tendon=True)
+    names = list(p.coordinate_names)
+    rng = np.random.default_rng(5)
+    worst = 0.0
+    for _ in range(10):
+        q = np.array([c.default for c in body.coordinates])
+        q[3:] = rng.uniform(-0.5, 0.5, len(names) - 3)
+        qd = rng.normal(0.0, 1.5, len(names))
+        a = rng.uniform(0.05, 0.95, p.n_muscles)
+        _set(model, state, names, q, qd)
+        model.realizeVelocity(state)
+        controls = model.getControls(state)
+        for i in range(p.n_muscles):
+            controls.set(i, float(a[i]))
+        model.setControls(state, controls)
+        model.realizeDynamics(state)
+        ref = probe.getTotalMetabolicRate(state)
+        at = torch.tensor(a, dtype=F64)[None]
+        s = initial_state(p, q=torch.tensor(q, dtype=F64)[None], qdot=torch.tensor(qd, dtype=F64)[None],
+                          activation=at)
+        ours = float(dynamics(p, s, at).metabolic_power[0]) + 1.2 * float(p.total_mass[0])
+        worst = max(worst, abs(ours - ref) / ref)
+    return 100.0 * worst
+
+
 def _degroote_controlled(model, osim, activation, rigid):
     ctrl = osim.PrescribedController()
     for i in range(model.getMuscles().getSize()):
@@ -520,6 +561,9 @@ def main() -> None:
           f"{figures['moment_arm_max_err_pct']:.2e} %")
     figures["muscle_force_max_err_pct"] = check_muscles(body)
     print(f"  muscle force (rigid and compliant tendon), fibre length: max error {figures['muscle_force_max_err_pct']:.2e} %")
+    figures["metabolic_power_max_err_pct"] = check_metabolics(body)
+    print(f"  metabolic power (Bhargava 2004 smoothed) vs OpenSim's probe: max error "
+          f"{figures['metabolic_power_max_err_pct']:.2e} %")
     figures["passive_rms_deg"] = check_passive(2 if quick else 3)
     print(f"  passive 1 s forward simulation (hanging body, zero activation): worst joint RMS {figures['passive_rms_deg']:.3f} deg")
     figures["contact_settle_err_mm"] = check_contact()

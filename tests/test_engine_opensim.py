@@ -261,3 +261,42 @@ def test_inverse_dynamics_matches_opensim_reference(data_file):
     assert r.shape == tau.shape
     pct = np.sqrt(np.mean((tau - r) ** 2, axis=0)) / np.abs(r).max(axis=0) * 100
     assert pct.max() < 5.0, dict(zip(names, pct.round(2)))
+
+
+def test_metabolic_power_matches_opensim_bhargava2004(body):
+    """Whole-body metabolic power (Bhargava 2004, smoothed) equals OpenSim's Bhargava2004SmoothedMuscleMetabolics."""
+    from twin.engine.step import dynamics
+
+    body = BodyParams.default(lumbar=False, marker_sets=())
+    model = to_opensim(body, contact=False, markers=None)
+    probe = osim.Bhargava2004SmoothedMuscleMetabolics()
+    probe.setName("metabolics")
+    probe.set_use_smoothing(True)
+    for m in _degroote(model):
+        m.set_ignore_tendon_compliance(True)
+        m.set_ignore_activation_dynamics(True)  # activation = excitation = control
+        probe.addMuscle(m.getName(), m)
+    model.addComponent(probe)
+    state = model.initSystem()
+    p = EngineParams.from_body(body, contact=False, rigid_tendon=True)
+    names = list(p.coordinate_names)
+    rng = np.random.default_rng(5)
+    worst = 0.0
+    for _ in range(5):
+        q = np.array([c.default for c in body.coordinates])
+        q[3:] = rng.uniform(-0.5, 0.5, len(names) - 3)
+        qd = rng.normal(0.0, 1.5, len(names))
+        a = rng.uniform(0.05, 0.95, p.n_muscles)
+        _set_state(model, state, names, q, qd)
+        model.realizeVelocity(state)
+        controls = model.getControls(state)
+        for i in range(p.n_muscles):
+            controls.set(i, float(a[i]))
+        model.setControls(state, controls)
+        model.realizeDynamics(state)
+        ref = probe.getTotalMetabolicRate(state)
+        at = torch.tensor(a, dtype=F64)[None]
+        s = initial_state(p, q=torch.tensor(q, dtype=F64)[None], qdot=torch.tensor(qd, dtype=F64)[None], activation=at)
+        ours = float(dynamics(p, s, at).metabolic_power[0]) + 1.2 * float(p.total_mass[0])
+        worst = max(worst, abs(ours - ref) / ref)
+    assert worst < 0.01, worst

@@ -6,14 +6,14 @@ excitation ``e``:
 
 * activation heat ``A = m (40 r_s sin(pi e / 2) + 133 (1 - r_s)(1 - cos(pi e / 2)))``;
 * maintenance heat ``M = m g(l) (74 r_s sin(pi e / 2) + 111 (1 - r_s)(1 - cos(pi e / 2)))``
-  with ``g`` OpenSim's piecewise-linear length dependence
-  (0.5 below ``l = 0.5``, rising to 1 at ``l = 1``, 1 up to 1.5, falling to
-  0.5 at 2; ``l`` the normalised fibre length);
-* shortening/lengthening heat ``S = -alpha v`` with
-  ``alpha = 0.16 F_iso + 0.18 F_ce`` when shortening and ``0.157 F_ce``
-  when lengthening (``F_iso = a f_L F_max``, ``F_ce`` the total fibre force,
-  force-dependent constant as in OpenSim), blended with ``tanh(b v)``;
-* mechanical work rate ``W = -F_active v`` when shortening only;
+  with ``g`` OpenSim's default piecewise-linear length dependence
+  (0.5 below ``l = 0.5``, rising to 1 at ``l = 1``, falling to 0 at 1.5;
+  ``l`` the normalised fibre length);
+* shortening heat ``S = -alpha v`` with ``alpha = 0.25 F_ce`` when
+  shortening and 0 when lengthening (``F_ce`` the total fibre force;
+  OpenSim's default; optionally the force-dependent constants 0.16 F_iso +
+  0.18 F_ce / 0.157 F_ce), blended with ``tanh(b v)``;
+* mechanical work rate ``W = -F_active v`` (negative work included, OpenSim's default);
 * the total ``A + M + S + W`` is made non-negative (by raising ``S``) and the
   heat ``A + M + S`` kept at least 1 W/kg of muscle, both smoothly.
 
@@ -45,17 +45,28 @@ BASAL_COEFFICIENT = 1.2
 
 
 def length_dependence(norm_fiber_length: torch.Tensor) -> torch.Tensor:
-    """OpenSim's maintenance-heat length dependence (piecewise linear through (0.5, 0.5), (1, 1), (1.5, 1), (2, 0.5))."""
+    """OpenSim's default maintenance-heat length dependence.
+
+    Piecewise linear through (0, 0.5), (0.5, 0.5), (1, 1), (1.5, 0), (2, 0),
+    constant outside.
+    """
     x = norm_fiber_length
     rising = 0.5 + (torch.clamp(x, 0.5, 1.0) - 0.5)
-    falling = -(torch.clamp(x, 1.5, 2.0) - 1.5)
+    falling = -2.0 * (torch.clamp(x, 1.0, 1.5) - 1.0)
     return rising + falling
 
 
 def muscle_power(*, excitation, activation, norm_fiber_length, fiber_velocity, active_fiber_force,
                  passive_fiber_force, active_force_length, fmax, muscle_mass, slow_twitch,
-                 smoothing: float = SMOOTHING) -> torch.Tensor:
-    """Metabolic power of each muscle [W]; all inputs ``[B, M]`` in SI (velocity + lengthening)."""
+                 smoothing: float = SMOOTHING, force_dependent_shortening: bool = False,
+                 negative_work: bool = True) -> torch.Tensor:
+    """Metabolic power of each muscle [W]; all inputs ``[B, M]`` in SI (velocity + lengthening).
+
+    ``force_dependent_shortening`` and ``negative_work`` are OpenSim's
+    ``use_force_dependent_shortening_prop_constant`` (default False: ``alpha =
+    0.25 F_ce`` shortening, 0 lengthening) and ``include_negative_mechanical_work``
+    (default True).
+    """
     b = smoothing
     e = torch.clamp(excitation, 0.0, 1.0)
     slow = slow_twitch * torch.sin(0.5 * math.pi * e)
@@ -66,10 +77,13 @@ def muscle_power(*, excitation, activation, norm_fiber_length, fiber_velocity, a
     f_total = active_fiber_force + passive_fiber_force
     v = fiber_velocity
     lengthening = 0.5 + 0.5 * torch.tanh(b * v)
-    alpha = 0.16 * f_iso + 0.18 * f_total
-    alpha = alpha + (-alpha + 0.157 * f_total) * lengthening
+    if force_dependent_shortening:
+        alpha = 0.16 * f_iso + 0.18 * f_total
+        alpha = alpha + (-alpha + 0.157 * f_total) * lengthening
+    else:
+        alpha = 0.25 * f_total * (1.0 - lengthening)
     sdot = -alpha * v
-    wdot = -active_fiber_force * v * (1.0 - lengthening)
+    wdot = -active_fiber_force * v if negative_work else -active_fiber_force * v * (1.0 - lengthening)
     total = adot + mdot + sdot + wdot
     sdot = sdot - total * (0.5 + 0.5 * torch.tanh(b * (-total)))
     heat = (adot + mdot + sdot) / muscle_mass
