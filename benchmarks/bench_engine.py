@@ -524,7 +524,7 @@ def main() -> None:
 
     best = 0.0
     per_batch = {}
-    batches = (1024,) if quick else (64, 256, 1024)
+    batches = (1024,) if quick else (64, 256, 1024, 4096)
     steps_s = 0.25 if quick else 1.0
     for b in batches:
         p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, rigid_tendon=True)
