@@ -284,3 +284,35 @@ def test_perturbed_starts_in_one_batch():
     assert res.terms["metric.walked_s"] == pytest.approx(0.1)
     m = evaluate(None, obj, ReflexController.default_vector())
     assert m["metric.walked_s"] == pytest.approx(0.1) and abs(m["no_fall"]) < 1e-6
+
+
+def test_stretch_reflex_and_excitation_scale(params2):
+    """Spasticity adds gain * lengthening velocity after the muscle's delay; inhibition scales."""
+    dt = 1e-3
+    nm = params2.n_muscles
+    j = list(params2.muscle_names).index("soleus_r")
+    vn = float(params2.lopt[0, j] * params2.vmax[0, j])
+    s = initial_walking_state(params2)
+
+    def run(**mods):
+        c = ReflexController(params2, dt=dt, **mods)
+        cs = c.init(2, c.default_vector())
+        seen = []
+        for k in range(25):
+            out = _Out(2, nm, grf_y=(0.0, 0.0))  # swing: soleus gets only its pre-stimulation
+            out.fiber_velocity[:, j] = 0.0 if k < 1 else 0.2 * vn  # lengthening at 0.2 lopt*vmax from k=1
+            cs, e = c.step(cs, s, out, k * dt)
+            seen.append(float(e[0, j]))
+        return np.array(seen)
+
+    base = run()
+    spastic = run(stretch_gain={"soleus_r": 2.0})
+    d = int(round(DELAYS["ankle"] / dt))
+    assert np.allclose(spastic[:1 + d], base[:1 + d])  # nothing before the ankle delay
+    assert spastic[1 + d] - base[1 + d] == pytest.approx(2.0 * 0.2, rel=1e-6)
+    weak = run(excitation_scale={"soleus_r": 0.5}, stretch_gain={"soleus_r": 2.0})
+    assert np.allclose(weak[1 + d:], np.maximum(0.5 * spastic[1 + d:], 0.01))
+    with pytest.raises(ParameterError, match="unknown muscle"):
+        ReflexController(params2, dt=dt, stretch_gain={"soleus": 1.0})
+    with pytest.raises(ParameterError, match="excitation_scale"):
+        ReflexController(params2, dt=dt, excitation_scale=np.full(nm, 1.5))

@@ -102,7 +102,7 @@ def main(argv=None) -> int:
                             command=command, metrics=metrics)
             log(f"[{stage}] {res.report}")
             if stage == "survive" and not bool(t.get("metric.fell", 1.0)) \
-                    and t.get("metric.distance", 0.0) >= 0.5 * duration:
+                    and t.get("metric.distance", 0.0) >= 0.6 * args.speed * duration:
                 break
             if stage == "speed" and res.success:
                 break

@@ -9,6 +9,10 @@ term                   cost per member
 =====================  =========================================================
 :func:`no_fall`        fraction of the duration *not* walked (0: never fell)
 :func:`distance`       ``-distance / duration`` [m/s] (reward for getting far)
+:func:`progress`       ``1 - min(distance, v T) / (v T)``: the share of the
+                       target distance (target speed ``v`` x duration ``T``)
+                       *not* covered; standing still costs as much as an
+                       early fall (SCONE's gait measure idea)
 :func:`speed`          ``[|v - target| - tolerance]+`` [m/s]; v = steady speed
 :func:`effort`         cost of transport (metabolic energy / m g d) [1]
 :func:`joint_limits`   integral of squared excess over physiological ranges
@@ -33,7 +37,7 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["Term", "Terms", "Objective", "no_fall", "distance", "speed", "effort", "joint_limits", "trunk",
+__all__ = ["Term", "Terms", "Objective", "no_fall", "distance", "progress", "speed", "effort", "joint_limits", "trunk",
            "tracking", "walking"]
 
 
@@ -80,6 +84,25 @@ def no_fall(weight: float = 10.0) -> Term:
 def distance(weight: float = 1.0) -> Term:
     """Reward for forward distance: ``-distance / duration`` [m/s]."""
     return Term("distance", _check_weight(weight), lambda r: -r.distance / max(r.duration, 1e-9))
+
+
+def progress(target: float, weight: float = 10.0) -> Term:
+    """Share of the target distance not covered: ``1 - min(d, v T) / (v T)``.
+
+    Unlike :func:`no_fall` + :func:`distance`, this makes standing still as
+    bad as falling at the start, so CMA-ES is not trapped by "stand and
+    survive" (the usual local optimum of predictive gait); falling late
+    costs only the distance lost. Use it with a small :func:`no_fall`.
+    """
+    if not isinstance(target, (int, float)) or not np.isfinite(target) or not target > 0:
+        raise ParameterError(f"target speed {target!r} must be a positive number [m/s]")
+    tgt = float(target)
+
+    def f(r):
+        goal = tgt * max(r.duration, 1e-9)
+        return 1.0 - np.clip(r.distance, 0.0, goal) / goal
+
+    return Term("progress", _check_weight(weight), f, target=tgt)
 
 
 def speed(target: float, weight: float = 5.0, *, tolerance: float = 0.05) -> Term:
@@ -192,6 +215,9 @@ class Objective:
         for t in self.terms:
             if t.name == "speed":
                 return t.target
+        for t in self.terms:
+            if t.name == "progress":
+                return t.target
         return None
 
     def evaluate(self, r) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -216,13 +242,16 @@ def walking(target_speed: float | None = 1.3, *, duration: float = 10.0, stage: 
     target_speed : float or None
     duration : float, keyword-only
     stage : {"survive", "speed", "effort"}, keyword-only
-        survive: no fall (w=10) + distance (w=2); speed: no fall + distance (w=1) + target
+        survive: progress towards the target distance (w=10) + no fall (w=2)
+        (no fall (w=10) + distance (w=2) without a target); speed: no fall + distance (w=1) + target
         speed (w=2) + joint limits (w=5);
         effort: + cost of transport + trunk stability.
     """
     if stage not in ("survive", "speed", "effort"):
         raise ParameterError(f"stage={stage!r}; choose 'survive', 'speed' or 'effort'")
     terms = no_fall(10.0) + distance(2.0)
+    if stage == "survive" and target_speed is not None:
+        terms = progress(target_speed, 10.0) + no_fall(2.0)
     if stage in ("speed", "effort") and target_speed is not None:
         terms = no_fall(10.0) + distance(1.0) + speed(target_speed, 2.0) + joint_limits(5.0)
     if stage == "effort":

@@ -424,7 +424,8 @@ def _report(problem, best) -> tuple[bool, str]:
     ok = not fell
     target = problem.objective.target_speed
     if target is not None:
-        tol = next(x.tolerance for x in problem.objective.terms if x.name == "speed")
+        tol = next((x.tolerance for x in problem.objective.terms if x.name == "speed"), None)
+        tol = 0.1 if tol is None else tol
         if not (np.isfinite(v) and abs(v - target) <= tol + 1e-9):
             ok = False
             msg.append(f"target speed {target:g} m/s NOT reached (best {v:.2f} m/s)")

@@ -37,7 +37,7 @@ velocity); PD trunk = ``k_p (theta - theta_ref) + k_d dtheta`` with
 ``theta`` the forward lean of the trunk (``-(pelvis_tilt +
 lumbar_extension)``); ``F_leg`` the leg's vertical load / body weight;
 ``ds`` the swing-preparation term ``Delta_s`` while both feet are loaded
-and this leg trails (its hip is the more extended one). Signals are delayed (ring buffers): 5 ms for hip
+and this leg trails (its hip is the more extended one). Signals are delayed (shift registers): 5 ms for hip
 muscles, the trunk and the hip angles, 10 ms for knee muscles and the knee angle, 20 ms for
 ankle muscles (Geyer & Herr 2010); the contact (leg load) signal has no
 delay, as SCONE's ``leg_load_sensor_delay = 0``. Excitations are clamped to
@@ -130,10 +130,10 @@ class ControllerState:
     params : Tensor [B, P]
         Parameter vectors (order of :meth:`ReflexController.parameter_names`).
     buffers : tuple of Tensor [B, D_k, C_k]
-        One ring buffer per delay group (hip, knee, ankle): the last ``D_k``
-        sensory samples of ``C_k`` channels; ``D_k = round(delay / dt)``.
+        One shift register per delay group (hip, knee, ankle): the last ``D_k``
+        sensory samples of ``C_k`` channels, oldest first; ``D_k = round(delay / dt)``.
     head : int
-        Ring-buffer slot read (and then overwritten) at the next step.
+        Number of steps taken.
     primed : bool
         Whether the buffers hold real samples (the first step fills them
         with its sample, i.e. the signal is assumed constant before t=0).
@@ -162,6 +162,14 @@ class ReflexController:
         vmax, body mass); only names and per-muscle constants are read.
     dt : float, keyword-only
         The control (= engine) step [s]; delays are whole multiples of it.
+    excitation_scale : dict, array [M] or [B, M], optional, keyword-only
+        Factor on each muscle's final excitation in [0, 1] (e.g. quadriceps
+        inhibition after knee arthroplasty); default 1.
+    stretch_gain : dict, array [M] or [B, M], optional, keyword-only
+        Extra velocity-dependent stretch reflex per muscle in [0, 20]:
+        ``+ gain * [V]+`` with ``V`` the fibre lengthening velocity in
+        ``lopt * vmax`` units, delayed as the muscle's joint group
+        (spasticity; Lance 1980's definition); default 0.
 
     Raises
     ------
@@ -175,7 +183,7 @@ class ReflexController:
     ``step`` is pure: it returns a new :class:`ControllerState`.
     """
 
-    def __init__(self, params: Any, *, dt: float):
+    def __init__(self, params: Any, *, dt: float, excitation_scale: Any = None, stretch_gain: Any = None):
         if not isinstance(dt, (int, float)) or not dt > 0:
             raise ParameterError(f"dt={dt!r} must be a positive number of seconds")
         self.dt = float(dt)
@@ -206,6 +214,29 @@ class ReflexController:
         self.body_weight = params.total_mass * float(torch.linalg.norm(params.gravity[0]))  # [B]
         self.dtype, self.device = params.dtype, params.device
         self.n_delay = {k: max(1, int(round(v / self.dt))) for k, v in DELAYS.items()}
+        bsz = params.fmax.shape[0]
+        self.excitation_scale = self._per_muscle("excitation_scale", excitation_scale, 1.0, bsz, names, 0.0, 1.0)
+        self.stretch_gain = self._per_muscle("stretch_gain", stretch_gain, 0.0, bsz, names, 0.0, 20.0)
+
+    def _per_muscle(self, what: str, value: Any, default: float, bsz: int, names: list, lo: float, hi: float):
+        """A [B, M] tensor from None, a {muscle: value} dict, or an array [M] / [B, M]."""
+        out = torch.full((bsz, len(names)), default, dtype=self.dtype, device=self.device)
+        if value is None:
+            return out
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if k not in names:
+                    raise ParameterError(f"{what}: unknown muscle {k!r}; muscles are {', '.join(names)}")
+                out[:, names.index(k)] = float(v)
+        else:
+            v = torch.as_tensor(np.asarray(value, dtype=float), dtype=self.dtype, device=self.device)
+            if v.shape not in ((len(names),), (bsz, len(names)), (1, len(names))):
+                raise ParameterError(f"{what} has shape {tuple(v.shape)}; expected [{len(names)}] or "
+                                     f"[{bsz}, {len(names)}] (one value per muscle)")
+            out = torch.broadcast_to(v, out.shape).clone()
+        if not bool(torch.isfinite(out).all()) or bool((out < lo).any()) or bool((out > hi).any()):
+            raise ParameterError(f"{what} values must lie in [{lo:g}, {hi:g}]")
+        return out
 
     # ----------------------------------------------------------------- parameters
     @staticmethod
@@ -233,7 +264,9 @@ class ReflexController:
         # hip: F_GLU, F_HAM, L_HFL, L_HAM (x2 legs) + theta, dtheta + hip flexion (x2)
         # knee: F_VAS, F_RF, L_RF, L_BFSH, V_BFSH, knee flexion, knee flexion speed (x2)
         # ankle: F_SOL, F_GAS, L_TA (x2)
-        return {"hip": 2 * 4 + 2 + 2, "knee": 2 * 7, "ankle": 2 * 3}
+        # + lengthening velocity of each muscle for the stretch reflex (spasticity), by joint:
+        # hip: HAM, GLU, HFL; knee: VAS, RF (BFSH above); ankle: SOL, GAS, TA (x2 legs)
+        return {"hip": 2 * 4 + 2 + 2 + 6, "knee": 2 * 7 + 4, "ankle": 2 * 3 + 6}
 
     def init(self, batch: int, params_vector: Any) -> ControllerState:
         """A fresh controller state.
@@ -302,9 +335,10 @@ class ReflexController:
         knee = -q[:, self.i_knee]  # flexion > 0
         dknee = -qd[:, self.i_knee]
         hip = torch.cat([m(F, "GLU"), m(F, "HAM"), m(L, "HFL"), m(L, "HAM"), theta[:, None], dtheta[:, None],
-                         hipf], 1)
-        kne = torch.cat([m(F, "VAS"), m(F, "RF"), m(L, "RF"), m(L, "BFSH"), m(V, "BFSH"), knee, dknee], 1)
-        ank = torch.cat([m(F, "SOL"), m(F, "GAS"), m(L, "TA")], 1)
+                         hipf, m(V, "HAM"), m(V, "GLU"), m(V, "HFL")], 1)
+        kne = torch.cat([m(F, "VAS"), m(F, "RF"), m(L, "RF"), m(L, "BFSH"), m(V, "BFSH"), knee, dknee,
+                         m(V, "VAS"), m(V, "RF")], 1)
+        ank = torch.cat([m(F, "SOL"), m(F, "GAS"), m(L, "TA"), m(V, "SOL"), m(V, "GAS"), m(V, "TA")], 1)
         bw = self.body_weight if self.body_weight.shape[0] == q.shape[0] else self.body_weight[:1]
         load = outputs.grf[:, :2, 1] / bw[:, None]
         return (hip, kne, ank), load
@@ -328,22 +362,30 @@ class ReflexController:
         (ControllerState, Tensor [B, M])
             The new state and the excitations in [0.01, 1].
         """
+        bufs = cstate.buffers
+        if not cstate.primed:
+            now, _ = self._sense(engine_state, outputs)
+            bufs = tuple(x.unsqueeze(1).expand_as(b).clone() for b, x in zip(bufs, now))
+        bufs, e, stance = self.step_tensors(cstate.params, bufs, engine_state, outputs)
+        return ControllerState(cstate.params, bufs, cstate.head + 1, True, stance), e
+
+    def step_tensors(self, p: torch.Tensor, buffers: tuple, engine_state: Any, outputs: Any):
+        """The tensor core of :meth:`step` (no Python state: ``torch.compile`` friendly).
+
+        Each buffer is a shift register ``[B, D, C]``: slot 0 is the sample of
+        ``D`` steps ago (read now), the newest sample is appended at the end.
+
+        Returns
+        -------
+        (tuple of Tensor, Tensor [B, M], Tensor [B, 2] bool)
+            New buffers, excitations, stance per leg.
+        """
         now, load = self._sense(engine_state, outputs)
-        head = cstate.head
-        delayed, bufs = [], []
-        for buf, x in zip(cstate.buffers, now):
-            d = buf.shape[1]
-            if not cstate.primed:
-                buf = x.unsqueeze(1).expand_as(buf).clone()
-            slot = head % d
-            delayed.append(buf[:, slot])
-            buf = buf.clone()
-            buf[:, slot] = x
-            bufs.append(buf)
-        p = cstate.params
+        delayed = [b[:, 0] for b in buffers]
+        bufs = tuple(torch.cat([b[:, 1:], x.unsqueeze(1)], 1) for b, x in zip(buffers, now))
         e = self._laws(p, delayed, load)
         stance = load > p[:, _INDEX["contact_threshold"], None]
-        return ControllerState(p, tuple(bufs), head + 1, True, stance), e
+        return bufs, e, stance
 
     def _laws(self, p: torch.Tensor, delayed, load: torch.Tensor) -> torch.Tensor:
         hip, kne, ank = delayed
@@ -387,9 +429,17 @@ class ReflexController:
         rf = P("s0_rf") + st * P("g_rf") * F_rf + sw * P("g_rf_sw") * relu(L_rf - P("loff_rf"))
 
         per = torch.stack([ham, bfsh, glu, hfl, rf, vas, gas, sol, ta], dim=-1)  # [B, 2, 9]
-        per = torch.clamp(per, 0.01, 1.0)
+        # velocity-dependent stretch reflex (spasticity; zero gain for a healthy body), delayed as
+        # the muscle's joint group
+        vel = torch.stack([hip[:, 12:14], kne[:, 8:10], hip[:, 14:16], hip[:, 16:18], kne[:, 16:18],
+                           kne[:, 14:16], ank[:, 8:10], ank[:, 6:8], ank[:, 10:12]], dim=-1)  # [B, 2, 9]
+        idx = self.muscle_index  # [2, 9]
+        gain = self.stretch_gain if self.stretch_gain.shape[0] == p.shape[0] else self.stretch_gain[:1]
+        scale = self.excitation_scale if self.excitation_scale.shape[0] == p.shape[0] else self.excitation_scale[:1]
+        per = per + gain[:, idx] * torch.relu(vel)
+        per = torch.clamp(per * scale[:, idx], 0.01, 1.0)
         out = torch.zeros(p.shape[0], self.n_muscles, dtype=p.dtype, device=p.device)
-        out[:, self.muscle_index.flatten()] = per.reshape(p.shape[0], -1)
+        out[:, idx.flatten()] = per.reshape(p.shape[0], -1)
         return out
 
     def as_callable(self, cstate: ControllerState, params: Any):

@@ -11,7 +11,7 @@ metabolic energy, penalties) and, optionally, a coarse recording.
 
 The engine's :func:`twin.engine.simulate` calls its controller with the
 State only; the reflexes need muscle forces, fibre lengths and the GRF per
-foot (``Outputs``), so :func:`rollout` drives ``make_stepper`` itself and
+foot (``Outputs``), so :func:`rollout` drives the engine step itself and
 feeds the Outputs of each step to the next control step (a one-step lag).
 
 Reproducibility: a rollout is deterministic for a given batch, dtype and
@@ -40,7 +40,7 @@ import torch
 from ..errors import ParameterError
 
 __all__ = ["walking_params", "initial_walking_state", "rollout", "Rollout", "INIT_PARAMETERS", "INIT_NAMES",
-           "DT", "FALL_HEIGHT"]
+           "DT", "FALL_HEIGHT", "WALKING_LIMITS", "apply_walking_limits"]
 
 #: Control and engine step [s] (rigid tendons: stable at 1 ms with contact, see twin.engine.integrate).
 DT = 1e-3
@@ -60,6 +60,36 @@ INIT_PARAMETERS: tuple[tuple[str, float, float, float, str], ...] = (
     ("speed", 1.2, 0.0, 2.0, "initial forward speed [m/s]"),
 )
 INIT_NAMES = tuple(p[0] for p in INIT_PARAMETERS)
+
+
+#: Soft joint limits of the walking body [rad] (coordinate: (low, high)): where passive
+#: structures (ligaments, joint capsule) stop the joint in gait -- tighter than the
+#: Gait10dof18musc coordinate ranges (hip and ankle +-90..120 deg, knee to +10 deg, which are
+#: OpenSim's clamping ranges, not anatomy). Knee: no hyperextension (0 deg; Geyer & Herr 2010
+#: limit the knee at full extension); ankle -40..+30 deg and hip -30..+120 deg bracket the
+#: normal ranges of walking (Perry 1992) so they act only on abnormal gaits.
+WALKING_LIMITS = {"knee_angle_r": (-2.09, 0.0), "knee_angle_l": (-2.09, 0.0),
+                  "ankle_angle_r": (-0.70, 0.52), "ankle_angle_l": (-0.70, 0.52),
+                  "hip_flexion_r": (-0.52, 2.09), "hip_flexion_l": (-0.52, 2.09)}
+
+
+def apply_walking_limits(params, *, limits: dict | None = None, stiffness: float = 5.0, sharpness: float = 25.0):
+    """EngineParams with the soft joint limits of :data:`WALKING_LIMITS` on the rotational joints.
+
+    ``tau = k (exp(-s (q - lo)) - exp(s (q - hi)))`` with ``k = stiffness`` [N m] and
+    ``s = sharpness`` [1/rad] (:mod:`twin.engine.joints`): 5 N m and 25/rad give 61 N m at
+    0.1 rad and 740 N m at 0.2 rad past the limit (stable at :data:`DT`).
+    """
+    limits = WALKING_LIMITS if limits is None else limits
+    names = list(params.coordinate_names)
+    q_lo, q_hi = params.q_lo.clone(), params.q_hi.clone()
+    k, s = params.limit_k.clone(), params.limit_sharp.clone()
+    for name, (lo, hi) in limits.items():
+        if name in names:
+            i = names.index(name)
+            q_lo[:, i], q_hi[:, i] = lo, hi
+            k[:, i], s[:, i] = stiffness, sharpness
+    return params.replace(q_lo=q_lo, q_hi=q_hi, limit_k=k, limit_sharp=s)
 
 
 def walking_params(body: Any = None, *, batch: int = 1, dtype: torch.dtype = torch.float32,
@@ -97,7 +127,8 @@ def walking_params(body: Any = None, *, batch: int = 1, dtype: torch.dtype = tor
         raise ParameterError(f"body must be a twin.model.BodyParams or EngineParams, not {type(body).__name__}")
     spec = spec_from_body_params(body, limit_stiffness=limit_stiffness, limit_sharpness=limit_sharpness,
                                  damping=damping)
-    return EngineParams.from_body(spec, batch=batch, dtype=dtype, device=device, rigid_tendon=rigid_tendon)
+    return apply_walking_limits(EngineParams.from_body(spec, batch=batch, dtype=dtype, device=device,
+                                                       rigid_tendon=rigid_tendon))
 
 
 def initial_walking_state(params, init: Any = None, *, indentation: float = 0.003):
@@ -179,16 +210,65 @@ SOFT_RANGES = {"knee_angle_r": (-2.0, 0.0), "knee_angle_l": (-2.0, 0.0), "ankle_
                "pelvis_tilt": (-0.5, 0.3)}
 
 
-_STEPPERS: dict = {}
+_LOOPS: dict = {}
 
 
-def _stepper(compile: bool):
-    """One (possibly compiled) stepper per process, so compilation happens once."""
-    from ..engine.simulate import make_stepper
+def _loop_step(params, controller, p, bufs, state, out, dt: float, integrator: str, fall_height: float,
+               max_speed: float, lim_idx, lo, hi, basal, it: int):
+    """One closed-loop step: reflexes on the last Outputs, engine step, failure guard, running costs.
 
-    if compile not in _STEPPERS:
-        _STEPPERS[compile] = make_stepper(compile=compile)
-    return _STEPPERS[compile]
+    Pure tensor code (``torch.compile``-able): returns the new buffers, the
+    excitation used, the new State and Outputs, and this step's increments of
+    metabolic energy, joint-limit excess and trunk speed (zero for frozen members).
+    """
+    from ..engine.simulate import _guarded
+
+    bufs, e, _ = controller.step_tensors(p, bufs, state, out)
+    alive = ~(state.fell | state.failed)
+    new, out = _guarded(params, state, e, dt, integrator, fall_height)
+    # a finite but exploding state (engine instability) is frozen and flagged failed, as the
+    # engine's guard does for NaN/inf, so it can never look like a long walk
+    bad = (new.qdot.abs() > max_speed).any(-1) & ~(new.fell | new.failed)
+    k = bad.unsqueeze(-1)
+    new = new.replace(q=torch.where(k, state.q, new.q), qdot=torch.where(k, state.qdot, new.qdot),
+                      activation=torch.where(k, state.activation, new.activation),
+                      tendon_force=torch.where(k, state.tendon_force, new.tendon_force),
+                      failed=new.failed | bad)
+    a = alive.to(state.q.dtype)
+    d_energy = a * torch.nan_to_num(out.metabolic_power + basal, nan=0.0, posinf=0.0) * dt
+    exc = torch.relu(state.q[:, lim_idx] - hi) + torch.relu(lo - state.q[:, lim_idx])
+    d_limit = a * (exc * exc).sum(-1) * dt
+    d_trunk = a * state.qdot[:, it] ** 2
+    return bufs, e, new, out, a, d_energy, d_limit, d_trunk
+
+
+def _loop(compile: bool):
+    """The closed-loop step, compiled once per process when asked (eager fallback on failure)."""
+    if compile not in _LOOPS:
+        if not compile:
+            _LOOPS[compile] = _loop_step
+        else:
+            import warnings
+
+            from ..errors import TwinWarning
+
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+            compiled = torch.compile(_loop_step, dynamic=False)
+            box = {"fn": compiled}
+
+            def run(*args):
+                try:
+                    return box["fn"](*args)
+                except Exception as err:  # eager fallback
+                    if box["fn"] is _loop_step:
+                        raise
+                    warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err)[:200]}); running "
+                                  "eager", TwinWarning, stacklevel=2)
+                    box["fn"] = _loop_step
+                    return _loop_step(*args)
+
+            _LOOPS[compile] = run
+    return _LOOPS[compile]
 
 
 def rollout(params, controller, cstate, state, duration: float, *, dt: float = DT,
@@ -224,7 +304,6 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
 
     if not duration > 0:
         raise ParameterError(f"duration={duration!r} must be positive")
-    stepper = _stepper(compile)
     bsz, dev, dtype = params.batch_size, params.device, params.dtype
     names = list(params.coordinate_names)
     ix = names.index("pelvis_tx")
@@ -244,36 +323,30 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
     basal = BASAL_COEFFICIENT * params.total_mass
     e = torch.full((bsz, params.n_muscles), 0.01, dtype=dtype, device=dev)
     rec = {"q": [], "qdot": [], "grf": [], "metabolic_power": [], "excitation": []} if record_every else None
+    step = _loop(compile)
     with torch.no_grad():
         out = dynamics(params, state, e)
+        if not cstate.primed:  # fill the delay lines with the first sample (eager, once)
+            cstate, _ = controller.step(cstate, state, out, 0.0)
+        p, bufs = cstate.params, cstate.buffers
         for i in range(n):
             if i % 50 == 0 and bool((state.fell | state.failed).all()):
                 break  # everyone is frozen: nothing changes any more
-            cstate, e = controller.step(cstate, state, out, i * dt)
-            alive = ~(state.fell | state.failed)
-            if rec is not None and i % record_every == 0:
+            rec_now = rec is not None and i % record_every == 0
+            if rec_now:
                 rec["q"].append(state.q.clone())
                 rec["qdot"].append(state.qdot.clone())
                 rec["grf"].append(out.grf.clone())
                 rec["metabolic_power"].append(out.metabolic_power + basal)
+            bufs, e, state, out, a, de, dl, dtr = step(params, controller, p, bufs, state, out, float(dt),
+                                                       integrator, fall_height, float(max_speed), lim_idx, lo,
+                                                       hi, basal, it)
+            if rec_now:
                 rec["excitation"].append(e.clone())
-            new, out = stepper(params, state, e, float(dt), integrator, fall_height)
-            # a finite but exploding state (engine instability) is frozen and flagged failed, as the
-            # engine's guard does for NaN/inf, so it can never look like a long walk
-            bad = (new.qdot.abs() > max_speed).any(-1) & ~(new.fell | new.failed)
-            if bool(bad.any()):
-                k = bad.unsqueeze(-1)
-                new = new.replace(q=torch.where(k, state.q, new.q), qdot=torch.where(k, state.qdot, new.qdot),
-                                  activation=torch.where(k, state.activation, new.activation),
-                                  tendon_force=torch.where(k, state.tendon_force, new.tendon_force),
-                                  failed=new.failed | bad)
-            a = alive.to(dtype)
-            energy += a * torch.nan_to_num(out.metabolic_power + basal, nan=0.0, posinf=0.0) * dt
-            exc = torch.relu(state.q[:, lim_idx] - hi) + torch.relu(lo - state.q[:, lim_idx])
-            limit += a * (exc * exc).sum(-1) * dt
-            trunk += a * state.qdot[:, it] ** 2
+            energy += de
+            limit += dl
+            trunk += dtr
             alive_steps += a
-            state = new
             if i == n_settle:
                 x_settle = state.q[:, ix].clone()
                 t_settle = alive_steps * dt
