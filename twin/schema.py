@@ -48,6 +48,38 @@ translational ones; coord ``coordinate_type``), optional ``qdot``, ``qddot``.
 Dynamics: ``moment(time, coordinate)`` (N·m, or N for translational).
 Table: ``table(time, column)`` for a storage file twin does not interpret.
 
+Simulation variables
+--------------------
+What :func:`twin.engine.simulate` returns (``attrs["kind"] = "simulation"``):
+every variable has one or two leading **member** dims, ``batch`` (engine
+batch index) and/or ``scenario`` (string labels, e.g. ``"baseline"`` first,
+from the twin's scenario runs), in that order when both are present:
+``(scenario, batch, ...)``.
+
+================  ==============================  ==========
+variable          dims (after the member dims)    units
+================  ==============================  ==========
+q                 (time, coordinate)              rad or m (see ``coordinate_type``)
+qdot              (time, coordinate)              rad/s or m/s
+qddot             (time, coordinate)              rad/s^2 or m/s^2
+moment            (time, coordinate)              N m or N
+power             (time, coordinate)              W
+grf               (time, side, axis)              N
+excitation        (time, muscle)                  1
+activation        (time, muscle)                  1
+muscle_force      (time, muscle)                  N
+fiber_length      (time, muscle)                  m
+metabolic_power   (time,)                         W
+body_mass         ()                              kg
+fell, failed      ()                              1 (bool)
+fell_time         ()                              s (NaN: never)
+failed_time       ()                              s (NaN: never)
+================  ==============================  ==========
+
+Metrics: what :func:`twin.metrics.metrics` returns (``attrs["kind"] =
+"metrics"``): gait measures per member; only the general rules apply
+(every variable has ``units``; time, if any, increasing).
+
 Examples
 --------
 >>> import numpy as np
@@ -77,6 +109,7 @@ __all__ = [
     "kinematics",
     "dynamics",
     "table",
+    "simulation",
     "add_history",
     "validate",
     "time_dim",
@@ -87,7 +120,9 @@ AXES = ("x", "y", "z")
 UV = ("u", "v")
 QUATERNION = ("w", "x", "y", "z")
 TIME_DIMS = ("time", "analog_time")
-KINDS = ("recording", "kinematics", "dynamics", "table", "events")
+KINDS = ("recording", "kinematics", "dynamics", "table", "events", "simulation", "metrics")
+#: Leading dims that index the members of a simulation, in their required order.
+MEMBER_DIMS = ("scenario", "batch")
 
 #: variable -> (allowed dims pattern, units, long_name). A ``None`` in units
 #: means per-channel units, given by a coord named ``<dim>_units``.
@@ -112,6 +147,32 @@ VARIABLES: dict[str, tuple[tuple[Any, ...], str | None, str]] = {
     "table": (("time", "column"), None, "storage table column"),
     "event_time": (("event",), "s", "gait event time"),
 }
+
+#: Simulation variable -> (dims after the member dims, units, long_name); units None: any
+#: string (the engine writes e.g. ``"rad or m (see coordinate_type)"``).
+SIMULATION_VARIABLES: dict[str, tuple[tuple[str, ...], str | None, str]] = {
+    "q": (("time", "coordinate"), None, "generalized coordinate"),
+    "qdot": (("time", "coordinate"), None, "generalized speed"),
+    "qddot": (("time", "coordinate"), None, "generalized acceleration"),
+    "moment": (("time", "coordinate"), None, "generalized force (joint moment)"),
+    "power": (("time", "coordinate"), "W", "joint power"),
+    "grf": (("time", "side", "axis"), "N", "ground reaction force"),
+    "excitation": (("time", "muscle"), "1", "muscle excitation"),
+    "activation": (("time", "muscle"), "1", "muscle activation"),
+    "muscle_force": (("time", "muscle"), "N", "musculotendon (tendon) force"),
+    "fiber_length": (("time", "muscle"), "m", "muscle fibre length"),
+    "metabolic_power": (("time",), "W", "whole-body metabolic power"),
+    "body_mass": ((), "kg", "body mass"),
+    "fell": ((), "1", "fell"),
+    "failed": ((), "1", "non-finite state detected"),
+    "fell_time": ((), "s", "time the fall was detected (NaN: never)"),
+    "failed_time": ((), "s", "time the non-finite state was detected (NaN: never)"),
+}
+_SIM_DEFAULT_UNITS = {"q": "rad or m (see coordinate_type)", "qdot": "rad/s or m/s (see coordinate_type)",
+                      "qddot": "rad/s^2 or m/s^2 (see coordinate_type)",
+                      "moment": "N m or N (see coordinate_type)"}
+#: Variables allowed to be entirely NaN (NaN means "never happened").
+_MAY_BE_ALL_NAN = ("fell_time", "failed_time")
 
 _FIXED_COORDS = {"axis": AXES, "uv": UV, "quaternion": QUATERNION}
 
@@ -269,6 +330,189 @@ def table(
                       coords={"time": _time_var(time), "column": list(columns)}, attrs=out_attrs)
 
 
+def simulation(
+    time: Sequence[float] | np.ndarray,
+    *,
+    q: np.ndarray,
+    coordinates: Sequence[str],
+    coordinate_type: Sequence[str] | None = None,
+    qdot: np.ndarray | None = None,
+    grf: np.ndarray | None = None,
+    sides: Sequence[str] = ("right", "left"),
+    excitation: np.ndarray | None = None,
+    activation: np.ndarray | None = None,
+    muscle_force: np.ndarray | None = None,
+    fiber_length: np.ndarray | None = None,
+    muscles: Sequence[str] | None = None,
+    metabolic_power: np.ndarray | None = None,
+    body_mass: Any = None,
+    fell: Any = None,
+    failed: Any = None,
+    fell_time: Any = None,
+    failed_time: Any = None,
+    member_dims: str | Sequence[str] = "batch",
+    members: Any = None,
+    source: str = "",
+    history: str = "",
+    rate: float | None = None,
+    extra_vars: dict[str, Any] | None = None,
+    extra_coords: dict[str, Any] | None = None,
+    **attrs: Any,
+) -> xr.Dataset:
+    """Build a Simulation Dataset (what :func:`twin.engine.simulate` returns) from arrays.
+
+    Every array has the member dims first (``member_dims``), then the dims of
+    the table in the module docstring: ``q`` is ``(*members, time,
+    coordinate)``, ``grf`` ``(*members, time, side, axis)``, ``fell``
+    ``(*members)``...
+
+    Parameters
+    ----------
+    time : array (n_time,)
+        [s], strictly increasing.
+    q : array (*members, n_time, n_coordinate)
+        Generalized coordinates, rad or m.
+    coordinates : sequence of str
+        Coordinate names.
+    coordinate_type : sequence of str, optional
+        ``"rotational"``/``"translational"`` per coordinate (default from
+        the names, see :func:`guess_coordinate_type`).
+    qdot : array like ``q``, optional
+    grf : array (*members, n_time, n_side, 3), optional
+        Ground reaction force per foot [N] (X forward, Y up, Z right).
+    sides : sequence of str, default ("right", "left")
+        Labels of the ``side`` dim (the engine's contact groups).
+    excitation, activation, muscle_force, fiber_length : array (*members, n_time, n_muscle), optional
+        1, 1, N, m.
+    muscles : sequence of str, optional
+        Muscle names; required with any muscle variable.
+    metabolic_power : array (*members, n_time), optional
+        [W].
+    body_mass : array (*members), optional
+        [kg]; :func:`twin.metrics.metrics` uses it for the cost of transport.
+    fell, failed : bool array (*members), optional
+        Default all False.
+    fell_time, failed_time : array (*members), optional
+        [s]; default NaN (never).
+    member_dims : {"batch", "scenario"} or ("scenario", "batch"), keyword-only
+        The leading dims.
+    members : sequence, or dict of dim -> sequence, optional
+        Labels of the member dims: a sequence for one member dim (default
+        ``0..n-1`` for ``batch``; required, as strings, for ``scenario``),
+        a dict for two.
+    source, history : str
+        Provenance.
+    rate : float, optional
+        Record rate [Hz]; estimated from ``time`` when omitted.
+    extra_vars, extra_coords : dict, optional
+        More variables / coords (``(dims, values, attrs)`` tuples or DataArrays).
+    **attrs
+        Extra attrs (e.g. ``dt``, ``subject_mass``).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``attrs["kind"] == "simulation"``.
+
+    Raises
+    ------
+    SchemaError
+        Inconsistent shapes or labels, naming the argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from twin import schema
+    >>> t = np.arange(5) / 100.0
+    >>> ds = schema.simulation(t, q=np.zeros((2, 3, 5, 1)), coordinates=["knee_angle_r"],
+    ...                        member_dims=("scenario", "batch"),
+    ...                        members={"scenario": ["baseline", "weak"], "batch": [0, 1, 2]})
+    >>> schema.validate(ds)
+    >>> ds.q.dims, ds.fell.dims, bool(ds.fell.any())
+    (('scenario', 'batch', 'time', 'coordinate'), ('scenario', 'batch'), False)
+    """
+    mdims = (member_dims,) if isinstance(member_dims, str) else tuple(member_dims)
+    if not mdims or len(set(mdims)) != len(mdims) or any(d not in MEMBER_DIMS for d in mdims) \
+            or list(mdims) != [d for d in MEMBER_DIMS if d in mdims]:
+        raise SchemaError(f"simulation(): member_dims={member_dims!r} must be 'batch', 'scenario' or "
+                          "('scenario', 'batch')")
+    t = np.asarray(time, dtype=float).reshape(-1)
+    coordinates = [str(c) for c in coordinates]
+    q = np.asarray(q, dtype=float)
+    if q.ndim != len(mdims) + 2 or q.shape[-2:] != (t.size, len(coordinates)):
+        raise SchemaError(f"simulation(): q has shape {q.shape}; expected (*{mdims}, time={t.size}, "
+                          f"coordinate={len(coordinates)})")
+    mshape = q.shape[:len(mdims)]
+    coords: dict[str, Any] = {"time": _time_var(t), "coordinate": coordinates,
+                              "coordinate_type": ("coordinate", list(coordinate_type) if coordinate_type is not None
+                                                  else [guess_coordinate_type(c) for c in coordinates])}
+    if isinstance(members, dict):
+        labels = dict(members)
+    elif members is None:
+        labels = {}
+    elif len(mdims) == 1:
+        labels = {mdims[0]: members}
+    else:
+        raise SchemaError("simulation(): with two member dims, members must be a dict of dim -> labels")
+    for d, n in zip(mdims, mshape):
+        lab = labels.get(d)
+        if lab is None:
+            if d == "scenario":
+                raise SchemaError("simulation(): member dim 'scenario' needs its labels: members=[...] (strings)")
+            lab = np.arange(n)
+        lab = [str(v) for v in lab] if d == "scenario" else list(lab)
+        if len(lab) != n:
+            raise SchemaError(f"simulation(): {len(lab)} labels for member dim {d!r} of size {n}")
+        coords[d] = lab
+    unknown = set(labels) - set(mdims)
+    if unknown:
+        raise SchemaError(f"simulation(): members given for {sorted(unknown)}, which are not in member_dims={mdims}")
+
+    def var(name, values, tail, shape_tail, units=None, dtype=float):
+        arr = np.asarray(values, dtype=dtype)
+        if arr.ndim == 0 and not tail:
+            arr = np.full(mshape, arr, dtype=dtype)
+        want = mshape + tuple(shape_tail)
+        if arr.shape != want:
+            raise SchemaError(f"simulation(): {name} has shape {arr.shape}; expected {want} "
+                              f"({', '.join(mdims + tail)})")
+        spec_units, long_name = SIMULATION_VARIABLES[name][1], SIMULATION_VARIABLES[name][2]
+        u = units or spec_units or _SIM_DEFAULT_UNITS[name]
+        return (mdims + tail, arr, {"units": u, "long_name": long_name})
+
+    nt, nq = t.size, len(coordinates)
+    data: dict[str, Any] = {"q": var("q", q, ("time", "coordinate"), (nt, nq))}
+    if qdot is not None:
+        data["qdot"] = var("qdot", qdot, ("time", "coordinate"), (nt, nq))
+    if grf is not None:
+        sides = [str(v) for v in sides]
+        data["grf"] = var("grf", grf, ("time", "side", "axis"), (nt, len(sides), 3))
+        coords.update(side=sides, axis=list(AXES))
+    muscle_vars = {"excitation": excitation, "activation": activation, "muscle_force": muscle_force,
+                   "fiber_length": fiber_length}
+    if any(v is not None for v in muscle_vars.values()):
+        if muscles is None:
+            raise SchemaError("simulation(): muscle variables given without muscles=[names]")
+        coords["muscle"] = [str(m) for m in muscles]
+        for name, values in muscle_vars.items():
+            if values is not None:
+                data[name] = var(name, values, ("time", "muscle"), (nt, len(coords["muscle"])))
+    if metabolic_power is not None:
+        data["metabolic_power"] = var("metabolic_power", metabolic_power, ("time",), (nt,))
+    if body_mass is not None:
+        data["body_mass"] = var("body_mass", body_mass, (), ())
+    data["fell"] = var("fell", False if fell is None else fell, (), (), dtype=bool)
+    data["failed"] = var("failed", False if failed is None else failed, (), (), dtype=bool)
+    data["fell_time"] = var("fell_time", np.nan if fell_time is None else fell_time, (), ())
+    data["failed_time"] = var("failed_time", np.nan if failed_time is None else failed_time, (), ())
+    out_attrs: dict[str, Any] = {"kind": "simulation", "source": str(source), "history": history,
+                                 "rate": float(rate) if rate is not None else estimate_rate(t)}
+    out_attrs.update(attrs)
+    data.update(extra_vars or {})
+    coords.update(extra_coords or {})
+    return xr.Dataset(data, coords=coords, attrs=out_attrs)
+
+
 def events(
     times: Sequence[float],
     labels: Sequence[str],
@@ -351,7 +595,10 @@ def validate(ds: xr.Dataset) -> None:
     Checks the kind, that every known variable has the documented dims and a
     ``units`` attr, that coordinates of fixed dims (``axis``, ``uv``,
     ``quaternion``) are right, that time bases are finite and strictly
-    increasing, and that no known variable is entirely NaN.
+    increasing, and that no known variable is entirely NaN. Simulations are
+    checked against their own table (member dims ``scenario``/``batch``
+    first, bool ``fell``/``failed``, ``fell_time``/``failed_time`` may be all
+    NaN, unique string ``scenario`` labels).
 
     Parameters
     ----------
@@ -370,7 +617,7 @@ def validate(ds: xr.Dataset) -> None:
     ...     validate(xr.Dataset(attrs={"kind": "spaceship"}))
     ... except Exception as err:
     ...     print(err)
-    attrs['kind']='spaceship' is not a twin Dataset kind; expected one of ('recording', 'kinematics', 'dynamics', 'table', 'events')
+    attrs['kind']='spaceship' is not a twin Dataset kind; expected one of ('recording', 'kinematics', 'dynamics', 'table', 'events', 'simulation', 'metrics')
     """
     if not isinstance(ds, xr.Dataset):
         raise SchemaError(f"expected an xarray.Dataset, got {type(ds).__name__}")
@@ -394,6 +641,9 @@ def validate(ds: xr.Dataset) -> None:
             got = tuple(str(v) for v in ds[dim].values) if dim in ds.coords else None
             if got != labels:
                 raise SchemaError(f"dim {dim!r} must have coordinate {labels}, got {got}")
+    if kind == "simulation":
+        _validate_simulation(ds)
+        return
     for name, da in ds.data_vars.items():
         if name not in VARIABLES:
             if "units" not in da.attrs:
@@ -414,3 +664,44 @@ def validate(ds: xr.Dataset) -> None:
         raise SchemaError("a recording needs attrs['rate'] (Hz) for its 'time' dim")
     if "analog_time" in ds.dims and "analog_rate" not in ds.attrs:
         raise SchemaError("a Dataset with an 'analog_time' dim needs attrs['analog_rate'] (Hz)")
+
+
+def _validate_simulation(ds: xr.Dataset) -> None:
+    """The simulation-specific checks of :func:`validate` (member dims, variable table, bool flags)."""
+    present = [d for d in MEMBER_DIMS if d in ds.dims]
+    if not present:
+        raise SchemaError(f"a simulation needs a member dim ({' and/or '.join(MEMBER_DIMS)}); dims are "
+                          f"{tuple(ds.dims)}")
+    if "time" not in ds.dims:
+        raise SchemaError("a simulation needs a 'time' dim")
+    if "time" not in ds.coords:
+        raise SchemaError("a simulation needs a 'time' coordinate [s]")
+    if "scenario" in ds.dims:
+        if "scenario" not in ds.coords:
+            raise SchemaError("dim 'scenario' needs a coordinate of string labels (e.g. 'baseline', ...)")
+        labels = [str(v) for v in ds["scenario"].values]
+        if not all(isinstance(v, str) for v in ds["scenario"].values.tolist()):
+            raise SchemaError(f"coordinate 'scenario' must hold strings, got {ds['scenario'].values.tolist()!r}")
+        if len(set(labels)) != len(labels):
+            raise SchemaError(f"coordinate 'scenario' has repeated labels: {labels}")
+    for name, da in ds.data_vars.items():
+        dims = tuple(str(d) for d in da.dims)
+        if "units" not in da.attrs:
+            raise SchemaError(f"variable {name!r} has no 'units' attr; every variable needs one")
+        if name not in SIMULATION_VARIABLES:
+            continue
+        tail, units, _ = SIMULATION_VARIABLES[name]
+        lead = tuple(d for d in dims if d in MEMBER_DIMS)
+        if dims != lead + tail or list(lead) != [d for d in MEMBER_DIMS if d in lead] or not lead:
+            want = "(" + ", ".join(["scenario|batch ..."] + list(tail)) + ")"
+            raise SchemaError(f"variable {name!r} has dims {da.dims}; expected {want} (member dims "
+                              f"{MEMBER_DIMS} first, in that order)")
+        if units is not None and da.attrs["units"] != units:
+            raise SchemaError(f"variable {name!r} has units {da.attrs['units']!r}; the schema needs {units!r}")
+        if name in ("fell", "failed"):
+            if da.dtype != bool:
+                raise SchemaError(f"variable {name!r} must be bool, not {da.dtype}")
+            continue
+        if name not in _MAY_BE_ALL_NAN and da.size and np.issubdtype(da.dtype, np.number) \
+                and not np.any(np.isfinite(da.values)):
+            raise SchemaError(f"variable {name!r} is entirely NaN/inf; drop it or fix the source")
