@@ -127,6 +127,19 @@ def _cmd_data(args) -> int:
     return 0
 
 
+def _cmd_optimize(args) -> int:
+    from .control.__main__ import main as control_main
+
+    argv = ["--out", args.out, "--speed", str(args.speed)]
+    if args.generations is not None:
+        n = args.generations
+        argv += ["--survive-generations", str(n), "--speed-generations", str(n), "--effort-generations", str(n),
+                 "--robust-generations", str(max(1, n // 2))]
+    if args.start:
+        argv += ["--start", args.start]
+    return control_main(argv + list(args.more or []))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="twin", description="twin: a gait digital twin")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="read a walking trial, analyse it, write an HTML report")
     p.add_argument("--out", default="demo_output")
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("optimize", help="optimise a walking reflex controller (CMA-ES, staged, resumable)",
+                       description="Staged CMA-ES optimisation of the reflex controller; further options "
+                       "(see python -m twin.control --help) go after the known ones.")
+    p.add_argument("--speed", type=float, default=1.3, help="target walking speed [m/s]")
+    p.add_argument("--generations", type=int, default=None, help="generations per stage (robust: half)")
+    p.add_argument("--out", default="optimize_output", help="folder for checkpoints, log and best.json")
+    p.add_argument("--start", default=None, help="controller JSON to start from")
+    p.add_argument("more", nargs=argparse.REMAINDER, help="options of python -m twin.control")
+    p.set_defaults(func=_cmd_optimize)
     p = sub.add_parser("bench", help="run a benchmark from benchmarks/")
     p.add_argument("name")
     p.add_argument("--quick", action="store_true")

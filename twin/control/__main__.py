@@ -5,7 +5,13 @@ Stages (each a CMA-ES run with its own checkpoint in ``--out``, resumable):
 1. ``survive``: no fall + distance, ``--survive-duration`` s, until the best
    member walks the whole duration at >= 0.5 m/s on average (or ``--survive-generations``);
 2. ``speed``: no fall + target speed + joint limits, ``--duration`` s;
-3. ``effort``: + cost of transport + trunk stability.
+3. ``effort``: + cost of transport + trunk stability + landing impacts;
+4. ``robust``: the effort objective over ``--robust-duration`` s from
+   ``--robust-starts`` starts (nominal + perturbed by ``--perturbation`` x
+   (+-3 deg, +-0.05 m/s)), the mean cost.
+
+``--stages`` picks which run (e.g. ``speed,effort`` to re-target a shipped
+controller given with ``--start``).
 
 After every chunk of generations the best controller so far is written to
 ``DIR/best.json`` (see :func:`twin.control.store.save_controller`) with its
@@ -39,6 +45,13 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--speed-generations", type=int, default=150)
     ap.add_argument("--effort-generations", type=int, default=100)
+    ap.add_argument("--robust-generations", type=int, default=40)
+    ap.add_argument("--robust-duration", type=float, default=20.0)
+    ap.add_argument("--robust-starts", type=int, default=4)
+    ap.add_argument("--perturbation", type=float, default=2.0,
+                    help="robust stage start perturbation scale (2: +-6 deg joints, +-0.1 m/s)")
+    ap.add_argument("--stages", default="survive,speed,effort,robust",
+                    help="comma-separated stages to run, in order")
     ap.add_argument("--chunk", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--starts", type=int, default=2, help="starts per candidate (nominal + perturbed)")
@@ -75,11 +88,21 @@ def main(argv=None) -> int:
         m0 = doc.get("metrics") or {}
         minutes_before = float(m0.get("optimize_minutes_total") or m0.get("optimize_minutes_this_run") or 0.0)
     t_start = time.perf_counter()
-    stages = [("survive", args.survive_duration, args.survive_generations),
-              ("speed", args.duration, args.speed_generations),
-              ("effort", args.duration, args.effort_generations)]
-    for stage, duration, max_gen in stages:
-        obj = walking(args.speed, duration=duration, stage=stage)
+    all_stages = {"survive": (args.survive_duration, args.survive_generations),
+                  "speed": (args.duration, args.speed_generations),
+                  "effort": (args.duration, args.effort_generations),
+                  "robust": (args.robust_duration, args.robust_generations)}
+    chosen = [x.strip() for x in args.stages.split(",") if x.strip()]
+    bad = [x for x in chosen if x not in all_stages]
+    if bad:
+        ap.error(f"unknown stage(s) {', '.join(bad)}; choose from {', '.join(all_stages)}")
+    for stage in chosen:
+        duration, max_gen = all_stages[stage]
+        if max_gen < 1:
+            continue
+        obj = walking(args.speed, duration=duration, stage="effort" if stage == "robust" else stage)
+        starts = args.robust_starts if stage == "robust" else args.starts
+        perturbation = args.perturbation if stage == "robust" else 1.0
         ckpt = out / f"{stage}.ckpt"
         gen = 0
         res = None
@@ -88,7 +111,7 @@ def main(argv=None) -> int:
             sigma0 = args.sigma0 if stage == "survive" else args.stage_sigma0
             res = optimize(None, obj, generations=gen, popsize=args.popsize, seed=args.seed, sigma0=sigma0,
                            checkpoint=ckpt, resume=True, progress=False, x0=x0, initial=init0,
-                           compile=not args.eager, starts=args.starts,
+                           compile=not args.eager, starts=starts, perturbation=perturbation,
                            log=lambda m, s=stage: log(f"[{s}] {m}"))
             t = res.terms
             minutes = (time.perf_counter() - t_start) / 60
@@ -106,7 +129,8 @@ def main(argv=None) -> int:
                 break
             if stage == "speed" and res.success:
                 break
-        x0, init0 = res.vector, res.initial
+        if res is not None:
+            x0, init0 = res.vector, res.initial
     log(f"done in {(time.perf_counter() - t_start) / 60:.1f} min")
     return 0
 

@@ -17,6 +17,8 @@ term                   cost per member
 :func:`effort`         cost of transport (metabolic energy / m g d) [1]
 :func:`joint_limits`   integral of squared excess over physiological ranges
 :func:`trunk`          mean squared trunk angular velocity [rad^2/s^2]
+:func:`impact`         mean squared vertical GRF per foot above 1.2 body
+                       weights [BW^2] (heel-strike impacts, stiff landings)
 :func:`tracking`       mean squared joint-angle error to a reference gait
                        cycle [rad^2] (issue 7's fitting)
 =====================  =========================================================
@@ -37,7 +39,7 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["Term", "Terms", "Objective", "no_fall", "distance", "progress", "speed", "effort", "joint_limits", "trunk",
+__all__ = ["Term", "Terms", "Objective", "no_fall", "distance", "progress", "speed", "effort", "joint_limits", "trunk", "impact",
            "tracking", "walking"]
 
 
@@ -135,6 +137,12 @@ def joint_limits(weight: float = 10.0) -> Term:
 def trunk(weight: float = 0.1) -> Term:
     """Head/trunk stability: mean squared pelvis/trunk angular velocity."""
     return Term("trunk", _check_weight(weight), lambda r: r.trunk)
+
+
+def impact(weight: float = 10.0) -> Term:
+    """Landing impacts: mean squared vertical GRF per foot above :data:`twin.control.sim.IMPACT_LIMIT` BW."""
+    return Term("impact", _check_weight(weight),
+                lambda r: r.impact if r.impact is not None else np.zeros_like(r.distance))
 
 
 def tracking(reference: dict, weight: float = 10.0) -> Term:
@@ -245,7 +253,7 @@ def walking(target_speed: float | None = 1.3, *, duration: float = 10.0, stage: 
         survive: progress towards the target distance (w=10) + no fall (w=2)
         (no fall (w=10) + distance (w=2) without a target); speed: no fall + distance (w=1) + target
         speed (w=2) + joint limits (w=5);
-        effort: + cost of transport + trunk stability.
+        effort: + cost of transport + trunk stability + landing impacts.
     """
     if stage not in ("survive", "speed", "effort"):
         raise ParameterError(f"stage={stage!r}; choose 'survive', 'speed' or 'effort'")
@@ -255,6 +263,6 @@ def walking(target_speed: float | None = 1.3, *, duration: float = 10.0, stage: 
     if stage in ("speed", "effort") and target_speed is not None:
         terms = no_fall(10.0) + distance(1.0) + speed(target_speed, 2.0) + joint_limits(5.0)
     if stage == "effort":
-        terms = terms + effort(0.5) + trunk(0.05)
+        terms = terms + effort(0.5) + trunk(0.05) + impact(10.0)
     return Objective(duration=duration, terms=terms, name=f"walking/{stage}"
                      + (f"@{target_speed:g}" if target_speed is not None else ""))

@@ -94,8 +94,11 @@ class OptimizeResult:
 class _Problem:
     """Bounds, names and the batched evaluation of the controller problem."""
 
-    def __init__(self, body, objective, *, device, optimize_initial, dtype, x0, init0, compile=False, starts=1):
+    def __init__(self, body, objective, *, device, optimize_initial, dtype, x0, init0, compile=False, starts=1,
+                 controller_options=None, perturbation=1.0):
         self.compile = compile
+        self.perturbation = float(perturbation)
+        self.controller_options = dict(controller_options or {})
         self.starts = starts
         from .reflex import ReflexController
         from .sim import INIT_PARAMETERS, INIT_NAMES
@@ -142,13 +145,13 @@ class _Problem:
             init = np.repeat(np.asarray(base, dtype=float)[None], pop, 0)
         if self.starts > 1:  # the same candidates from perturbed starts, mean cost
             ctrl = np.tile(ctrl, (self.starts, 1))
-            init = np.concatenate([init + _offset(k, init.shape[1]) for k in range(self.starts)])
+            init = np.concatenate([init + _offset(k, init.shape[1], self.perturbation) for k in range(self.starts)])
             X = np.concatenate([ctrl, init], 1)
         n = X.shape[0]
         if n not in self._params:
             self._params[n] = walking_params(self.body, batch=n, dtype=self.dtype, device=self.device)
         params = self._params[n]
-        c = ReflexController(params, dt=DT)
+        c = ReflexController(params, dt=DT, **self.controller_options)
         with torch.no_grad():
             state = initial_walking_state(params, init)
             cs = c.init(n, ctrl)
@@ -166,14 +169,14 @@ class _Problem:
         return total, allp
 
 
-def _offset(k: int, n: int) -> np.ndarray:
-    """Deterministic start perturbation number ``k`` (0: none): joints +-3 deg, speed +-0.05 m/s."""
+def _offset(k: int, n: int, scale: float = 1.0) -> np.ndarray:
+    """Deterministic start perturbation number ``k`` (0: none): joints +-3 deg, speed +-0.05 m/s, x ``scale``."""
     if k == 0:
         return np.zeros(n)
     rng = np.random.default_rng(1000 + k)
     off = np.deg2rad(rng.uniform(-3.0, 3.0, n))
     off[-1] = rng.uniform(-0.05, 0.05)
-    return off
+    return off * scale
 
 
 class _Plain:
@@ -205,6 +208,11 @@ def _fingerprint(problem, popsize, seed, sigma0) -> str:
     body = "" if getattr(problem, "body", None) is None else repr(getattr(problem.body, "name", type(problem.body)))
     text = repr((problem.names, problem.bounds.tolist(), problem.x0.tolist(), popsize, seed, sigma0, obj, body,
                  getattr(problem, "starts", 1)))
+    if getattr(problem, "perturbation", 1.0) != 1.0:
+        text += f"perturbation={problem.perturbation!r}"
+    opts = getattr(problem, "controller_options", None)
+    if opts:
+        text += repr(sorted((k, sorted(v.items()) if isinstance(v, dict) else repr(v)) for k, v in opts.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -263,7 +271,8 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
              device: str = "cpu", progress: bool = True, optimize_initial: bool = True,
              x0: Any = None, initial: Any = None, bounds: Any = None, dtype: Any = None,
              log: Callable[[str], None] | None = None, compile: bool = False,
-             starts: int = 1) -> OptimizeResult:
+             starts: int = 1, controller_options: dict | None = None,
+             perturbation: float = 1.0) -> OptimizeResult:
     """Optimise a reflex controller (or any box-bounded function) with CMA-ES.
 
     Parameters
@@ -304,6 +313,12 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         Evaluate every candidate from this many starts (the first nominal,
         the others with fixed perturbations of +-3 deg and +-0.05 m/s) in the
         same batch; its cost is the mean, its walked time the shortest.
+    perturbation : float, keyword-only
+        Scale of those start perturbations (2: +-6 deg, +-0.1 m/s).
+    controller_options : dict, optional, keyword-only
+        Extra keyword arguments of :class:`ReflexController` for every member
+        (``excitation_scale``, ``stretch_gain`` as ``{muscle: value}``): how a
+        scenario changes the nervous system (see :mod:`twin.scenarios`).
 
     Returns
     -------
@@ -330,7 +345,8 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
 
         problem: Any = _Problem(body, objective, device=device, optimize_initial=optimize_initial,
                                 dtype=dtype or torch.float32, x0=x0, init0=initial, compile=compile,
-                                starts=starts)
+                                starts=starts, controller_options=controller_options,
+                                perturbation=perturbation)
     elif callable(objective):
         problem = _Plain(objective, x0, bounds)
     else:
@@ -433,12 +449,13 @@ def _report(problem, best) -> tuple[bool, str]:
 
 
 def evaluate(body: Any, objective: Any, vector: Any, *, initial: Any = None, device: str = "cpu",
-             dtype: Any = None) -> dict:
+             dtype: Any = None, controller_options: dict | None = None) -> dict:
     """Cost terms and metrics of one controller vector (and initial pose)."""
     import torch
 
     problem = _Problem(body, objective, device=device, optimize_initial=initial is not None,
-                       dtype=dtype or torch.float32, x0=vector, init0=initial)
+                       dtype=dtype or torch.float32, x0=vector, init0=initial,
+                       controller_options=controller_options)
     x = np.asarray(vector, dtype=float)
     if initial is not None:
         x = np.concatenate([x, np.asarray(initial, dtype=float)])

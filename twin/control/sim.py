@@ -40,7 +40,7 @@ import torch
 from ..errors import ParameterError
 
 __all__ = ["walking_params", "initial_walking_state", "rollout", "Rollout", "INIT_PARAMETERS", "INIT_NAMES",
-           "DT", "FALL_HEIGHT", "WALKING_LIMITS", "apply_walking_limits"]
+           "DT", "FALL_HEIGHT", "WALKING_LIMITS", "apply_walking_limits", "rollout_dataset"]
 
 #: Control and engine step [s] (rigid tendons: stable at 1 ms with contact, see twin.engine.integrate).
 DT = 1e-3
@@ -187,6 +187,7 @@ class Rollout:
     cot : cost of transport energy / (m g distance) [1] (inf for distance <= 0)
     limit : integral of squared joint-limit excess (knee hyperextension, ...) [rad^2 s]
     trunk : mean squared trunk angular velocity [rad^2/s^2]
+    impact : mean squared vertical GRF per foot above :data:`IMPACT_LIMIT` body weights [BW^2]
     record : dict of arrays [B, T, ...] (q, grf, time) when recorded, else None
     mass : body mass [kg]
     """
@@ -202,6 +203,7 @@ class Rollout:
     mass: np.ndarray
     record: dict | None = None
     duration: float = 0.0
+    impact: np.ndarray | None = None
 
 
 #: Physiological ranges for the joint-limit penalty [rad] (coordinate: (low, high)).
@@ -211,10 +213,13 @@ SOFT_RANGES = {"knee_angle_r": (-2.0, 0.0), "knee_angle_l": (-2.0, 0.0), "ankle_
 
 
 _LOOPS: dict = {}
+#: Vertical GRF per foot [body weights] above which :func:`rollout` accumulates the impact cost
+#: (walking at 1.3 m/s peaks at about 1.1-1.2 BW; Perry 1992).
+IMPACT_LIMIT = 1.2
 
 
 def _loop_step(params, controller, p, bufs, state, out, dt: float, integrator: str, fall_height: float,
-               max_speed: float, lim_idx, lo, hi, basal, it: int):
+               max_speed: float, lim_idx, lo, hi, basal, it: int, weight):
     """One closed-loop step: reflexes on the last Outputs, engine step, failure guard, running costs.
 
     Pure tensor code (``torch.compile``-able): returns the new buffers, the
@@ -239,7 +244,9 @@ def _loop_step(params, controller, p, bufs, state, out, dt: float, integrator: s
     exc = torch.relu(state.q[:, lim_idx] - hi) + torch.relu(lo - state.q[:, lim_idx])
     d_limit = a * (exc * exc).sum(-1) * dt
     d_trunk = a * state.qdot[:, it] ** 2
-    return bufs, e, new, out, a, d_energy, d_limit, d_trunk
+    over = torch.relu(out.grf[:, :2, 1] / weight[:, None] - IMPACT_LIMIT)
+    d_impact = a * (over * over).sum(-1)
+    return bufs, e, new, out, a, d_energy, d_limit, d_trunk, d_impact
 
 
 def _loop(compile: bool):
@@ -319,10 +326,13 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
     energy = torch.zeros(bsz, dtype=dtype, device=dev)
     limit = torch.zeros(bsz, dtype=dtype, device=dev)
     trunk = torch.zeros(bsz, dtype=dtype, device=dev)
+    impact = torch.zeros(bsz, dtype=dtype, device=dev)
+    weight = params.total_mass * float(torch.linalg.norm(params.gravity[0]))
     alive_steps = torch.zeros(bsz, dtype=dtype, device=dev)
     basal = BASAL_COEFFICIENT * params.total_mass
     e = torch.full((bsz, params.n_muscles), 0.01, dtype=dtype, device=dev)
-    rec = {"q": [], "qdot": [], "grf": [], "metabolic_power": [], "excitation": []} if record_every else None
+    rec = ({"q": [], "qdot": [], "grf": [], "metabolic_power": [], "excitation": [], "activation": [],
+            "muscle_force": [], "fiber_length": []} if record_every else None)
     step = _loop(compile)
     with torch.no_grad():
         out = dynamics(params, state, e)
@@ -338,14 +348,18 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
                 rec["qdot"].append(state.qdot.clone())
                 rec["grf"].append(out.grf.clone())
                 rec["metabolic_power"].append(out.metabolic_power + basal)
-            bufs, e, state, out, a, de, dl, dtr = step(params, controller, p, bufs, state, out, float(dt),
-                                                       integrator, fall_height, float(max_speed), lim_idx, lo,
-                                                       hi, basal, it)
+                rec["activation"].append(state.activation.clone())
+                rec["muscle_force"].append(out.muscle_force.clone())
+                rec["fiber_length"].append(out.fiber_length.clone())
+            bufs, e, state, out, a, de, dl, dtr, dim = step(params, controller, p, bufs, state, out, float(dt),
+                                                            integrator, fall_height, float(max_speed), lim_idx,
+                                                            lo, hi, basal, it, weight)
             if rec_now:
                 rec["excitation"].append(e.clone())
             energy += de
             limit += dl
             trunk += dtr
+            impact += dim
             alive_steps += a
             if i == n_settle:
                 x_settle = state.q[:, ix].clone()
@@ -359,12 +373,62 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
     g = float(torch.linalg.norm(params.gravity[0]))
     cot = torch.where(dist > 0.05, energy / (params.total_mass * g * dist.clamp(min=1e-9)),
                       torch.full_like(dist, float("inf")))
+    np_ = lambda t: t.detach().cpu().numpy().astype(float)  # noqa: E731
     record = None
     if rec is not None and rec["q"]:
         record = {k: torch.stack(v, 1).cpu().numpy() for k, v in rec.items()}
         record["time"] = np.arange(record["q"].shape[1]) * record_every * dt
         record["coordinate"] = names
         record["muscle"] = list(params.muscle_names)
-    np_ = lambda t: t.detach().cpu().numpy().astype(float)  # noqa: E731
+        record["walked_s"] = np_(walked)
     return Rollout(np_(dist), np_(walked), (state.fell | state.failed).cpu().numpy(), np_(speed), np_(energy),
-                   np_(cot), np_(limit), np_(trunk / alive_steps.clamp(min=1)), np_(params.total_mass), record, float(duration))
+                   np_(cot), np_(limit), np_(trunk / alive_steps.clamp(min=1)), np_(params.total_mass), record, float(duration),
+                   np_(impact / alive_steps.clamp(min=1)))
+
+
+def rollout_dataset(r: Rollout, *, labels: Any = None, dim: str = "scenario") -> "xr.Dataset":
+    """A recorded :class:`Rollout` as a simulation Dataset (``attrs["kind"] = "simulation"``).
+
+    Dims ``dim`` (labelled by ``labels``, default ``0..B-1``), ``time``,
+    ``coordinate``, ``muscle``, ``side`` (``r``, ``l``) and ``axis`` (``x``,
+    ``y``); variables as :func:`twin.engine.simulate` (q, qdot, grf,
+    excitation, activation, muscle_force, fiber_length, metabolic_power incl.
+    basal) plus per member ``fell``, ``walked_s``, ``distance``, ``speed``,
+    ``body_mass``. Samples after a member fell repeat its frozen state.
+
+    Raises
+    ------
+    ParameterError
+        The rollout was run without ``record_every``.
+    """
+    import xarray as xr
+
+    if r.record is None:
+        raise ParameterError("this rollout has no recording; run rollout(..., record_every=10)")
+    rec = r.record
+    bsz = rec["q"].shape[0]
+    labels = list(range(bsz)) if labels is None else [str(x) for x in labels]
+    if len(labels) != bsz:
+        raise ParameterError(f"{len(labels)} labels for {bsz} members")
+    names = list(rec["coordinate"])
+    units = ["m" if n in ("pelvis_tx", "pelvis_ty") else "rad" for n in names]
+    ds = xr.Dataset(
+        {"q": ((dim, "time", "coordinate"), rec["q"], {"units": "rad or m", "long_name": "generalized coordinates"}),
+         "qdot": ((dim, "time", "coordinate"), rec["qdot"], {"units": "rad/s or m/s"}),
+         "grf": ((dim, "time", "side", "axis"), rec["grf"], {"units": "N", "long_name": "ground reaction force"}),
+         "excitation": ((dim, "time", "muscle"), rec["excitation"], {"units": "1"}),
+         "activation": ((dim, "time", "muscle"), rec["activation"], {"units": "1"}),
+         "muscle_force": ((dim, "time", "muscle"), rec["muscle_force"], {"units": "N"}),
+         "fiber_length": ((dim, "time", "muscle"), rec["fiber_length"], {"units": "m"}),
+         "metabolic_power": ((dim, "time"), rec["metabolic_power"], {"units": "W",
+                                                                    "long_name": "Bhargava 2004 + basal"}),
+         "fell": ((dim,), np.asarray(r.fell, dtype=bool)),
+         "walked_s": ((dim,), r.walked_s, {"units": "s"}),
+         "distance": ((dim,), r.distance, {"units": "m"}),
+         "speed": ((dim,), r.speed, {"units": "m/s", "long_name": "mean forward speed after settling"}),
+         "body_mass": ((dim,), r.mass, {"units": "kg"})},
+        coords={dim: labels, "time": ("time", rec["time"], {"units": "s"}), "coordinate": names,
+                "coordinate_units": ("coordinate", units), "muscle": list(rec["muscle"]), "side": ["r", "l"],
+                "axis": ["x", "y"]},
+        attrs={"kind": "simulation", "duration_s": float(r.duration)})
+    return ds
