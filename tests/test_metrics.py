@@ -211,3 +211,18 @@ def test_engine_output_runs():
     out = metrics(ds, settle=0.0)
     assert "no 'grf' per side" in out.attrs["skipped"] and "cadence" not in out
     assert out.rom.dims == ("batch", "coordinate") and np.isfinite(out.rom.values).all()
+
+
+def test_walking_body_engine_output_runs():
+    """The walking body (two feet, 18 muscles) for 0.1 s: too short for a stride, so NaN, but no error."""
+    torch = pytest.importorskip("torch")
+    from twin.control.sim import walking_params
+    from twin.engine import simulate
+
+    torch.set_num_threads(1)
+    ds = simulate(walking_params(batch=2), None, 0.1, record_every=5, num_threads=1)
+    out = metrics(ds, settle=0.0)
+    assert list(out.side.values) == ["right", "left"]
+    assert out.n_strides.values.max() == 0 and np.isnan(out.cadence.values).all()
+    assert "cost_of_transport" in out and out.body_mass.dims == ("batch",)
+    schema.validate(out)

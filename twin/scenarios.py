@@ -427,8 +427,8 @@ class Subject:
 
         notes = (self.notes,) if isinstance(self.notes, str) else tuple(str(n) for n in self.notes)
         object.__setattr__(self, "joints", _frozen_map(owner, "joints", self.joints, coordinate))
-        object.__setattr__(self, "excitation_scale",
-                           _frozen_map(owner, "excitation_scale", self.excitation_scale, muscle("excitation_scale", 0.0, 1.0)))
+        object.__setattr__(self, "excitation_scale", _frozen_map(owner, "excitation_scale", self.excitation_scale,
+                                                                  muscle("excitation_scale", 0.0, 1.0)))
         object.__setattr__(self, "stretch_gain",
                            _frozen_map(owner, "stretch_gain", self.stretch_gain, muscle("stretch_gain", 0.0, 20.0)))
         object.__setattr__(self, "notes", notes)
