@@ -185,7 +185,7 @@ def test_labels_bad_input(body):
         gait_labels(sim.drop_vars("grf"), body=body)
     with pytest.raises(DataError, match="dims"):
         gait_labels(sim.assign(grf=sim.grf.isel(axis=1)), body=body)
-    with pytest.raises(DataError, match="nothing left after settle"):
+    with pytest.raises(DataError, match="at least 0.5 s of walking after settle=5.8"):
         gait_labels(sim, body=body, settle=5.8)
     kin = schema.kinematics(sim.time.values, sim.q.isel(batch=0).values, body.coordinate_names)
     with pytest.raises(DataError, match="no gait events"):

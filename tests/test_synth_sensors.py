@@ -243,6 +243,11 @@ def test_panning_camera_keeps_pelvis_centred(body):
     kp = keypoints_2d(m, pan, layout="body_25")
     mid = kp.keypoints_true.sel(camera="panning", keypoint="MidHip")
     assert np.allclose(mid.sel(uv="u"), 640.0, atol=1e-6)
+    left = keypoints_2d(m, Camera.panning(distance=3.0, side="left", image_size=(1280, 720)))
+    assert np.allclose(left.keypoints_true.sel(keypoint="MidHip", uv="u"), 640.0, atol=1e-6)
+    # from the left side, the left leg is the near one
+    depth = left.keypoint_depth.mean("time")
+    assert float(depth.sel(keypoint="LKnee")) < float(depth.sel(keypoint="RKnee"))
     fixed = keypoints_2d(m, Camera.fixed("sagittal", distance=3.0, image_size=(1280, 720)))
     u = fixed.keypoints_true.sel(keypoint="MidHip", uv="u").values
     assert np.nanmax(u) - np.nanmin(u) > 300 or np.isnan(u).any()     # a still camera sees the walker cross
@@ -543,6 +548,22 @@ def test_imu_two_paths_on_subject01(subject01, body):
     # the defaults pick every frame the walk trial's markers allow
     auto = imu_from_markers(rec)
     assert {"pelvis", "femur_r", "tibia_r", "calcn_r", "torso"} <= set(auto.sensor.values)
+
+
+def test_sensors_read_engine_simulation_output(body):
+    """The Dataset twin.engine.simulate returns (batch of two, 0.2 s passive) goes through every sensor."""
+    from twin.engine import simulate
+
+    sim = simulate([body, body], None, 0.2, dt=1e-3, record_every=5, num_threads=1)
+    m = markers_from_q(body, sim, marker_set="opencap")
+    assert m.markers.dims == ("batch", "time", "marker", "axis") and m.sizes["batch"] == 2
+    schema.validate(m.isel(batch=0))
+    imu = imu_from_q(body, sim, locations=["pelvis", "tibia_r"], member=1)
+    schema.validate(imu)
+    assert np.isfinite(imu.imu_acc).all() and np.isfinite(imu.imu_gyro).all()
+    kp = keypoints_2d(m, Camera.fixed("sagittal", distance=4.0, height=0.9))
+    assert kp.keypoints.dims == ("batch", "time", "camera", "keypoint", "uv")
+    assert kp.keypoints.sel(keypoint="RKnee").notnull().all()
 
 
 def test_imu_from_markers_bad_input(body):

@@ -230,7 +230,7 @@ class Camera:
             Horizontal field of view [deg]: ``fx = fy = (width / 2) / tan(fov / 2)``.
         yaw_deg, pitch_deg, roll_deg : float, default 0
             Turn left (+yaw, about ground +Y), tilt down (+pitch), roll
-            (clockwise in the image) [deg].
+            about the optical axis [deg].
         k1, k2 : float, default 0
             Radial distortion.
         name : str, optional

@@ -303,8 +303,8 @@ def _simulation_labels(ds, body, events, settle, threshold, marker_set, n) -> xr
     t = np.asarray(ds["time"].values, float)
     t0 = t[0] + settle
     if t[-1] - t0 < 0.5:
-        raise DataError(f"the simulation lasts {t[-1] - t[0]:.2f} s: nothing left after settle={settle:g} s; "
-                        "simulate longer or lower settle")
+        raise DataError(f"the simulation lasts {t[-1] - t[0]:.2f} s: labels need at least 0.5 s of walking after "
+                        f"settle={settle:g} s; simulate longer or lower settle")
     types = [str(v) for v in ds["coordinate_type"].values] if "coordinate_type" in ds.coords else \
         ["rotational"] * ds.sizes["coordinate"]
     joints = _joints([str(c) for c in ds["coordinate"].values], types)
