@@ -246,7 +246,7 @@ def test_panning_camera_keeps_pelvis_centred(body):
     left = keypoints_2d(m, Camera.panning(distance=3.0, side="left", image_size=(1280, 720)))
     assert np.allclose(left.keypoints_true.sel(keypoint="MidHip", uv="u"), 640.0, atol=1e-6)
     # from the left side, the left leg is the near one
-    depth = left.keypoint_depth.mean("time")
+    depth = left.keypoint_depth.isel(camera=0).mean("time")
     assert float(depth.sel(keypoint="LKnee")) < float(depth.sel(keypoint="RKnee"))
     fixed = keypoints_2d(m, Camera.fixed("sagittal", distance=3.0, image_size=(1280, 720)))
     u = fixed.keypoints_true.sel(keypoint="MidHip", uv="u").values
