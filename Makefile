@@ -31,6 +31,13 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
+# app: the what-if explorer (notebooks/03_what_if.ipynb) as a web app with Voila on
+# http://localhost:$(APP_PORT) (make app APP_PORT=9000 for another port; TWIN_FAST=1 for short runs)
+APP_PORT ?= 8866
+.PHONY: app
+app: $(STAMP)
+	$(VENV)/bin/voila notebooks/03_what_if.ipynb --port $(APP_PORT) --no-browser
+
 bench: $(STAMP)
 	$(VENV)/bin/twin bench io --quick
 

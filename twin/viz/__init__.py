@@ -12,6 +12,9 @@ name                               what
 :func:`metrics_table`              gait measures per scenario, with units
 :func:`simulation_summary`         a few gait measures of a simulation (the table's default input)
 :func:`write_report`               a self-contained HTML page of figures and text
+:class:`WhatIfExplorer`            the what-if widget app (:mod:`twin.viz.panels`)
+:func:`default_simulate`           its default backend: the engine on the default body
+                                   (:mod:`twin.viz.demo_backend`)
 =================================  ==================================================================
 
 Examples
@@ -22,9 +25,11 @@ Examples
 """
 
 from .curves import cycle_figure
+from .demo_backend import WhatIf, default_simulate
 from .figures import demo_simulation, gait_curves, grf_figure, metrics_table, muscle_heatmap, skeleton_animation
+from .panels import WhatIfExplorer
 from .report import write_report
 from .summary import simulation_summary
 
 __all__ = ["cycle_figure", "write_report", "gait_curves", "skeleton_animation", "grf_figure", "muscle_heatmap",
-           "metrics_table", "simulation_summary", "demo_simulation"]
+           "metrics_table", "simulation_summary", "demo_simulation", "WhatIfExplorer", "WhatIf", "default_simulate"]

@@ -135,13 +135,21 @@ def strikes(time: np.ndarray, load: np.ndarray, *, threshold: float = 0.05, min_
     return np.asarray(out, dtype=float)
 
 
+def side_name(ds: xr.Dataset, side: str) -> str:
+    """The label of ``side`` ("right"/"left") in ``ds.side`` (also when labelled "r"/"l")."""
+    sides = [str(s) for s in ds["side"].values]
+    if side not in sides and side[:1] in sides:
+        return side[:1]
+    if side not in sides:
+        raise ParameterError(f"side={side!r} is not in the GRF sides {sides}")
+    return side
+
+
 def right_strikes(ds: xr.Dataset, *, side: str = "right", threshold: float = 0.05) -> np.ndarray:
     """Foot strikes of ``side`` [s] from the simulated vertical GRF (before a fall)."""
     if "grf" not in ds:
         raise ParameterError("the Dataset has no grf variable: cannot find foot strikes")
-    sides = [str(s) for s in ds["side"].values]
-    if side not in sides:
-        raise ParameterError(f"side={side!r} is not in the GRF sides {sides}")
+    side = side_name(ds, side)
     load = ds["grf"].sel(side=side, axis="y").values / body_weight(ds)
     t = ds["time"].values
     s = strikes(t, load, threshold=threshold)

@@ -533,7 +533,7 @@ def grf_figure(data, *, x: str = "time", baseline_label: str = "baseline", thres
                     xs, y = t[keep], y[keep]
                 fig.add_trace(go.Scatter(x=xs, y=y, mode="lines", name=f"{lab} {side}", legendgroup=lab,
                                          showlegend=row == 1, line={"color": colour[lab],
-                                                                    "dash": "solid" if side == "right" else "dash"},
+                                                                    "dash": "solid" if side in ("right", "r") else "dash"},
                                          meta={"label": lab, "side": side, "axis": axis}), row=row, col=1)
     fig.update_yaxes(title_text="vertical [BW]", row=1, col=1)
     fig.update_yaxes(title_text="horizontal (forward +) [BW]", row=2, col=1)

@@ -63,7 +63,7 @@ def _one(ds: xr.Dataset, threshold: float) -> dict[str, float]:
         bounds = _sim.cycles_of(ds, threshold=threshold)
         out["n_strides"] = float(len(bounds))
         bw = _sim.body_weight(ds)
-        load = ds["grf"].sel(side="right", axis="y").values / bw
+        load = ds["grf"].sel(side=_sim.side_name(ds, "right"), axis="y").values / bw
         out["peak_vertical_grf"] = float(np.nanmax(load[keep])) if keep.any() else float("nan")
         if bounds:
             st = np.array([b - a for a, b in bounds])
