@@ -291,7 +291,7 @@ def test_stretch_reflex_and_excitation_scale(params2):
     dt = 1e-3
     nm = params2.n_muscles
     j = list(params2.muscle_names).index("soleus_r")
-    vn = float(params2.lopt[0, j] * params2.vmax[0, j])
+    vn = float(params2.vmax[0, j])  # EngineParams.vmax: lopt x max contraction velocity [m/s]
     s = initial_walking_state(params2)
 
     def run(**mods):

@@ -13,8 +13,11 @@ Examples
 from . import errors, schema
 from .errors import TwinError
 from .io import load, read, save
+from .metrics import metrics
 from .schema import validate
+from .twin import Twin, load_twin
 
 __version__ = "0.1.0"
 
-__all__ = ["read", "save", "load", "validate", "TwinError", "errors", "schema", "__version__"]
+__all__ = ["read", "save", "load", "validate", "metrics", "Twin", "load_twin", "TwinError", "errors", "schema",
+           "__version__"]

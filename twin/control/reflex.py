@@ -210,7 +210,7 @@ class ReflexController:
         self.n_muscles = len(names)
         self.fmax = params.fmax
         self.lopt = params.lopt
-        self.vnorm = params.lopt * params.vmax
+        self.vnorm = params.vmax  # EngineParams.vmax is already lopt x max contraction velocity [m/s]
         self.body_weight = params.total_mass * float(torch.linalg.norm(params.gravity[0]))  # [B]
         self.dtype, self.device = params.dtype, params.device
         self.n_delay = {k: max(1, int(round(v / self.dt))) for k, v in DELAYS.items()}

@@ -381,6 +381,8 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
         record["coordinate"] = names
         record["muscle"] = list(params.muscle_names)
         record["walked_s"] = np_(walked)
+        record["side"] = list(params.contact_group_names)
+        record["coordinate_type"] = ["rotational" if r else "translational" for r in params.rotational]
     return Rollout(np_(dist), np_(walked), (state.fell | state.failed).cpu().numpy(), np_(speed), np_(energy),
                    np_(cot), np_(limit), np_(trunk / alive_steps.clamp(min=1)), np_(params.total_mass), record, float(duration),
                    np_(impact / alive_steps.clamp(min=1)))
@@ -390,8 +392,8 @@ def rollout_dataset(r: Rollout, *, labels: Any = None, dim: str = "scenario") ->
     """A recorded :class:`Rollout` as a simulation Dataset (``attrs["kind"] = "simulation"``).
 
     Dims ``dim`` (labelled by ``labels``, default ``0..B-1``), ``time``,
-    ``coordinate``, ``muscle``, ``side`` (``r``, ``l``) and ``axis`` (``x``,
-    ``y``); variables as :func:`twin.engine.simulate` (q, qdot, grf,
+    ``coordinate``, ``muscle``, ``side`` (``right``, ``left``) and ``axis``
+    (``x``, ``y``, ``z``; z is 0 in this planar body); variables as :func:`twin.engine.simulate` (q, qdot, grf,
     excitation, activation, muscle_force, fiber_length, metabolic_power incl.
     basal) plus per member ``fell``, ``walked_s``, ``distance``, ``speed``,
     ``body_mass``. Samples after a member fell repeat its frozen state.
@@ -411,24 +413,34 @@ def rollout_dataset(r: Rollout, *, labels: Any = None, dim: str = "scenario") ->
     if len(labels) != bsz:
         raise ParameterError(f"{len(labels)} labels for {bsz} members")
     names = list(rec["coordinate"])
-    units = ["m" if n in ("pelvis_tx", "pelvis_ty") else "rad" for n in names]
+    grf = rec["grf"]
+    grf = np.concatenate([grf, np.zeros(grf.shape[:-1] + (1,), dtype=grf.dtype)], -1)  # planar: z = 0
+    fell = np.asarray(r.fell, dtype=bool)
     ds = xr.Dataset(
-        {"q": ((dim, "time", "coordinate"), rec["q"], {"units": "rad or m", "long_name": "generalized coordinates"}),
-         "qdot": ((dim, "time", "coordinate"), rec["qdot"], {"units": "rad/s or m/s"}),
-         "grf": ((dim, "time", "side", "axis"), rec["grf"], {"units": "N", "long_name": "ground reaction force"}),
-         "excitation": ((dim, "time", "muscle"), rec["excitation"], {"units": "1"}),
-         "activation": ((dim, "time", "muscle"), rec["activation"], {"units": "1"}),
-         "muscle_force": ((dim, "time", "muscle"), rec["muscle_force"], {"units": "N"}),
-         "fiber_length": ((dim, "time", "muscle"), rec["fiber_length"], {"units": "m"}),
-         "metabolic_power": ((dim, "time"), rec["metabolic_power"], {"units": "W",
-                                                                    "long_name": "Bhargava 2004 + basal"}),
-         "fell": ((dim,), np.asarray(r.fell, dtype=bool)),
-         "walked_s": ((dim,), r.walked_s, {"units": "s"}),
-         "distance": ((dim,), r.distance, {"units": "m"}),
+        {"q": ((dim, "time", "coordinate"), rec["q"], {"units": "rad or m (see coordinate_type)",
+                                                       "long_name": "generalized coordinate"}),
+         "qdot": ((dim, "time", "coordinate"), rec["qdot"], {"units": "rad/s or m/s (see coordinate_type)",
+                                                             "long_name": "generalized speed"}),
+         "grf": ((dim, "time", "side", "axis"), grf,
+                 {"units": "N", "long_name": "ground reaction force (sum of the contact spheres of each side)"}),
+         "excitation": ((dim, "time", "muscle"), rec["excitation"], {"units": "1", "long_name": "muscle excitation"}),
+         "activation": ((dim, "time", "muscle"), rec["activation"], {"units": "1", "long_name": "muscle activation"}),
+         "muscle_force": ((dim, "time", "muscle"), rec["muscle_force"],
+                          {"units": "N", "long_name": "musculotendon (tendon) force"}),
+         "fiber_length": ((dim, "time", "muscle"), rec["fiber_length"], {"units": "m", "long_name": "muscle fibre length"}),
+         "metabolic_power": ((dim, "time"), rec["metabolic_power"],
+                             {"units": "W", "long_name": "whole-body metabolic power (Bhargava et al. 2004, "
+                                                         "smoothed; muscles + basal 1.2 W/kg)"}),
+         "fell": ((dim,), fell, {"units": "1", "long_name": "fell or failed; frozen from then on"}),
+         "fell_time": ((dim,), np.where(fell, r.walked_s, np.nan), {"units": "s", "long_name": "time of the fall (NaN: never)"}),
+         "walked_s": ((dim,), r.walked_s, {"units": "s", "long_name": "time walked before falling"}),
+         "distance": ((dim,), r.distance, {"units": "m", "long_name": "forward pelvis displacement"}),
          "speed": ((dim,), r.speed, {"units": "m/s", "long_name": "mean forward speed after settling"}),
-         "body_mass": ((dim,), r.mass, {"units": "kg"})},
-        coords={dim: labels, "time": ("time", rec["time"], {"units": "s"}), "coordinate": names,
-                "coordinate_units": ("coordinate", units), "muscle": list(rec["muscle"]), "side": ["r", "l"],
-                "axis": ["x", "y"]},
-        attrs={"kind": "simulation", "duration_s": float(r.duration)})
+         "body_mass": ((dim,), r.mass, {"units": "kg", "long_name": "body mass"})},
+        coords={dim: labels, "time": ("time", rec["time"], {"units": "s", "long_name": "time"}), "coordinate": names,
+                "coordinate_type": ("coordinate", rec.get("coordinate_type", ["rotational"] * len(names))),
+                "muscle": list(rec["muscle"]), "side": rec.get("side", ["right", "left"]), "axis": ["x", "y", "z"]},
+        attrs={"kind": "simulation", "source": "twin.control.sim.rollout", "history": "",
+               "duration_s": float(r.duration), "rate": float(1.0 / (rec["time"][1] - rec["time"][0]))
+               if len(rec["time"]) > 1 else 0.0})
     return ds

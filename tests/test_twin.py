@@ -1,0 +1,186 @@
+"""Tests of twin.twin: the digital twin object, its simulation of scenarios and its file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+import twin
+from twin.errors import DataError, ParameterError, ReadError
+from twin.twin import Twin, fit_quality, load_twin, reference_cycle
+
+GAIT10 = "opensim-models/Pipelines/Gait10dof18musc"
+IK = f"{GAIT10}/OutputReference/IK/subject01_walk_IK.mot"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def default_twin():
+    return Twin.default()
+
+
+def test_simulate_scenarios_in_one_batch(default_twin):
+    sim = default_twin.simulate(["weakness:soleus,gastroc=0.4", "afo:200"], duration=0.3)
+    assert list(sim.scenario.values) == ["baseline", "weakness:soleus,gastroc=0.4", "afo:200"]
+    assert sim.attrs["kind"] == "simulation"
+    assert sim.q.dims == ("scenario", "time", "coordinate")
+    twin.validate(sim)
+    # the weaker plantarflexors really are weaker in the batch: their force differs from the baseline
+    sol = sim.muscle_force.sel(muscle="soleus_r")
+    assert not np.allclose(sol.sel(scenario="baseline"), sol.isel(scenario=1))
+    # the baseline of a batch equals the baseline simulated alone (no cross-talk between members)
+    alone = default_twin.simulate(duration=0.3)
+    np.testing.assert_allclose(alone.q.isel(scenario=0), sim.q.isel(scenario=0), atol=1e-4)
+
+
+def test_simulate_rejects_bad_scenarios(default_twin):
+    with pytest.raises(ParameterError):
+        default_twin.simulate(["weakness:soleus=1.7"], duration=0.1)
+    with pytest.raises(ParameterError):
+        default_twin.simulate(["weakness:nosuchmuscle=0.5"], duration=0.1)
+    with pytest.raises(ParameterError, match="duration"):
+        default_twin.simulate(duration=-1.0)
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_save_load_bit_identical(default_twin, tmp_path, suffix):
+    t = Twin(default_twin.body, default_twin.controller, default_twin.initial,
+             baseline=default_twin.simulate(duration=0.2), quality={"rms_deg_hip": 1.5, "note": "x"},
+             provenance=dict(default_twin.provenance))
+    path = t.save(tmp_path / f"me{suffix}")
+    back = load_twin(path)
+    assert np.array_equal(back.controller, t.controller) and back.controller.dtype == t.controller.dtype
+    assert np.array_equal(back.initial, t.initial)
+    assert back.body == t.body
+    assert back.baseline.identical(t.baseline)
+    assert back.quality == t.quality and back.provenance == t.provenance
+    assert back.to_datatree().identical(t.to_datatree())
+
+
+def test_interrupted_save_keeps_the_old_file(default_twin, tmp_path, monkeypatch):
+    path = default_twin.save(tmp_path / "me.nc")
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt("simulated interruption")
+
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", boom)
+    with pytest.raises(KeyboardInterrupt):
+        default_twin.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["me.nc"]  # no temporary left behind
+    load_twin(path)
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(ReadError, match="no such"):
+        load_twin(tmp_path / "none.nc")
+    bad = tmp_path / "bad.nc"
+    bad.write_bytes(b"not a netcdf file")
+    with pytest.raises(ReadError, match="cannot read"):
+        load_twin(bad)
+    with pytest.raises(ParameterError, match=r"\.nc"):
+        Twin.default().save(tmp_path / "x.txt")
+
+
+def test_reference_cycle_from_ik(data_file):
+    ik = twin.read(data_file(IK))
+    ref = reference_cycle(ik)
+    assert ref.angle.dims == ("cycle_pct", "coordinate") and ref.sizes["cycle_pct"] == 101
+    assert ref.attrs["n_strides"] >= 1
+    # the stride's ends are right foot strikes: hip flexed, knee near extension (Perry 1992)
+    hip0 = np.degrees(float(ref.angle.sel(coordinate="hip_flexion_r")[0]))
+    knee0 = np.degrees(float(ref.angle.sel(coordinate="knee_angle_r")[0]))
+    assert hip0 > 5 and knee0 > -15
+    # peak swing knee flexion lies in the second half of the stride
+    knee = ref.angle.sel(coordinate="knee_angle_r").values
+    assert 55 <= int(np.argmin(knee)) <= 90
+    assert 0.5 < ref.attrs["speed_mps"] < 2.0
+
+
+def test_reference_speed_agrees_with_spatiotemporal(data_file):
+    """The stance-heel speed estimate vs twin.gait's treadmill-aware spatiotemporal speed.
+
+    Independent methods: twin.gait uses the heel *markers*; reference_cycle the IK angles through the
+    default (unscaled) body's foot geometry, so segment-length differences enter (~5 % per 0.1 m of
+    stature): agreement within 0.15 m/s.
+    """
+    from twin import gait
+
+    trc = data_file(f"{GAIT10}/ExperimentalData/subject01_walk.trc")
+    grf = data_file(f"{GAIT10}/ExperimentalData/subject01_walk_grf.mot")
+    rec = twin.read([trc, grf])
+    st = gait.spatiotemporal(rec, gait.detect_events(rec))
+    v_st = float(st["walking_speed"].sel(side="overall"))
+    ref = reference_cycle(twin.read(data_file(IK)))
+    assert abs(ref.attrs["speed_mps"] - v_st) < 0.15
+
+
+def test_reference_cycle_errors():
+    t = np.linspace(0, 0.5, 51)
+    names = ["pelvis_tx", "hip_flexion_r", "knee_angle_r", "ankle_angle_r"]
+    ds = twin.schema.kinematics(t, np.zeros((51, 4)), names)
+    with pytest.raises(DataError, match="stride"):
+        reference_cycle(ds)
+    with pytest.raises(DataError, match="knee_angle_r"):
+        reference_cycle(ds.sel(coordinate=["pelvis_tx", "hip_flexion_r"]))
+
+
+def test_from_recording_validates_before_work(data_file):
+    ik = data_file(IK)
+    with pytest.raises(ParameterError, match="mass"):
+        Twin.from_recording(ik, mass=5.0, height=1.8)
+    with pytest.raises(ParameterError, match="height"):
+        Twin.from_recording(ik, mass=70.0, height=3.0)
+    rec = twin.read(ik)
+    rec.attrs["subject_mass"] = 72.0
+    with pytest.raises(ParameterError, match="inconsistent"):
+        Twin.from_recording(rec, mass=100.0, height=1.8)
+
+
+def test_from_recording_kinematics_only(data_file):
+    t = Twin.from_recording(data_file(IK), mass=72.6, height=1.8, fit_controller=False, duration=1.0)
+    assert t.reference is not None and t.baseline is not None
+    assert t.provenance["sources"][0]["sha256"] and len(t.provenance["sources"][0]["sha256"]) == 64
+    assert abs(t.body.mass - 72.6) < 1e-6
+    for k in ("rms_deg_hip", "rms_deg_knee", "rms_deg_ankle", "speed_err_mps", "fit_minutes"):
+        assert k in t.quality
+
+
+def test_fit_quality_is_zero_against_itself():
+    """A simulation compared with its own mean cycle has zero RMS error (and a real one otherwise)."""
+    from twin.control.analysis import mean_cycle
+
+    n = 3000
+    time = np.arange(n) * 0.01
+    phase = (time % 1.0)
+    names = ["pelvis_tx", "hip_flexion_r", "knee_angle_r", "ankle_angle_r"]
+    q = np.zeros((1, n, 4))
+    q[0, :, 0] = 1.2 * time
+    q[0, :, 1] = 0.4 * np.cos(2 * np.pi * phase)
+    q[0, :, 2] = -0.6 * np.sin(np.pi * phase) ** 2
+    q[0, :, 3] = 0.1 * np.sin(2 * np.pi * phase)
+    grf = np.zeros((1, n, 2, 2))
+    grf[0, :, 0, 1] = np.where(phase < 0.6, 700.0, 0.0)
+    grf[0, :, 1, 1] = np.where((phase + 0.5) % 1.0 < 0.6, 700.0, 0.0)
+    sim = xr.Dataset({"q": (("scenario", "time", "coordinate"), q), "grf": (("scenario", "time", "side", "axis"), grf),
+                      "walked_s": (("scenario",), [30.0]), "speed": (("scenario",), [1.2]),
+                      "fell": (("scenario",), [False])},
+                     coords={"time": time, "coordinate": names})
+    cyc = mean_cycle({"time": time, "q": q, "grf": grf, "coordinate": names}, 0)
+    ref = xr.Dataset({"angle": (("cycle_pct", "coordinate"), np.stack([cyc[c] for c in names[1:]], 1))},
+                     coords={"coordinate": names[1:]}, attrs={"speed_mps": 1.2})
+    qual = fit_quality(sim, ref)
+    assert qual["rms_deg_hip"] < 1e-9 and qual["rms_deg_knee"] < 1e-9 and qual["speed_err_mps"] == 0.0
+    ref2 = ref.copy(deep=True)
+    ref2["angle"] = ref2.angle + np.radians(5.0)
+    assert fit_quality(sim, ref2)["rms_deg_knee"] == pytest.approx(5.0)

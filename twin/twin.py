@@ -1,0 +1,572 @@
+"""The digital twin: a person's body and nervous system, fitted from their recording, asked "what if".
+
+A :class:`Twin` holds
+
+* ``body`` -- a :class:`twin.model.BodyParams` (scaled to the person by
+  OpenSim's scaling when a static trial is given, else by height and mass);
+* ``controller`` / ``initial`` -- the reflex controller's parameter vector
+  and initial-pose vector (:mod:`twin.control`), fitted so the simulated
+  gait tracks the person's gait cycle and speed, warm-started from the
+  shipped controller;
+* ``kinematics`` / ``dynamics`` -- the person's inverse kinematics and
+  dynamics (OpenSim, :mod:`twin.fit`), ``reference`` -- their mean gait
+  cycle (right stride, hip/knee/ankle angles) and speed;
+* ``baseline`` -- the simulated gait of the fitted twin; ``quality`` -- fit
+  quality (RMS per joint between simulated and measured cycle, speed error);
+  ``provenance`` -- source files with sha256, versions and settings.
+
+:meth:`Twin.simulate` runs the baseline and any number of scenarios
+(:mod:`twin.scenarios`) as one engine batch and returns a simulation
+Dataset with a ``scenario`` dim (baseline first); ``adapt=True`` first
+re-optimises the controller for each changed body (the person re-learns),
+``adapt=False`` keeps today's nervous system.
+
+A twin is saved as one netCDF (or zarr) file holding an xarray DataTree
+(``/body``, ``/controller``, ``/kinematics``, ``/dynamics``, ``/reference``,
+``/baseline``), written atomically; :func:`load_twin` reloads it
+bit-identically.
+
+Examples
+--------
+>>> t = Twin.default()
+>>> t.body.mass > 50, len(t.controller) == len(t.controller_names)
+(True, True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import xarray as xr
+
+from .errors import DataError, ParameterError, TwinError, check_param
+
+__all__ = ["Twin", "load_twin", "FORMAT"]
+
+#: File format tag of saved twins.
+FORMAT = "twin.Twin/1"
+
+_JOINTS = ("hip_flexion_r", "knee_angle_r", "ankle_angle_r")
+_CONTROLLERS = Path(__file__).resolve().parent.parent / "data" / "controllers"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _versions() -> dict:
+    import torch
+
+    from . import __version__
+
+    out = {"twin": __version__, "python": platform.python_version(), "torch": torch.__version__,
+           "numpy": np.__version__, "xarray": xr.__version__}
+    try:
+        from .fit._osim import opensim_version
+
+        out["opensim"] = opensim_version()
+    except Exception:  # noqa: BLE001 -- OpenSim is optional for a kinematics-only twin
+        pass
+    return out
+
+
+def shipped_controller(speed: float | None = None) -> dict:
+    """The shipped controller closest to ``speed`` [m/s] (``data/controllers/walk_*.json``).
+
+    Returns the document of :func:`twin.control.store.load_controller` plus
+    ``path``.
+    """
+    from .control.store import load_controller
+
+    files = sorted(_CONTROLLERS.glob("walk_*.json"))
+    if not files:
+        raise TwinError(f"no shipped controllers in {_CONTROLLERS} (walk_*.json); reinstall twin from its "
+                        "repository")
+    docs = []
+    for f in files:
+        d = load_controller(f)
+        d["path"] = str(f)
+        v = (d.get("metrics") or {}).get("speed_mps")
+        d["_speed"] = float(v) if isinstance(v, (int, float)) and math.isfinite(v) else 1.3
+        docs.append(d)
+    if speed is None:
+        return next((d for d in docs if Path(d["path"]).name == "walk_default.json"), docs[0])
+    return min(docs, key=lambda d: abs(d["_speed"] - speed))
+
+
+@dataclass
+class Twin:
+    """A person's digital twin (see the module docstring).
+
+    Attributes
+    ----------
+    body : twin.model.BodyParams
+    controller : ndarray [P]
+        Reflex parameters (``controller_names`` order).
+    initial : ndarray [8]
+        Initial pose and speed (:data:`twin.control.sim.INIT_NAMES`).
+    kinematics, dynamics : xarray.Dataset or None
+        The person's inverse kinematics / dynamics.
+    reference : xarray.Dataset or None
+        ``angle(cycle_pct, coordinate)`` [rad], the person's mean right stride,
+        with attrs ``speed_mps`` and ``n_strides``.
+    baseline : xarray.Dataset or None
+        Simulated gait of the fitted twin (simulation kind, one scenario).
+    quality : dict
+        ``rms_deg_<joint>``, ``speed_err_mps``, ``fit_minutes``, ...
+    provenance : dict
+        ``sources`` (path, sha256), ``versions``, ``settings``, ``created``.
+    """
+
+    body: Any
+    controller: np.ndarray
+    initial: np.ndarray
+    kinematics: xr.Dataset | None = None
+    dynamics: xr.Dataset | None = None
+    reference: xr.Dataset | None = None
+    baseline: xr.Dataset | None = None
+    quality: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ construction
+    @property
+    def controller_names(self) -> tuple[str, ...]:
+        """Names of the controller vector's entries."""
+        from .control.reflex import ReflexController
+
+        return ReflexController.parameter_names()
+
+    @classmethod
+    def default(cls, *, speed: float | None = None) -> Twin:
+        """The default adult body with the shipped controller (no recording)."""
+        from .model import BodyParams
+
+        doc = shipped_controller(speed)
+        return cls(BodyParams.default(lumbar=False, marker_sets=()), np.asarray(doc["vector"], dtype=float),
+                   np.asarray(doc["initial"], dtype=float),
+                   provenance={"sources": [{"path": Path(doc["path"]).name, "sha256": _sha256(Path(doc["path"]))}],
+                               "versions": _versions(), "settings": {"made_by": "Twin.default"},
+                               "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+    @classmethod
+    def from_recording(cls, recording: Any, *, mass: float, height: float, static: Any = None,
+                       generations: int = 30, popsize: int = 16, duration: float = 10.0, seed: int = 1,
+                       checkpoint: str | os.PathLike | None = None, progress: bool = True,
+                       fit_controller: bool = True, log: Callable[[str], None] | None = None) -> Twin:
+        """Fit a twin to a person's walking recording.
+
+        Parameters
+        ----------
+        recording : path, list of paths or xarray.Dataset
+            A recording with markers (and optionally force plates) -- a
+            C3D/TRC (+ GRF .mot), an OpenCap session's markers -- or a
+            kinematics Dataset / IK ``.mot`` (kinematics-only fit).
+        mass : float, keyword-only
+            Body mass [kg], 20..250.
+        height : float, keyword-only
+            Standing height [m], 1.0..2.3.
+        static : path or xarray.Dataset, optional, keyword-only
+            A static trial: scale the body with OpenSim (:func:`twin.fit.scale`);
+            without it the default body is scaled by height and mass.
+        generations, popsize, duration, seed : keyword-only
+            CMA-ES budget of the controller fit (warm-started from the
+            shipped controller closest to the person's speed), rollout
+            duration [s], seed.
+        checkpoint : path, optional, keyword-only
+            Checkpoint of the controller fit (resumable).
+        progress : bool, keyword-only
+        fit_controller : bool, keyword-only
+            False: keep the shipped controller (fast; the baseline then shows
+            how far the generic walker is from this person).
+        log : callable, optional, keyword-only
+
+        Raises
+        ------
+        ParameterError
+            Mass or height out of range, or inconsistent with the recording.
+        DataError
+            The recording is too short for a gait cycle or has neither
+            markers nor joint angles.
+        """
+        from .control.objective import Objective, joint_limits, no_fall, progress as progress_term, speed, tracking
+        from .control.optimize import optimize
+        from .model import BodyParams
+
+        t0 = time.perf_counter()
+        say = log or (lambda m: None)
+        check_param("mass", mass, types=(int, float), minimum=20.0, maximum=250.0)
+        check_param("height", height, types=(int, float), minimum=1.0, maximum=2.3)
+        rec, sources = _as_dataset(recording, "recording")
+        rec_mass = rec.attrs.get("subject_mass") or rec.attrs.get("mass_kg")
+        if isinstance(rec_mass, (int, float)) and rec_mass > 0 and abs(rec_mass / mass - 1) > 0.15:
+            raise ParameterError(f"mass={mass:g} kg is inconsistent with the recording's subject mass "
+                                 f"{rec_mass:g} kg (>15 % apart); pass the person's mass")
+        settings = {"mass": mass, "height": height, "generations": generations, "popsize": popsize,
+                    "duration": duration, "seed": seed, "fit_controller": fit_controller}
+        generic = BodyParams.default(lumbar=False)
+        dynamics = None
+        kind = rec.attrs.get("kind")
+        if kind == "kinematics":
+            body = generic.scaled(height=height, mass=mass)
+            kin = rec
+            say("kinematics-only recording: body scaled by height and mass")
+        else:
+            if "markers" not in rec:
+                raise DataError("the recording has neither markers nor joint angles; pass a marker "
+                                "recording (C3D/TRC/OpenCap) or a kinematics .mot")
+            from . import fit
+
+            if static is not None:
+                st, more = _as_dataset(static, "static")
+                sources += more
+                body, _ = fit.scale(generic, st, mass=mass, height=height)
+                say("body scaled to the static trial (OpenSim ScaleTool)")
+            else:
+                body = generic.scaled(height=height, mass=mass)
+                say("no static trial: body scaled by height and mass")
+            kin = fit.inverse_kinematics(body, rec)
+            say(f"inverse kinematics: {kin.sizes['time']} frames")
+            if "grf" in rec:
+                try:
+                    dynamics = fit.inverse_dynamics(body, kin, grf=rec)
+                    say("inverse dynamics done")
+                except TwinError as err:  # a twin without joint moments is still useful
+                    say(f"inverse dynamics skipped: {err}")
+        ref = reference_cycle(kin, body=body)
+        v = float(ref.attrs["speed_mps"])
+        doc = shipped_controller(v)
+        vector = np.asarray(doc["vector"], dtype=float)
+        initial = np.asarray(doc["initial"], dtype=float)
+        initial = initial.copy()
+        initial[-1] = v  # start at the person's speed
+        quality: dict = {}
+        twin = cls(body, vector, initial, kin, dynamics, ref, None, quality,
+                   {"sources": sources, "versions": _versions(), "settings": settings,
+                    "warm_start": Path(doc["path"]).name, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        if fit_controller:
+            refd = {c: ref.angle.sel(coordinate=c).values for c in ref.coordinate.values}
+            obj = Objective(duration=duration, terms=progress_term(v, 10.0) + no_fall(2.0) + speed(v, 5.0)
+                            + tracking(refd, 20.0) + joint_limits(5.0), name=f"twin fit @{v:.2f}")
+            res = optimize(body, obj, generations=generations, popsize=popsize, seed=seed, sigma0=0.02,
+                           checkpoint=checkpoint, progress=progress, x0=vector, initial=initial,
+                           log=say, compile=False)
+            twin.controller, twin.initial = np.asarray(res.vector), np.asarray(res.initial)
+            settings["objective"] = obj.describe()
+            quality["fit_report"] = res.report
+            quality["fit_evaluations"] = int(res.evaluations)
+        twin.baseline = twin.simulate(duration=duration)
+        twin.quality.update(fit_quality(twin.baseline, ref))
+        twin.quality["fit_minutes"] = (time.perf_counter() - t0) / 60
+        return twin
+
+    # ------------------------------------------------------------------ simulation
+    def simulate(self, scenarios: Any = (), *, adapt: bool = False, duration: float = 10.0,
+                 record_every: int = 10, generations: int = 15, popsize: int = 12, seed: int = 1,
+                 progress: bool = False, compile: bool = False) -> xr.Dataset:
+        """Simulate the baseline and each scenario in one engine batch.
+
+        Parameters
+        ----------
+        scenarios : scenario, str, or a list of them
+            Each item is one scenario (a :mod:`twin.scenarios` object, a
+            list of them applied in order, or a CLI string such as
+            ``"weakness:soleus,gastroc=0.4"``).
+        adapt : bool, keyword-only
+            Re-optimise the controller for each changed body first
+            (warm-started CMA-ES, ``generations`` x ``popsize``).
+        duration : float, keyword-only
+            [s]
+        record_every : int, keyword-only
+            Steps between recorded samples (1 ms steps).
+
+        Returns
+        -------
+        xarray.Dataset
+            Simulation kind with dim ``scenario`` (``"baseline"`` first).
+
+        Raises
+        ------
+        ParameterError
+            Bad scenarios or options.
+        """
+        import torch
+
+        from .control.reflex import ReflexController
+        from .control.sim import DT, initial_walking_state, rollout, rollout_dataset
+        from .scenarios import Subject, apply_scenarios, engine_inputs
+
+        check_param("duration", duration, types=(int, float), minimum=0.05, maximum=600.0)
+        items = _scenario_list(scenarios)
+        subjects = [Subject(self.body)] + [apply_scenarios(Subject(self.body), s) for s in items]
+        labels = ["baseline"] + [_label(s) for s in items]
+        params, exc, stretch = engine_inputs(subjects, dtype=torch.float32)
+        n = len(subjects)
+        vectors = np.repeat(self.controller[None], n, 0)
+        initials = np.repeat(self.initial[None], n, 0)
+        if adapt and n > 1:
+            from .control.objective import walking
+            from .control.optimize import optimize
+
+            target = float(self.reference.attrs["speed_mps"]) if self.reference is not None else 1.3
+            obj = walking(target, duration=min(duration, 10.0), stage="speed")
+            for i in range(1, n):
+                res = optimize(params.select([i]), obj, generations=generations, popsize=popsize, seed=seed,
+                               sigma0=0.02, x0=self.controller, initial=self.initial, progress=progress,
+                               controller_options={"excitation_scale": exc[i:i + 1], "stretch_gain": stretch[i:i + 1]})
+                vectors[i], initials[i] = res.vector, res.initial
+        c = ReflexController(params, dt=DT, excitation_scale=exc, stretch_gain=stretch)
+        with torch.no_grad():
+            r = rollout(params, c, c.init(n, vectors), initial_walking_state(params, initials), duration,
+                        record_every=record_every, compile=compile)
+        ds = rollout_dataset(r, labels=labels)
+        ds.attrs.update({"adapt": int(bool(adapt)), "scenarios": json.dumps(labels)})
+        return ds
+
+    # ------------------------------------------------------------------ persistence
+    def to_datatree(self) -> xr.DataTree:
+        """All of the twin as an xarray DataTree (see the module docstring)."""
+        from .control.sim import INIT_NAMES
+
+        ctrl = xr.Dataset({"vector": (("controller_parameter",), np.asarray(self.controller, dtype=float)),
+                           "initial": (("initial_parameter",), np.asarray(self.initial, dtype=float))},
+                          coords={"controller_parameter": list(self.controller_names),
+                                  "initial_parameter": list(INIT_NAMES)})
+        nodes = {"/body": self.body.to_dataset(), "/controller": ctrl}
+        for name in ("kinematics", "dynamics", "reference", "baseline"):
+            ds = getattr(self, name)
+            if ds is not None:
+                nodes[f"/{name}"] = ds
+        root = xr.Dataset(attrs={"format": FORMAT, "quality": json.dumps(_plain(self.quality)),
+                                 "provenance": json.dumps(_plain(self.provenance))})
+        nodes["/"] = root
+        return xr.DataTree.from_dict(nodes)
+
+    def to_dataset(self) -> xr.Dataset:
+        """The twin's parameters and fit quality as one flat Dataset (controller + body summary)."""
+        tree = self.to_datatree()
+        ds = tree["/controller"].to_dataset().copy()
+        ds["body_mass"] = ((), float(self.body.mass), {"units": "kg"})
+        ds["body_height"] = ((), float(self.body.height), {"units": "m"})
+        ds.attrs.update(tree.attrs)
+        return ds
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the twin to ``path`` (``.nc`` netCDF, ``.zarr`` zarr), atomically."""
+        from .io.store import atomic_path
+
+        p = Path(path)
+        if p.suffix not in (".nc", ".zarr"):
+            raise ParameterError(f"twin file {p} must end in .nc (netCDF) or .zarr")
+        tree = self.to_datatree()
+        with atomic_path(p) as tmp:
+            if p.suffix == ".nc":
+                tree.to_netcdf(tmp, engine="h5netcdf")
+            else:
+                tree.to_zarr(tmp, zarr_format=2)
+        return p
+
+    def __repr__(self) -> str:
+        q = ", ".join(f"{k}={v:.3g}" for k, v in self.quality.items() if isinstance(v, (int, float)))
+        return (f"Twin(body={self.body.name!r}, mass={self.body.mass:.1f} kg, height={self.body.height:.2f} m"
+                + (f", {q}" if q else "") + ")")
+
+
+def load_twin(path: str | os.PathLike) -> Twin:
+    """Read a twin written by :meth:`Twin.save`.
+
+    Raises
+    ------
+    ReadError
+        The file is missing, unreadable or not a twin.
+    """
+    from .errors import ReadError
+    from .model import BodyParams
+
+    p = Path(path)
+    if not p.exists():
+        raise ReadError(p, "no such twin file")
+    try:
+        tree = xr.open_datatree(p, engine="h5netcdf") if p.suffix == ".nc" else xr.open_datatree(p, engine="zarr")
+        tree = tree.load()
+    except Exception as err:  # noqa: BLE001
+        raise ReadError(p, f"cannot read the twin file ({type(err).__name__}: {err}); it may be "
+                        "truncated -- re-save the twin") from None
+    if tree.attrs.get("format") != FORMAT:
+        raise ReadError(p, f"not a twin file (format {tree.attrs.get('format')!r}, expected {FORMAT!r})")
+    ctrl = tree["/controller"].to_dataset()
+    parts = {}
+    for name in ("kinematics", "dynamics", "reference", "baseline"):
+        parts[name] = tree[f"/{name}"].to_dataset() if name in tree.children else None
+    return Twin(BodyParams.from_dataset(tree["/body"].to_dataset()), ctrl.vector.values.copy(),
+                ctrl.initial.values.copy(), quality=json.loads(tree.attrs.get("quality", "{}")),
+                provenance=json.loads(tree.attrs.get("provenance", "{}")), **parts)
+
+
+# ---------------------------------------------------------------------- helpers
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def _as_dataset(obj: Any, what: str) -> tuple[xr.Dataset, list]:
+    """A Dataset from a Dataset, a path or a list of paths; plus the source records."""
+    from . import read
+
+    if isinstance(obj, xr.Dataset):
+        src = obj.attrs.get("source_file") or obj.attrs.get("source")
+        return obj, ([{"path": str(src), "sha256": None}] if src else [])
+    paths = [obj] if isinstance(obj, (str, os.PathLike)) else list(obj) if isinstance(obj, (list, tuple)) else None
+    if paths is None:
+        raise ParameterError(f"{what} must be an xarray Dataset, a file path or a list of paths, "
+                             f"not {type(obj).__name__}")
+    ds = read(paths[0] if len(paths) == 1 else paths)
+    srcs = [{"path": Path(p).name, "sha256": _sha256(Path(p))} for p in paths if Path(p).is_file()]
+    return ds, srcs
+
+
+def _scenario_list(scenarios: Any) -> list:
+    if scenarios is None:
+        return []
+    if isinstance(scenarios, (str,)) or not isinstance(scenarios, (list, tuple)):
+        return [scenarios]
+    return list(scenarios)
+
+
+def _label(s: Any) -> str:
+    if isinstance(s, str):
+        return s
+    if isinstance(s, (list, tuple)):
+        return " + ".join(_label(x) for x in s)
+    return str(getattr(s, "label", s))
+
+
+def _heel_forward(body: Any, q: np.ndarray, coords: Sequence[str]) -> dict[str, np.ndarray]:
+    """Forward distance heel - pelvis per side over time (engine forward kinematics), for Zeni events."""
+    import torch
+
+    from .control.sim import walking_params
+    from .engine.multibody import kinematics
+
+    params = walking_params(body, batch=1, dtype=torch.float64)
+    names = list(params.coordinate_names)
+    qq = np.zeros((q.shape[0], len(names)))
+    for j, n in enumerate(names):
+        if n in coords:
+            qq[:, j] = q[:, list(coords).index(n)]
+        else:
+            qq[:, j] = float(params.q_default[0, j])
+    P = params.repeat(q.shape[0]) if q.shape[0] > 1 else params
+    qt = torch.as_tensor(qq)
+    kin = kinematics(P, qt, torch.zeros_like(qt))
+    out = {}
+    pel = kin.p[:, params.body_index("pelvis"), 0].numpy()
+    for side in ("r", "l"):
+        k = params.body_index(f"calcn_{side}")
+        out[side] = kin.p[:, k, 0].numpy() - pel
+    return out
+
+
+def reference_cycle(kin: xr.Dataset, *, body: Any = None, n: int = 101) -> xr.Dataset:
+    """The person's mean right stride and speed from a kinematics Dataset ``q(time, coordinate)``.
+
+    Right foot strikes are the maxima of the heel's forward distance from the
+    pelvis (Zeni et al. 2008), the heel placed by the engine's forward
+    kinematics of ``body`` (default body if None); the speed is how fast the
+    stance heel moves back relative to the pelvis in 5-25 % of the stride
+    (valid overground and on a treadmill).
+
+    Raises
+    ------
+    DataError
+        No ``q`` variable, no hip/knee/ankle angles, or fewer than one full
+        stride.
+    """
+    from .model import BodyParams
+
+    if not isinstance(kin, xr.Dataset) or "q" not in kin:
+        raise DataError("the kinematics have no variable 'q(time, coordinate)'; run twin.fit.inverse_kinematics "
+                        "or read an IK .mot")
+    coords = [str(c) for c in kin.coordinate.values]
+    missing = [c for c in _JOINTS if c not in coords]
+    if missing:
+        raise DataError(f"the kinematics lack {', '.join(missing)}; the twin needs hip, knee and ankle angles")
+    t = np.asarray(kin.time.values, dtype=float)
+    q = np.asarray(kin.q.transpose("time", "coordinate").values, dtype=float)
+    units = kin.q.attrs.get("units", "rad")
+    rot = np.array([not c.startswith("pelvis_t") for c in coords])
+    if "deg" in str(units):
+        q = np.where(rot, np.radians(q), q)
+    body = body or BodyParams.default(lumbar=False, marker_sets=())
+    heel = _heel_forward(body, q, coords)["r"]
+    from scipy.signal import find_peaks
+
+    rate = 1.0 / np.median(np.diff(t)) if len(t) > 1 else 0.0
+    peaks, _ = find_peaks(heel, distance=max(1, int(0.6 * rate)), prominence=0.05)
+    if len(peaks) < 2:
+        raise DataError(f"the recording ({t[-1] - t[0]:.2f} s) holds {len(peaks)} right foot strike(s); the twin "
+                        "needs at least one full stride (two strikes) -- pass a longer walking trial")
+    cyc = []
+    for a, b in zip(peaks[:-1], peaks[1:]):
+        x = np.linspace(t[a], t[b], n)
+        cyc.append(np.stack([np.interp(x, t[a:b + 1], q[a:b + 1, coords.index(c)]) for c in _JOINTS], 1))
+    angle = np.mean(cyc, axis=0)
+    # speed from the stance foot: in loading response to mid stance (5-25 % of the stride) the heel is at rest
+    # on the ground (overground) or on the belt (treadmill), so it moves backwards relative to the
+    # pelvis at the walking speed -- one estimate for both
+    vel = -np.gradient(heel, t)
+    per = [np.median(vel[a + int(0.05 * (b - a)):a + int(0.25 * (b - a)) + 1]) for a, b in zip(peaks[:-1], peaks[1:])]
+    v = float(np.median(per))
+    if not np.isfinite(v) or v < 0.1:
+        raise DataError(f"the walking speed from the stance foot is {v:.2f} m/s; the trial does not look like "
+                        "walking (check the coordinate signs and units)")
+    return xr.Dataset({"angle": (("cycle_pct", "coordinate"), angle, {"units": "rad"})},
+                      coords={"cycle_pct": np.linspace(0, 100, n), "coordinate": list(_JOINTS)},
+                      attrs={"speed_mps": v, "n_strides": len(cyc),
+                             "stride_s": float(np.mean(np.diff(t[peaks])))})
+
+
+def fit_quality(sim: xr.Dataset, ref: xr.Dataset | None) -> dict:
+    """RMS [deg] per joint between the simulated mean right stride and ``ref``, and the speed error [m/s].
+
+    NaN where the simulation has no complete stride after 2 s (it fell or
+    shuffled).
+    """
+    from .control.analysis import mean_cycle
+
+    out: dict = {}
+    member = 0
+    rec = {"time": sim.time.values, "q": sim.q.values, "grf": sim.grf.values,
+           "coordinate": [str(c) for c in sim.coordinate.values], "walked_s": sim.walked_s.values}
+    cyc = mean_cycle(rec, member)
+    for j in _JOINTS:
+        key = "rms_deg_" + j.split("_")[0]
+        if cyc is None or ref is None or j not in cyc:
+            out[key] = float("nan")
+            continue
+        out[key] = float(np.degrees(np.sqrt(np.mean((cyc[j] - ref.angle.sel(coordinate=j).values) ** 2))))
+    v = float(sim.speed.values[member])
+    out["speed_mps"] = v
+    out["speed_err_mps"] = abs(v - float(ref.attrs["speed_mps"])) if ref is not None and np.isfinite(v) else float("nan")
+    out["fell"] = bool(sim.fell.values[member])
+    return out
+
