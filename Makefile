@@ -25,8 +25,9 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/twin demo --out demo_output
 
+# TWIN_FAST=1: notebooks run in their documented fast mode (short simulations)
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	TWIN_FAST=1 $(PY) -m pytest -q -m "not slow"
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

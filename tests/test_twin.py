@@ -184,3 +184,20 @@ def test_fit_quality_is_zero_against_itself():
     ref2 = ref.copy(deep=True)
     ref2["angle"] = ref2.angle + np.radians(5.0)
     assert fit_quality(sim, ref2)["rms_deg_knee"] == pytest.approx(5.0)
+
+
+def test_joint_moments_have_opensim_signs(default_twin):
+    """Soleus pulls the ankle into plantarflexion (negative), vasti extend the knee (positive)."""
+    from twin.control.sim import add_joint_moments, walking_params
+
+    sim = default_twin.simulate(duration=0.05)
+    f = xr.zeros_like(sim.muscle_force)
+    f.loc[{"muscle": "soleus_r"}] = 1000.0
+    f.loc[{"muscle": "vasti_l"}] = 1000.0
+    sim = sim.assign(muscle_force=f)
+    out = add_joint_moments(sim, walking_params(batch=1, dtype=torch.float64))
+    m = out.moment.isel(scenario=0)
+    assert (m.sel(coordinate="ankle_angle_r") < -10).all()  # ~ -50 N m (5 cm Achilles arm)
+    assert (m.sel(coordinate="knee_angle_l") > 10).all()
+    assert np.allclose(m.sel(coordinate="hip_flexion_r"), 0) and np.allclose(m.sel(coordinate="ankle_angle_l"), 0)
+    np.testing.assert_allclose(out.power, out.moment * sim.qdot)

@@ -6,6 +6,7 @@
     twin gait FILE [FILE ...]        gait events and the spatiotemporal table
     twin fit REC [GRF] --static S --mass KG   scale, IK, ID (OpenSim) -> Datasets + scaled .osim
     twin demo [--out DIR]            the README's demo (read, analyse, report)
+    twin synth --n N --out POP.zarr  synthetic gait population (Dask, resumable zarr)
     twin bench NAME [--quick]        benchmarks/bench_NAME.py (last line: JSON)
     twin data list|path|verify       the example-data registry
 
@@ -140,6 +141,67 @@ def _cmd_optimize(args) -> int:
     return control_main(argv + list(args.more or []))
 
 
+_METRIC_ROWS = (("speed", "speed", "m/s"), ("cadence", "cadence", "steps/min"), ("stride_length", "stride length", "m"),
+                ("stance_pct", "stance", "%"), ("peak_ankle_plantarflexion_moment", "peak ankle PF moment", "N m"),
+                ("peak_ankle_power", "peak ankle power", "W"), ("cost_of_transport", "cost of transport", "J/kg/m"),
+                ("gait_deviation", "deviation from normative", "deg"))
+
+
+def metrics_text(m) -> str:
+    """A plain-text table of the main gait metrics per scenario (right side where per side)."""
+    labels = [str(x) for x in m["scenario"].values] if "scenario" in m.dims else ["0"]
+    w = max(12, *(len(x) for x in labels))
+    lines = [f"{'metric':<28}{'units':<11}" + "".join(f"{x[:w]:>{w + 2}}" for x in labels)]
+    for var, name, units in _METRIC_ROWS:
+        if var not in m:
+            continue
+        da = m[var]
+        if "side" in da.dims:
+            da = da.isel(side=0)
+        vals = np.atleast_1d(np.asarray(da.values, dtype=float))
+        lines.append(f"{name:<28}{units:<11}" + "".join(f"{v:>{w + 2}.3g}" for v in vals))
+    if "rom" in m:
+        for c in ("hip_flexion_r", "knee_angle_r", "ankle_angle_r"):
+            if c in m.coordinate.values:
+                vals = np.atleast_1d(m.rom.sel(coordinate=c).values.astype(float))
+                lines.append(f"{'ROM ' + c:<28}{'deg':<11}" + "".join(f"{v:>{w + 2}.3g}" for v in vals))
+    if "fell" in m:
+        lines.append(f"{'fell':<28}{'':<11}" + "".join(f"{str(bool(v)):>{w + 2}}" for v in np.atleast_1d(m.fell.values)))
+    return "\n".join(lines)
+
+
+def _cmd_create(args) -> int:
+    from .twin import Twin
+
+    t = Twin.from_recording(args.recording if len(args.recording) > 1 else args.recording[0], mass=args.mass,
+                            height=args.height, static=args.static, generations=args.generations,
+                            fit_controller=not args.no_fit, duration=args.duration, checkpoint=args.checkpoint,
+                            log=print)
+    path = t.save(args.out)
+    print(f"{t}\nwritten {path}")
+    return 0
+
+
+def _cmd_simulate(args) -> int:
+    from . import metrics, save
+    from .twin import Twin, load_twin
+
+    t = Twin.default() if args.twin == "default" else load_twin(args.twin)
+    sim = t.simulate(args.scenario or [], adapt=args.adapt, duration=args.duration, progress=True)
+    m = metrics(sim, settle=min(2.0, 0.25 * args.duration))
+    print(metrics_text(m))
+    if args.out:
+        print(f"written {save(sim, args.out)}")
+    if args.report:
+        from .viz import gait_curves, grf_figure, write_report
+
+        write_report(args.report, title="twin what-if",
+                     sections=[("Gait metrics", metrics_text(m)), ("Joint angles over the gait cycle", gait_curves(sim)),
+                               ("Ground reaction forces", grf_figure(sim))])
+        print(f"written {args.report}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="twin", description="twin: a gait digital twin")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -153,9 +215,33 @@ def build_parser() -> argparse.ArgumentParser:
     from .fit.cli import add_parser as add_fit_parser
 
     add_fit_parser(sub)
+    from .synth.cli import add_parser as add_synth_parser
+
+    add_synth_parser(sub)
     p = sub.add_parser("demo", help="read a walking trial, analyse it, write an HTML report")
     p.add_argument("--out", default="demo_output")
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("create", help="fit a digital twin to a walking recording and save it")
+    p.add_argument("recording", nargs="+", help="marker file(s) (+ GRF .mot) or an IK .mot")
+    p.add_argument("--mass", type=float, required=True, help="body mass [kg]")
+    p.add_argument("--height", type=float, required=True, help="standing height [m]")
+    p.add_argument("--static", default=None, help="static trial for OpenSim scaling")
+    p.add_argument("--generations", type=int, default=30, help="CMA-ES generations of the controller fit")
+    p.add_argument("--duration", type=float, default=10.0, help="simulated seconds per evaluation")
+    p.add_argument("--no-fit", action="store_true", help="keep the shipped controller (no CMA-ES)")
+    p.add_argument("--checkpoint", default=None, help="checkpoint file of the controller fit (resumable)")
+    p.add_argument("--out", default="twin.nc", help="twin file (.nc or .zarr)")
+    p.set_defaults(func=_cmd_create)
+    p = sub.add_parser("simulate", help="simulate a twin under what-if scenarios",
+                       description="Simulate a twin (or 'default') under what-if scenarios; see twin.scenarios "
+                       "for the scenario grammar, e.g. --scenario weakness:soleus,gastroc=0.4")
+    p.add_argument("twin", help="twin file from 'twin create', or 'default'")
+    p.add_argument("--scenario", action="append", help="a scenario (repeatable), e.g. weakness:soleus,gastroc=0.4")
+    p.add_argument("--adapt", action="store_true", help="re-optimise the controller for each changed body")
+    p.add_argument("--duration", type=float, default=10.0, help="simulated seconds")
+    p.add_argument("--out", default=None, help="write the simulation Dataset (.nc/.zarr)")
+    p.add_argument("--report", default=None, help="write an HTML report")
+    p.set_defaults(func=_cmd_simulate)
     p = sub.add_parser("optimize", help="optimise a walking reflex controller (CMA-ES, staged, resumable)",
                        description="Staged CMA-ES optimisation of the reflex controller; further options "
                        "(see python -m twin.control --help) go after the known ones.")

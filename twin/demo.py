@@ -39,7 +39,8 @@ def _event_lines(ev: xr.Dataset) -> str:
                      zip(ev.event_time.values, ev.event_label.values, ev.event_side.values))
 
 
-def run_demo(*, out: str | Path = "demo_output", show: bool = True) -> dict:
+def run_demo(*, out: str | Path = "demo_output", show: bool = True, twin_duration: float = 10.0,
+             generations: int = 0) -> dict:
     """Run the demo and write its outputs into ``out``.
 
     Parameters
@@ -48,6 +49,11 @@ def run_demo(*, out: str | Path = "demo_output", show: bool = True) -> dict:
         Output folder (created).
     show : bool
         Print the tables.
+    twin_duration : float
+        Simulated seconds of the twin's baseline and scenarios.
+    generations : int
+        CMA-ES generations fitting the controller to the person (0: the
+        shipped controller, warm start only -- the demo stays fast).
 
     Returns
     -------
@@ -110,9 +116,11 @@ def run_demo(*, out: str | Path = "demo_output", show: bool = True) -> dict:
     header = (f"trial: {files['walk_trc'].name} + {files['grf_mot'].name}\n"
               f"walking speed {speed:.2f} m/s; leg length {leg:.3f} m (from markers); normative group "
               f"{norm_kwargs.get('category') or gait.speed_category(speed, leg)}")
+    twin_sections, twin_text = _twin_part(files["reference_ik"], rec, out, duration=twin_duration,
+                                          generations=generations)
     report = write_report(out / "report.html", title="twin demo: subject01 walking",
                           sections=[("trial", header), ("gait events", text_events),
-                                    ("spatiotemporal parameters", table)] + sections)
+                                    ("spatiotemporal parameters", table)] + sections + twin_sections)
     save(rec.assign_attrs(history=rec.attrs.get("history", "") + "\nsaved by twin demo"), out / "recording.nc")
     if show:
         print(header)
@@ -121,8 +129,42 @@ def run_demo(*, out: str | Path = "demo_output", show: bool = True) -> dict:
         print()
         print(table)
         print()
-        print(f"wrote {report} and {out / 'recording.nc'}")
+        print(twin_text)
+        print()
+        print(f"wrote {report}, {out / 'recording.nc'} and {out / 'twin.nc'}")
     return {"report": report, "recording": out / "recording.nc", "events": ev, "spatiotemporal": st}
+
+
+#: The demo's what-if scenarios (twin.scenarios CLI grammar).
+DEMO_SCENARIOS = ("weakness:plantarflexors=0.4", "tka:both")
+
+
+def _twin_part(ik_path, rec: xr.Dataset, out: Path, *, duration: float, generations: int):
+    """Fit a twin to the trial's joint angles, simulate two what-ifs, return report sections and text."""
+    from . import metrics
+    from .cli import metrics_text
+    from .twin import Twin
+    from .viz import gait_curves, grf_figure
+
+    mass = float(rec.attrs.get("subject_mass") or 72.6)
+    t = Twin.from_recording(ik_path, mass=mass, height=1.8, fit_controller=generations > 0,
+                            generations=max(generations, 1), duration=duration, progress=False)
+    t.save(out / "twin.nc")
+    sim = t.simulate(list(DEMO_SCENARIOS), duration=duration)
+    m = metrics(sim, settle=min(2.0, 0.25 * duration))
+    q = t.quality
+    fit = (f"twin of subject01 (body scaled to {t.body.height:.2f} m, {t.body.mass:.1f} kg; controller: "
+           f"{t.provenance.get('warm_start')}" + (f" + {generations} CMA-ES generations" if generations else
+                                                    ", not refitted") + ")\n"
+           f"fit vs the person's mean stride: RMS hip {q.get('rms_deg_hip', float('nan')):.1f} deg, knee "
+           f"{q.get('rms_deg_knee', float('nan')):.1f} deg, ankle {q.get('rms_deg_ankle', float('nan')):.1f} deg; "
+           f"speed {q.get('speed_mps', float('nan')):.2f} m/s vs the person's "
+           f"{t.reference.attrs['speed_mps']:.2f} m/s")
+    table = metrics_text(m)
+    sections = [("digital twin", fit), ("what if? (simulated, " + f"{duration:g} s each)", table),
+                ("simulated joint angles: baseline vs scenarios, Schwartz 2008 band", gait_curves(sim)),
+                ("simulated ground reaction forces", grf_figure(sim))]
+    return sections, fit + "\n\n" + table
 
 
 def _leg_length(rec: xr.Dataset) -> float:

@@ -305,7 +305,7 @@ class Twin:
         import torch
 
         from .control.reflex import ReflexController
-        from .control.sim import DT, initial_walking_state, rollout, rollout_dataset
+        from .control.sim import DT, add_joint_moments, initial_walking_state, rollout, rollout_dataset
         from .scenarios import Subject, apply_scenarios, engine_inputs
 
         check_param("duration", duration, types=(int, float), minimum=0.05, maximum=600.0)
@@ -331,7 +331,7 @@ class Twin:
         with torch.no_grad():
             r = rollout(params, c, c.init(n, vectors), initial_walking_state(params, initials), duration,
                         record_every=record_every, compile=compile)
-        ds = rollout_dataset(r, labels=labels)
+        ds = add_joint_moments(rollout_dataset(r, labels=labels), params)
         ds.attrs.update({"adapt": int(bool(adapt)), "scenarios": json.dumps(labels)})
         return ds
 

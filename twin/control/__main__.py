@@ -50,6 +50,8 @@ def main(argv=None) -> int:
     ap.add_argument("--robust-starts", type=int, default=4)
     ap.add_argument("--perturbation", type=float, default=2.0,
                     help="robust stage start perturbation scale (2: +-6 deg joints, +-0.1 m/s)")
+    ap.add_argument("--perturb-time", type=float, default=3.0,
+                    help="robust stage: perturb mid-walk at this time [s] (0: perturb the start instead)")
     ap.add_argument("--stages", default="survive,speed,effort,robust",
                     help="comma-separated stages to run, in order")
     ap.add_argument("--chunk", type=int, default=5)
@@ -103,6 +105,7 @@ def main(argv=None) -> int:
         obj = walking(args.speed, duration=duration, stage="effort" if stage == "robust" else stage)
         starts = args.robust_starts if stage == "robust" else args.starts
         perturbation = args.perturbation if stage == "robust" else 1.0
+        perturb_time = args.perturb_time if stage == "robust" else 0.0
         ckpt = out / f"{stage}.ckpt"
         gen = 0
         res = None
@@ -112,6 +115,7 @@ def main(argv=None) -> int:
             res = optimize(None, obj, generations=gen, popsize=args.popsize, seed=args.seed, sigma0=sigma0,
                            checkpoint=ckpt, resume=True, progress=False, x0=x0, initial=init0,
                            compile=not args.eager, starts=starts, perturbation=perturbation,
+                           perturb_time=perturb_time,
                            log=lambda m, s=stage: log(f"[{s}] {m}"))
             t = res.terms
             minutes = (time.perf_counter() - t_start) / 60

@@ -95,8 +95,9 @@ class _Problem:
     """Bounds, names and the batched evaluation of the controller problem."""
 
     def __init__(self, body, objective, *, device, optimize_initial, dtype, x0, init0, compile=False, starts=1,
-                 controller_options=None, perturbation=1.0):
+                 controller_options=None, perturbation=1.0, perturb_time=0.0):
         self.compile = compile
+        self.perturb_time = float(perturb_time)
         self.perturbation = float(perturbation)
         self.controller_options = dict(controller_options or {})
         self.starts = starts
@@ -143,7 +144,16 @@ class _Problem:
 
             base = np.array([p[1] for p in INIT_PARAMETERS]) if self.init_fixed is None else self.init_fixed
             init = np.repeat(np.asarray(base, dtype=float)[None], pop, 0)
-        if self.starts > 1:  # the same candidates from perturbed starts, mean cost
+        perturb = None
+        if self.starts > 1 and self.perturb_time > 0:  # the same candidates perturbed mid-walk, mean cost
+            from .sim import INIT_NAMES
+
+            ctrl = np.tile(ctrl, (self.starts, 1))
+            init = np.tile(init, (self.starts, 1))
+            offs = np.concatenate([np.repeat(_offset(k, len(INIT_NAMES), self.perturbation)[None], pop, 0)
+                                   for k in range(self.starts)])
+            X = np.concatenate([ctrl, init], 1)
+        elif self.starts > 1:  # the same candidates from perturbed starts, mean cost
             ctrl = np.tile(ctrl, (self.starts, 1))
             init = np.concatenate([init + _offset(k, init.shape[1], self.perturbation) for k in range(self.starts)])
             X = np.concatenate([ctrl, init], 1)
@@ -152,11 +162,14 @@ class _Problem:
             self._params[n] = walking_params(self.body, batch=n, dtype=self.dtype, device=self.device)
         params = self._params[n]
         c = ReflexController(params, dt=DT, **self.controller_options)
+        if self.starts > 1 and self.perturb_time > 0:
+            perturb = (self.perturb_time, _joint_offsets(params, offs), offs[:, -1])
         with torch.no_grad():
             state = initial_walking_state(params, init)
             cs = c.init(n, ctrl)
             r = rollout(params, c, cs, state, self.objective.duration, settle=self.objective.settle,
-                        record_every=10 if self.objective.needs_record else 0, compile=self.compile)
+                        record_every=10 if self.objective.needs_record else 0, compile=self.compile,
+                        perturb=perturb)
         total, parts = self.objective.evaluate(r)
         metrics = {"walked_s": r.walked_s, "distance": r.distance, "speed": r.speed, "cot": r.cot,
                    "fell": r.fell.astype(float)}
@@ -167,6 +180,17 @@ class _Problem:
             allp = {k: worst.get(k, np.mean)(np.asarray(v, dtype=float).reshape(self.starts, pop), axis=0)
                     for k, v in allp.items()}
         return total, allp
+
+
+def _joint_offsets(params, offs: np.ndarray) -> np.ndarray:
+    """Coordinate offsets [B, Q] from INIT-style offset rows (pelvis tilt, right hip/knee/ankle, left ...)."""
+    names = list(params.coordinate_names)
+    dq = np.zeros((offs.shape[0], len(names)))
+    for col, coord in enumerate(("pelvis_tilt", "hip_flexion_r", "knee_angle_r", "ankle_angle_r", "hip_flexion_l",
+                                 "knee_angle_l", "ankle_angle_l")):
+        if coord in names:
+            dq[:, names.index(coord)] = offs[:, col]
+    return dq
 
 
 def _offset(k: int, n: int, scale: float = 1.0) -> np.ndarray:
@@ -210,6 +234,8 @@ def _fingerprint(problem, popsize, seed, sigma0) -> str:
                  getattr(problem, "starts", 1)))
     if getattr(problem, "perturbation", 1.0) != 1.0:
         text += f"perturbation={problem.perturbation!r}"
+    if getattr(problem, "perturb_time", 0.0):
+        text += f"perturb_time={problem.perturb_time!r}"
     opts = getattr(problem, "controller_options", None)
     if opts:
         text += repr(sorted((k, sorted(v.items()) if isinstance(v, dict) else repr(v)) for k, v in opts.items()))
@@ -272,7 +298,7 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
              x0: Any = None, initial: Any = None, bounds: Any = None, dtype: Any = None,
              log: Callable[[str], None] | None = None, compile: bool = False,
              starts: int = 1, controller_options: dict | None = None,
-             perturbation: float = 1.0) -> OptimizeResult:
+             perturbation: float = 1.0, perturb_time: float = 0.0) -> OptimizeResult:
     """Optimise a reflex controller (or any box-bounded function) with CMA-ES.
 
     Parameters
@@ -315,6 +341,10 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         same batch; its cost is the mean, its walked time the shortest.
     perturbation : float, keyword-only
         Scale of those start perturbations (2: +-6 deg, +-0.1 m/s).
+    perturb_time : float, keyword-only
+        > 0: apply those perturbations mid-walk at this time [s] instead of
+        at the start (recovery from perturbed states on the gait cycle,
+        :func:`twin.control.sim.rollout`'s ``perturb``).
     controller_options : dict, optional, keyword-only
         Extra keyword arguments of :class:`ReflexController` for every member
         (``excitation_scale``, ``stretch_gain`` as ``{muscle: value}``): how a
@@ -346,7 +376,7 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         problem: Any = _Problem(body, objective, device=device, optimize_initial=optimize_initial,
                                 dtype=dtype or torch.float32, x0=x0, init0=initial, compile=compile,
                                 starts=starts, controller_options=controller_options,
-                                perturbation=perturbation)
+                                perturbation=perturbation, perturb_time=perturb_time)
     elif callable(objective):
         problem = _Plain(objective, x0, bounds)
     else:

@@ -40,7 +40,7 @@ import torch
 from ..errors import ParameterError
 
 __all__ = ["walking_params", "initial_walking_state", "rollout", "Rollout", "INIT_PARAMETERS", "INIT_NAMES",
-           "DT", "FALL_HEIGHT", "WALKING_LIMITS", "apply_walking_limits", "rollout_dataset"]
+           "DT", "FALL_HEIGHT", "WALKING_LIMITS", "apply_walking_limits", "rollout_dataset", "add_joint_moments"]
 
 #: Control and engine step [s] (rigid tendons: stable at 1 ms with contact, see twin.engine.integrate).
 DT = 1e-3
@@ -281,7 +281,7 @@ def _loop(compile: bool):
 def rollout(params, controller, cstate, state, duration: float, *, dt: float = DT,
             fall_height: float = FALL_HEIGHT, settle: float = 2.0, record_every: int = 0,
             integrator: str = "semi_implicit_euler", max_speed: float = 60.0,
-            compile: bool = False) -> Rollout:
+            compile: bool = False, perturb: tuple | None = None) -> Rollout:
     """Run controller + engine for ``duration`` s from ``state``; summaries per member.
 
     Parameters
@@ -305,6 +305,12 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
     compile : bool, keyword-only
         ``torch.compile`` the engine step (about 4x faster on 2 CPU cores at
         batch 24 after a ~40 s compilation; eager fallback on failure).
+    perturb : (time, dq, dv), optional, keyword-only
+        A mid-walk perturbation: at ``time`` [s] add ``dq`` [B, Q] (rad or m)
+        to the coordinates and ``dv`` [B] [m/s] to the forward speed, then
+        shift the body vertically so the deepest contact keeps its
+        indentation (no foot driven into the ground). Recovering from it is
+        recovering from a perturbed state on the gait cycle.
     """
     from ..engine.metabolics import BASAL_COEFFICIENT
     from ..engine.step import dynamics
@@ -334,6 +340,12 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
     rec = ({"q": [], "qdot": [], "grf": [], "metabolic_power": [], "excitation": [], "activation": [],
             "muscle_force": [], "fiber_length": []} if record_every else None)
     step = _loop(compile)
+    i_perturb = -1
+    if perturb is not None:
+        t_p, dq, dv = perturb
+        i_perturb = int(round(float(t_p) / dt))
+        dq = torch.as_tensor(np.asarray(dq, dtype=float), dtype=dtype, device=dev).expand(bsz, len(names))
+        dv = torch.as_tensor(np.asarray(dv, dtype=float), dtype=dtype, device=dev).expand(bsz)
     with torch.no_grad():
         out = dynamics(params, state, e)
         if not cstate.primed:  # fill the delay lines with the first sample (eager, once)
@@ -342,6 +354,8 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
         for i in range(n):
             if i % 50 == 0 and bool((state.fell | state.failed).all()):
                 break  # everyone is frozen: nothing changes any more
+            if i == i_perturb:
+                state = _perturbed(params, state, dq, dv, ix)
             rec_now = rec is not None and i % record_every == 0
             if rec_now:
                 rec["q"].append(state.q.clone())
@@ -386,6 +400,23 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
     return Rollout(np_(dist), np_(walked), (state.fell | state.failed).cpu().numpy(), np_(speed), np_(energy),
                    np_(cot), np_(limit), np_(trunk / alive_steps.clamp(min=1)), np_(params.total_mass), record, float(duration),
                    np_(impact / alive_steps.clamp(min=1)))
+
+
+def _perturbed(params, state, dq, dv, ix: int):
+    """``state`` with ``dq`` added to q and ``dv`` to the forward speed, re-placed vertically (frozen members kept)."""
+    from ..engine.contact import contact_forces
+    from ..engine.multibody import kinematics
+
+    def deepest(q, qd):
+        return contact_forces(params, kinematics(params, q, qd), qd).indentation.max(dim=1).values
+
+    alive = ~(state.fell | state.failed)
+    k = alive.unsqueeze(-1)
+    q = state.q + dq * k
+    qd = state.qdot.clone()
+    qd[:, ix] = qd[:, ix] + dv * alive
+    q[:, params.root_height_coordinate] += (deepest(state.q, state.qdot) - deepest(q, qd)) * alive
+    return state.replace(q=q, qdot=qd)
 
 
 def rollout_dataset(r: Rollout, *, labels: Any = None, dim: str = "scenario") -> "xr.Dataset":
@@ -444,3 +475,39 @@ def rollout_dataset(r: Rollout, *, labels: Any = None, dim: str = "scenario") ->
                "duration_s": float(r.duration), "rate": float(1.0 / (rec["time"][1] - rec["time"][0]))
                if len(rec["time"]) > 1 else 0.0})
     return ds
+
+
+def add_joint_moments(ds: "xr.Dataset", params, *, dim: str = "scenario") -> "xr.Dataset":
+    """``ds`` plus ``moment`` [N m] and ``power`` [W] per coordinate: the muscles' net joint moments.
+
+    ``moment = sum_m r_mq(q) F_m`` with the engine's moment arms
+    (:func:`twin.engine.path.path_geometry`) at the recorded pose and the
+    recorded tendon forces -- the net muscle moment a gait lab's inverse
+    dynamics would see, without the passive joint torques (which only act
+    near the joint limits here); OpenSim signs (ankle: dorsiflexion
+    positive). ``power = moment * qdot``. ``params`` are the EngineParams of
+    the simulated members (one per ``dim`` entry).
+    """
+    import xarray as xr
+
+    from ..engine.multibody import kinematics
+    from ..engine.path import path_geometry
+
+    s, t = ds.sizes[dim], ds.sizes["time"]
+    if params.batch_size != s:
+        raise ParameterError(f"params hold {params.batch_size} members; the dataset has {s} along {dim!r}")
+    idx = torch.arange(s, device=params.device).repeat_interleave(t)
+    P = params.select(idx)
+    q = torch.as_tensor(ds.q.transpose(dim, "time", "coordinate").values.reshape(s * t, -1),
+                        dtype=params.dtype, device=params.device)
+    with torch.no_grad():
+        arms = path_geometry(P, kinematics(P, q, torch.zeros_like(q)), q).moment_arm  # [S*T, M, Q]
+        f = torch.as_tensor(ds.muscle_force.transpose(dim, "time", "muscle").values.reshape(s * t, -1),
+                            dtype=params.dtype, device=params.device)
+        m = torch.einsum("bmq,bm->bq", arms, f).reshape(s, t, -1).cpu().numpy().astype(float)
+    out = ds.copy()
+    out["moment"] = ((dim, "time", "coordinate"), m,
+                     {"units": "N m or N (see coordinate_type)", "long_name": "net muscle moment (OpenSim signs)"})
+    qd = ds.qdot.transpose(dim, "time", "coordinate").values.astype(float)
+    out["power"] = ((dim, "time", "coordinate"), m * qd, {"units": "W", "long_name": "joint power (muscles)"})
+    return out

@@ -106,11 +106,12 @@ def fast_mode() -> bool:
     Examples
     --------
     >>> import os
+    >>> before = os.environ.get("TWIN_FAST")
     >>> os.environ["TWIN_FAST"] = "1"; fast_mode()
     True
     >>> os.environ["TWIN_FAST"] = "0"; fast_mode()
     False
-    >>> del os.environ["TWIN_FAST"]
+    >>> _ = os.environ.pop("TWIN_FAST") if before is None else os.environ.update(TWIN_FAST=before)
     """
     return os.environ.get("TWIN_FAST", "").strip().lower() not in ("", "0", "false", "no", "off")
 
