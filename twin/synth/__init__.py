@@ -15,6 +15,14 @@ that estimators trained on them can be applied to real recordings.
   :func:`twin.io.read_keypoints` returns them), :func:`randomize_camera`.
 * :mod:`twin.synth.labels` -- :func:`gait_labels` (speed, cadence, stride
   and step length, stance %, step-time asymmetry, mean joint-angle curves).
+* :mod:`twin.synth.population` -- :func:`sample_population` (bodies,
+  strength, impairments and target speeds from documented priors,
+  :data:`DEFAULT_PRIORS`), :func:`subject_body`, :func:`subject_scenarios`,
+  :func:`subject`.
+* :mod:`twin.synth.generate` -- :func:`generate` (the population simulated
+  in engine batches, one Dask task per chunk, into a resumable zarr
+  store), :func:`load_population`, :func:`verify_population`; on the
+  command line ``twin synth`` (:mod:`twin.synth.cli`).
 
 Every output is an xarray Dataset following :mod:`twin.schema` (a leading
 ``batch`` dim when the input is a batch Simulation).
@@ -28,7 +36,9 @@ Examples
 """
 
 from .camera import Camera, keypoints_2d, randomize_camera
+from .generate import generate, load_population, verify_population
 from .labels import gait_labels
+from .population import DEFAULT_PRIORS, Priors, sample_population, subject, subject_body, subject_scenarios
 from .sensors import (
     DEFAULT_IMU_LOCATIONS,
     SEGMENT_MARKERS,
@@ -49,4 +59,13 @@ __all__ = [
     "keypoints_2d",
     "randomize_camera",
     "gait_labels",
+    "sample_population",
+    "subject_body",
+    "subject_scenarios",
+    "subject",
+    "Priors",
+    "DEFAULT_PRIORS",
+    "generate",
+    "load_population",
+    "verify_population",
 ]

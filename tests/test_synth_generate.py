@@ -1,0 +1,173 @@
+"""Synthetic gait factory: zarr store of 4 subjects x 1 s, read back, resumed, corruption found and repaired."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from twin.errors import ParameterError, ReadError, TwinError, TwinWarning
+from twin.synth import generate, load_population, sample_population, verify_population
+
+gen_module = importlib.import_module("twin.synth.generate")  # the module (twin.synth.generate is the function)
+
+torch.set_num_threads(1)
+
+
+def _population():
+    pop = sample_population(4, seed=3)
+    # subject 1 is made too weak to stand: it falls within the first second
+    for v in ("strength_r", "strength_l"):
+        pop[v].values[1] = 0.05
+    return pop
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """4 subjects x 1 s in 2 chunks (synchronous), generated once for the module."""
+    out = tmp_path_factory.mktemp("synth") / "pop.zarr"
+    summary = generate(_population(), out, duration=1.0, chunk=2, scheduler="synchronous", progress=False)
+    return out, summary
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    calls = []
+    real = gen_module._simulate_chunk
+
+    def wrapper(pop, *args, **kwargs):
+        calls.append([int(s) for s in pop.subject.values])
+        return real(pop, *args, **kwargs)
+
+    monkeypatch.setattr(gen_module, "_simulate_chunk", wrapper)
+    return calls
+
+
+def test_store_reads_back_with_dims_and_units(store):
+    out, summary = store
+    assert summary.attrs["chunks"] == 2 and summary.attrs["chunks_generated"] == 2
+    assert summary.attrs["n_subjects"] == 4 and "time" not in summary.dims
+    ds = load_population(out, kept_only=False)
+    assert ds.sizes["subject"] == 4
+    assert ds.sizes["time"] == 100  # 1 s at 100 Hz
+    assert ds.q.dims == ("subject", "time", "coordinate")
+    assert ds.grf.dims == ("subject", "time", "side", "axis")
+    assert ds.activation.dims == ("subject", "time", "muscle")
+    assert ds.joint_angle.dims == ("subject", "label_side", "joint", "cycle_pct")
+    assert ds.q.attrs["units"].startswith("rad") and ds.grf.attrs["units"] == "N"
+    assert ds.time.attrs["units"] == "s" and ds.height.attrs["units"] == "m"
+    assert ds.walking_speed.attrs["units"] == "m/s" and ds.cadence.attrs["units"] == "steps/min"
+    np.testing.assert_allclose(ds.time.values, np.arange(100) * 0.01)
+    assert set(ds.controller.values.tolist()) <= {p.name for p in Path("data/controllers").glob("walk_*.json")} \
+        or ds.controller.values[0].startswith("walk_")
+    # the population table travels with the data
+    pop = _population()
+    np.testing.assert_allclose(ds.height.values, pop.height.values)
+    assert ds.sex.values.tolist() == pop.sex.values.tolist()
+    # 1 s is too short for gait labels: NaN, not an error
+    assert not ds.labels_valid.values.any() and np.isnan(ds.walking_speed.values).all()
+    assert verify_population(out)["bad"] == {}
+    assert json.loads(ds.attrs["settings"])["duration"] == 1.0
+
+
+def test_fallen_subject_excluded(store):
+    out, summary = store
+    full = load_population(out, kept_only=False)
+    assert bool(full.fell.values[1]) and not bool(full.kept.values[1])
+    assert float(full.walked_s.values[1]) < 1.0
+    kept = load_population(out)
+    assert 1 not in kept.subject.values.tolist()
+    assert kept.sizes["subject"] == int(full.kept.values.sum()) == summary.attrs["n_kept"]
+    assert kept.attrs["n_subjects_total"] == 4
+
+
+def test_resume_skips_completed_chunks(store, counting):
+    out, _ = store
+    summary = generate(_population(), out, duration=1.0, chunk=2, scheduler="synchronous", progress=False)
+    assert counting == []
+    assert summary.attrs["chunks_skipped"] == 2 and summary.attrs["chunks_generated"] == 0
+
+
+def test_other_settings_are_refused(store):
+    out, _ = store
+    with pytest.raises(ParameterError, match="duration"):
+        generate(_population(), out, duration=2.0, chunk=2, scheduler="synchronous", progress=False)
+    with pytest.raises(ParameterError, match="population_sha256"):
+        generate(sample_population(4, seed=4), out, duration=1.0, chunk=2, scheduler="synchronous", progress=False)
+
+
+def test_corrupt_chunk_is_detected_and_regenerated(store, counting, tmp_path):
+    src, _ = store
+    out = tmp_path / "copy.zarr"
+    shutil.copytree(src, out)
+    before = load_population(out, kept_only=False).q.values
+    victim = sorted(p for p in (out / "chunk_00001" / "q").iterdir() if not p.name.startswith("."))[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 8] = b"\x00garbage"
+    victim.write_bytes(bytes(data))
+    with pytest.raises(TwinError, match=r"chunk_00001 corrupt: checksum mismatch in q/.*resume=True"):
+        verify_population(out)
+    report = verify_population(out, raise_error=False)
+    assert report["ok"] == ["chunk_00000"] and list(report["bad"]) == ["chunk_00001"]
+    with pytest.warns(TwinWarning, match="regenerating 1 chunk"):
+        summary = generate(_population(), out, duration=1.0, chunk=2, scheduler="synchronous", progress=False)
+    assert counting == [[2, 3]]
+    regenerated = json.loads(summary.attrs["chunks_regenerated"])
+    assert len(regenerated) == 1 and regenerated[0].startswith("chunk_00001: corrupt (checksum mismatch in q/")
+    assert verify_population(out)["bad"] == {}
+    after = load_population(out, kept_only=False).q.values
+    np.testing.assert_array_equal(after, before)  # the same chunk an uninterrupted run writes
+
+
+def test_unfinished_chunk_is_regenerated(tmp_path, counting):
+    pop = sample_population(2, seed=1)
+    out = tmp_path / "p.zarr"
+    generate(pop, out, duration=0.1, chunk=1, scheduler="synchronous", progress=False)
+    assert len(counting) == 2
+    (out / "_manifest" / "chunk_00000.json").unlink()  # as if interrupted between data and manifest
+    with pytest.raises(TwinError, match="chunk_00000 missing or unfinished"):
+        load_population(out)
+    assert verify_population(out, raise_error=False)["bad"]["chunk_00000"].startswith("incomplete")
+    with pytest.warns(TwinWarning, match="chunk_00000: incomplete"):
+        summary = generate(pop, out, duration=0.1, chunk=1, scheduler="synchronous", progress=False)
+    assert counting[2:] == [[0]] and summary.attrs["chunks_skipped"] == 1
+    assert load_population(out, kept_only=False).sizes["subject"] == 2
+
+
+def test_errors(tmp_path):
+    pop = sample_population(2, seed=0)
+    with pytest.raises(ParameterError, match="scheduler="):
+        generate(pop, tmp_path / "a.zarr", duration=0.05, scheduler=42, progress=False)
+    with pytest.raises(ParameterError, match="chunk="):
+        generate(pop, tmp_path / "b.zarr", chunk=0, scheduler="synchronous", progress=False)
+    with pytest.raises(ParameterError, match="pop"):
+        generate(pop.drop_vars("height"), tmp_path / "c.zarr", scheduler="synchronous", progress=False)
+    with pytest.raises(ReadError, match="no such population store"):
+        load_population(tmp_path / "nothing.zarr")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "precious.txt").write_text("keep me")
+    with pytest.raises(ReadError):
+        generate(pop, other, duration=0.05, resume=False, scheduler="synchronous", progress=False)
+    assert (other / "precious.txt").exists()
+
+
+def test_local_cluster_two_workers(tmp_path):
+    pytest.importorskip("dask.distributed")
+    pop = sample_population(2, seed=5)
+    t0 = time.perf_counter()
+    summary = generate(pop, tmp_path / "lc.zarr", duration=0.1, chunk=1, n_workers=2, progress=False)
+    assert "LocalCluster(2 workers" in summary.attrs["scheduler"]
+    assert summary.attrs["chunks_generated"] == 2
+    sync = generate(pop, tmp_path / "sync.zarr", duration=0.1, chunk=1, scheduler="synchronous", progress=False)
+    a = load_population(tmp_path / "lc.zarr", kept_only=False).q.values
+    b = load_population(tmp_path / "sync.zarr", kept_only=False).q.values
+    np.testing.assert_array_equal(a, b)
+    assert sync.attrs["n_subjects"] == 2
+    assert time.perf_counter() - t0 < 60
