@@ -4,8 +4,9 @@ Run as ``twin bench walk [--quick]`` (or ``python benchmarks/bench_walk.py``). T
 output is one JSON object with the figures.
 
 * the shipped controller (``data/controllers/walk_default.json``, or ``--controller``) from its
-  own initial state and from 10 perturbed initial states (joints +-5 deg, forward speed
-  +-0.1 m/s, seeded), all 11 as ONE engine batch: walked seconds, mean speed, how many
+  own initial state (its ``initial_state`` on the gait cycle when the file has one) and from 10
+  perturbed initial states (pelvis tilt and joints +-5 deg, forward speed +-0.1 m/s, seeded),
+  all 11 as ONE engine batch: walked seconds, mean speed, how many
   perturbed starts fell;
 * the nominal run's right-leg gait cycles (strikes from the right foot's vertical GRF) against
   the Schwartz 2008 normative curves for its speed (``twin.gait.normative``, cycles through
@@ -78,7 +79,7 @@ def main() -> None:
     import torch
 
     from twin.control import ReflexController
-    from twin.control.sim import DT, INIT_PARAMETERS, initial_walking_state, rollout, walking_params
+    from twin.control.sim import DT, INIT_PARAMETERS, rollout, walking_params
     from twin.control.store import load_controller
     from twin.gait import normative
 
@@ -90,35 +91,48 @@ def main() -> None:
     print(f"  objective: {doc.get('objective')}")
     print(f"  command:   {doc.get('command')}")
     print(f"  recorded metrics: {doc.get('metrics')}")
-    init = doc["initial"] if doc["initial"] is not None else np.array([p[1] for p in INIT_PARAMETERS])
+    from twin.control.sim import perturbed_state, start_state
+
+    # 11 starts: the shipped start (its state on the gait cycle when the file has one, else its
+    # standing-start pose) and 10 perturbed copies: +-5 deg on pelvis tilt and the six joints,
+    # +-0.1 m/s forward speed (seeded)
+    n = 11
     rng = np.random.default_rng(2024)
-    inits = [init]
-    for _ in range(10):
-        x = init.copy()
-        x[:7] += np.deg2rad(rng.uniform(-5, 5, 7))
-        x[0] = init[0] + np.deg2rad(rng.uniform(-5, 5))
-        x[7] += rng.uniform(-0.1, 0.1)
-        inits.append(x)
-    inits = np.stack(inits)
-    params = walking_params(batch=len(inits), dtype=torch.float32)
+    params = walking_params(batch=n, dtype=torch.float32)
+    names = list(params.coordinate_names)
+    dq = np.zeros((n, len(names)))
+    dv = np.zeros(n)
+    joints = [c for c in ("pelvis_tilt", "hip_flexion_r", "knee_angle_r", "ankle_angle_r", "hip_flexion_l",
+                          "knee_angle_l", "ankle_angle_l") if c in names]
+    for k in range(1, n):
+        for c in joints:
+            dq[k, names.index(c)] = np.deg2rad(rng.uniform(-5, 5))
+        dv[k] = rng.uniform(-0.1, 0.1)
+    if doc.get("initial") is None and not doc.get("initial_state"):
+        doc["initial"] = np.array([p[1] for p in INIT_PARAMETERS])
+    print("start: " + ("the controller's state on its gait cycle (initial_state)" if doc.get("initial_state")
+                       else "standing-start pose (initial)") + " + 10 perturbed (+-5 deg joints, +-0.1 m/s)")
+
+    def starts():
+        return perturbed_state(params, start_state(params, doc), dq, dv)
+
     ctrl = ReflexController(params, dt=DT)
     use_compile = args.compile == "yes" or (args.compile == "auto" and not args.quick)
     figures["compiled"] = use_compile
     if use_compile:  # compile outside the timing
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rollout(params, ctrl, ctrl.init(len(inits), doc["vector"]), initial_walking_state(params, inits),
-                    0.01, compile=True)
+            rollout(params, ctrl, ctrl.init(n, doc["vector"]), starts(), 0.01, compile=True)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = rollout(params, ctrl, ctrl.init(len(inits), doc["vector"]), initial_walking_state(params, inits),
-                    duration, record_every=5, compile=use_compile)
+        r = rollout(params, ctrl, ctrl.init(n, doc["vector"]), starts(), duration, record_every=5,
+                    compile=use_compile)
     wall = time.perf_counter() - t0
     sim_s = float(r.walked_s.sum())
     figures["evaluations_per_s"] = round(sim_s / 10.0 / wall, 4)
     figures["realtime_factor_aggregate"] = round(sim_s / wall, 3)
-    print(f"rollout: {len(inits)} members x {duration:g} s in {wall:.1f} s wall "
+    print(f"rollout: {n} members x {duration:g} s in {wall:.1f} s wall "
           f"({sim_s / wall:.2f} x real time aggregate, dt {DT * 1e3:g} ms, rigid tendons, float32, "
           f"{'compiled' if use_compile else 'eager'})")
     figures["walked_s"] = round(float(r.walked_s[0]), 3)

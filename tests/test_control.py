@@ -232,16 +232,32 @@ def test_shipped_controller_is_well_formed():
 
 @pytest.mark.slow
 def test_shipped_controller_walks_20s():
+    """The issue's check: 20 s at 1.2-1.4 m/s from the shipped start and 10 perturbed ones, one batch."""
+    from twin.control.sim import perturbed_state, start_state
+
     if not SHIPPED.exists():
         pytest.skip("no shipped controller yet")
     doc = load_controller(SHIPPED)
+    n = 11
+    params = walking_params(batch=n)
+    names = list(params.coordinate_names)
+    rng = np.random.default_rng(7)  # other draws than the benchmark's
+    dq = np.zeros((n, len(names)))
+    for c in ("pelvis_tilt", "hip_flexion_r", "knee_angle_r", "ankle_angle_r", "hip_flexion_l", "knee_angle_l",
+              "ankle_angle_l"):
+        dq[1:, names.index(c)] = np.deg2rad(rng.uniform(-5, 5, n - 1))
+    dv = np.r_[0.0, rng.uniform(-0.1, 0.1, n - 1)]
+    c = ReflexController(params, dt=1e-3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = evaluate(None, walking(1.3, duration=20.0, stage="speed"), doc["vector"], initial=doc["initial"])
-    walked, v, fell = m["metric.walked_s"], m["metric.speed"], bool(m["metric.fell"])
+        r = rollout(params, c, c.init(n, doc["vector"]), perturbed_state(params, start_state(params, doc), dq, dv),
+                    20.0)
+    v = float(r.speed[0])
+    fell = int(r.fell.sum())
     if fell or not (1.2 <= v <= 1.4):
-        pytest.xfail(f"shipped controller walked {walked:.2f} s of 20 (fell={fell}), speed {v:.2f} m/s")
-    assert walked >= 20.0 - 1e-6
+        pytest.xfail(f"shipped controller: nominal walked {r.walked_s[0]:.2f} s of 20 at {v:.2f} m/s; "
+                     f"{fell}/11 starts fell (walked {np.round(r.walked_s, 1).tolist()} s)")
+    assert (r.walked_s >= 20.0 - 1e-6).all()
 
 
 def test_adapter_for_engine_simulate():

@@ -33,7 +33,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m twin.control", description=__doc__.splitlines()[0])
     ap.add_argument("--out", help="folder for checkpoints, log and best.json")
     ap.add_argument("--check", metavar="JSON", help="instead of optimising: run this controller for "
-                    "--check-duration s (eager, batch 1) and store the measured metrics in the file")
+                    "--check-duration s (eager, batch 1), store the measured metrics in the file, and its "
+                    "initial_state (a right foot strike on its own gait cycle after 5 s)")
     ap.add_argument("--check-duration", type=float, default=20.0)
     ap.add_argument("--speed", type=float, default=1.3)
     ap.add_argument("--popsize", type=int, default=24)
@@ -52,6 +53,10 @@ def main(argv=None) -> int:
                     help="robust stage start perturbation scale (2: +-6 deg joints, +-0.1 m/s)")
     ap.add_argument("--perturb-time", type=float, default=3.0,
                     help="robust stage: perturb mid-walk at this time [s] (0: perturb the start instead)")
+    ap.add_argument("--track", metavar="KINEMATICS", default=None,
+                    help="also track this recorded gait (IK .mot or kinematics file: its mean right stride, "
+                    "hip/knee/ankle) in the speed, effort and robust stages")
+    ap.add_argument("--track-weight", type=float, default=20.0)
     ap.add_argument("--stages", default="survive,speed,effort,robust",
                     help="comma-separated stages to run, in order")
     ap.add_argument("--chunk", type=int, default=5)
@@ -62,7 +67,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from .objective import walking
+    from .objective import Objective, tracking, walking
     from .optimize import optimize
     from .store import load_controller, save_controller
 
@@ -89,6 +94,16 @@ def main(argv=None) -> int:
         x0, init0 = doc["vector"], doc["initial"]
         m0 = doc.get("metrics") or {}
         minutes_before = float(m0.get("optimize_minutes_total") or m0.get("optimize_minutes_this_run") or 0.0)
+    reference = None
+    if args.track:
+        import twin
+
+        from ..twin import reference_cycle
+
+        ref = reference_cycle(twin.read(args.track))
+        reference = {str(c): ref.angle.sel(coordinate=c).values for c in ref.coordinate.values}
+        log(f"tracking {args.track}: mean of {ref.attrs['n_strides']} right stride(s), "
+            f"{ref.attrs['speed_mps']:.2f} m/s")
     t_start = time.perf_counter()
     all_stages = {"survive": (args.survive_duration, args.survive_generations),
                   "speed": (args.duration, args.speed_generations),
@@ -103,6 +118,9 @@ def main(argv=None) -> int:
         if max_gen < 1:
             continue
         obj = walking(args.speed, duration=duration, stage="effort" if stage == "robust" else stage)
+        if reference is not None and stage != "survive":
+            obj = Objective(duration=obj.duration, terms=obj.terms + tracking(reference, args.track_weight),
+                            settle=obj.settle, name=obj.name + "+tracking")
         starts = args.robust_starts if stage == "robust" else args.starts
         perturbation = args.perturbation if stage == "robust" else 1.0
         perturb_time = args.perturb_time if stage == "robust" else 0.0
@@ -156,9 +174,16 @@ def _check(path: str, duration: float, target: float) -> int:
                         "distance_m": m["metric.distance"], "speed_mps": m["metric.speed"],
                         "cost_of_transport": m["metric.cot"], "engine": "eager float32, dt 1 ms, rigid tendons",
                         "wall_s": time.perf_counter() - t0}
+    from .reflex import ReflexController
+    from .sim import capture_gait_state, walking_params
+
+    params = walking_params(batch=1)
+    state = capture_gait_state(params, ReflexController(params, dt=1e-3), doc["vector"], doc["initial"])
     save_controller(path, doc["vector"], initial=doc["initial"], objective=raw.get("objective", ""),
-                    command=raw.get("command", ""), metrics=metrics, body=raw.get("body", "default(lumbar=False)"))
+                    command=raw.get("command", ""), metrics=metrics, body=raw.get("body", "default(lumbar=False)"),
+                    initial_state=state)
     print(json.dumps(metrics["check"], default=float))
+    print(f"initial_state: the right foot strike at {state['time']:.3f} s of the nominal walk")
     return 0
 
 

@@ -40,7 +40,8 @@ import torch
 from ..errors import ParameterError
 
 __all__ = ["walking_params", "initial_walking_state", "rollout", "Rollout", "INIT_PARAMETERS", "INIT_NAMES",
-           "DT", "FALL_HEIGHT", "WALKING_LIMITS", "apply_walking_limits", "rollout_dataset", "add_joint_moments"]
+           "DT", "FALL_HEIGHT", "WALKING_LIMITS", "apply_walking_limits", "rollout_dataset", "add_joint_moments", "start_state",
+           "capture_gait_state", "perturbed_state"]
 
 #: Control and engine step [s] (rigid tendons: stable at 1 ms with contact, see twin.engine.integrate).
 DT = 1e-3
@@ -204,6 +205,7 @@ class Rollout:
     record: dict | None = None
     duration: float = 0.0
     impact: np.ndarray | None = None
+    state: Any = None
 
 
 #: Physiological ranges for the joint-limit penalty [rad] (coordinate: (low, high)).
@@ -399,7 +401,66 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
         record["coordinate_type"] = ["rotational" if r else "translational" for r in params.rotational]
     return Rollout(np_(dist), np_(walked), (state.fell | state.failed).cpu().numpy(), np_(speed), np_(energy),
                    np_(cot), np_(limit), np_(trunk / alive_steps.clamp(min=1)), np_(params.total_mass), record, float(duration),
-                   np_(impact / alive_steps.clamp(min=1)))
+                   np_(impact / alive_steps.clamp(min=1)), state)
+
+
+def start_state(params, doc: dict):
+    """The start of a controller document: its ``initial_state`` on the gait cycle if it has one, else
+    :func:`initial_walking_state` from its ``initial`` pose vector; repeated over the batch."""
+    from ..engine.step import initial_state
+
+    st = doc.get("initial_state")
+    if not st:
+        return initial_walking_state(params, doc.get("initial"))
+    bsz, dtype, dev = params.batch_size, params.dtype, params.device
+    names, muscles = list(params.coordinate_names), list(params.muscle_names)
+    if list(st["coordinates"]) != names or list(st.get("muscles", muscles)) != muscles:
+        raise ParameterError("the controller's initial_state belongs to a body with other coordinates or muscles; "
+                             "pass a controller made for this body or drop its initial_state")
+    t = lambda v: torch.as_tensor(np.asarray(v, dtype=float), dtype=dtype, device=dev).expand(bsz, -1).clone()  # noqa: E731
+    act = t(st["activation"]) if st.get("activation") is not None else 0.05
+    return initial_state(params, q=t(st["q"]), qdot=t(st["qdot"]), activation=act)
+
+
+def capture_gait_state(params, controller, vector, initial, *, after: float = 5.0, controller_options=None) -> dict:
+    """A state on the controller's own gait cycle: the first right foot strike after ``after`` s.
+
+    Runs the nominal walk (batch 1, eager) and returns ``{"coordinates",
+    "q", "qdot", "muscles", "activation", "time"}`` for
+    :func:`twin.control.store.save_controller` (``initial_state=``); a start
+    there avoids the transient of a standing start, as SCONE's gait state
+    files do.
+
+    Raises
+    ------
+    ParameterError
+        The controller falls or takes no right step after ``after`` s.
+    """
+    from .analysis import strikes
+
+    c = type(controller)(params, dt=DT, **(controller_options or {}))
+    r = rollout(params, c, c.init(params.batch_size, vector), initial_walking_state(params, initial), after + 2.5,
+                record_every=1)
+    if bool(r.fell[0]):
+        raise ParameterError(f"the controller fell at {r.walked_s[0]:.2f} s; no gait cycle to start from")
+    rec = r.record
+    bw = float(r.mass[0]) * float(torch.linalg.norm(params.gravity[0]))
+    idx = strikes(rec["grf"][0, :, 0, 1], threshold=0.05 * bw)
+    idx = idx[rec["time"][idx] >= after]
+    if not len(idx):
+        raise ParameterError(f"no right foot strike between {after:g} and {after + 2.5:g} s")
+    k = int(idx[0])
+    return {"coordinates": list(params.coordinate_names), "q": rec["q"][0, k].tolist(),
+            "qdot": rec["qdot"][0, k].tolist(), "muscles": list(params.muscle_names),
+            "activation": rec["activation"][0, k].tolist(), "time": float(rec["time"][k])}
+
+
+def perturbed_state(params, state, dq, dv):
+    """``state`` with joint offsets ``dq`` [B, Q] and forward-speed offsets ``dv`` [B] (re-placed vertically)."""
+    dtype, dev = params.dtype, params.device
+    dq = torch.as_tensor(np.asarray(dq, dtype=float), dtype=dtype, device=dev).expand_as(state.q)
+    dv = torch.as_tensor(np.asarray(dv, dtype=float), dtype=dtype, device=dev).expand(state.q.shape[0])
+    return _perturbed(params, state, dq, dv, list(params.coordinate_names).index("pelvis_tx"))
 
 
 def _perturbed(params, state, dq, dv, ix: int):

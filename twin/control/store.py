@@ -27,8 +27,15 @@ DEFAULT_CONTROLLER = "controllers/walk_default.json"
 
 
 def save_controller(path: str | os.PathLike, vector: Any, *, initial: Any = None, body: str = "default(lumbar=False)",
-                    objective: str = "", command: str = "", metrics: dict | None = None) -> None:
-    """Write a controller JSON atomically."""
+                    objective: str = "", command: str = "", metrics: dict | None = None,
+                    initial_state: dict | None = None) -> None:
+    """Write a controller JSON atomically.
+
+    ``initial_state`` (optional): a full start state on the controller's own
+    gait cycle, ``{"coordinates": [...], "q": [...], "qdot": [...],
+    "muscles": [...], "activation": [...], "time": s}`` (see
+    :func:`twin.control.sim.capture_gait_state`).
+    """
     from ..io.store import atomic_path
     from .reflex import ReflexController
     from .sim import INIT_NAMES
@@ -45,6 +52,9 @@ def save_controller(path: str | os.PathLike, vector: Any, *, initial: Any = None
         "command": command,
         "metrics": _clean(metrics or {}),
     }
+    if initial_state is not None:
+        doc["initial_state"] = _clean({k: (list(map(float, v)) if k in ("q", "qdot", "activation") else v)
+                                       for k, v in initial_state.items()})
     with atomic_path(path) as tmp:
         with open(tmp, "w") as f:
             json.dump(doc, f, indent=1)
