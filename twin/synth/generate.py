@@ -40,6 +40,9 @@ Workers write their chunk directly (nothing but a small summary goes back
 to the client), so with a cluster on several machines ``OUT`` must be on a
 filesystem every worker sees. One :func:`generate` at a time per store.
 
+(``twin.synth.generate`` is the function, exported by the package; the
+module is ``importlib.import_module("twin.synth.generate")``.)
+
 Variables of a chunk (dim ``subject`` first)
 --------------------------------------------
 * the population table (:mod:`twin.synth.population`) and ``controller``
@@ -312,6 +315,9 @@ def _chunk_task(spec: dict) -> dict:
     sim_wall = time.perf_counter() - t0
     out, k = Path(spec["out"]), int(spec["chunk"])
     name = _chunk_name(k)
+    if not out.is_dir():
+        raise TwinError(f"{_chunk_name(k)}: the store folder {out} does not exist on this worker; with a cluster on "
+                        "several machines put the store on a filesystem every worker sees")
     work = out / _WORK
     work.mkdir(exist_ok=True)
     (out / _MANIFEST).mkdir(exist_ok=True)
