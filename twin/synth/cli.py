@@ -88,6 +88,6 @@ def run_synth(args: argparse.Namespace) -> int:
     print(f"kept {a['n_kept']} ({a['kept_fraction']:.1%}); {a['n_fell']} fell and are left out of "
           f"load_population(kept_only=True)")
     if a["simulated_s"]:
-        print(f"{a['simulated_s']:.0f} subject-seconds simulated in {a['wall_s']:.1f} s wall "
+        print(f"{a['simulated_s']:.1f} subject-seconds simulated in {a['wall_s']:.1f} s wall "
               f"({a['simulated_s'] / a['wall_s'] * 3600:.0f} walking-s per hour)")
     return 0

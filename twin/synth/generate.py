@@ -458,7 +458,7 @@ def _run(specs: list[dict], scheduler: Any, n_workers: int | None, progress: boo
             what = f"distributed Client {client.scheduler.address}"
         elif isinstance(scheduler, str):
             try:
-                client = Client(scheduler, timeout="20s")
+                client = Client(scheduler, timeout="10s")
             except Exception as err:  # noqa: BLE001
                 raise TwinError(f"cannot connect to the Dask scheduler at scheduler={scheduler!r} "
                                 f"({type(err).__name__}: {err}); start one (`dask scheduler` and `dask worker "
