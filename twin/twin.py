@@ -548,8 +548,8 @@ def reference_cycle(kin: xr.Dataset, *, body: Any = None, n: int = 101) -> xr.Da
 def fit_quality(sim: xr.Dataset, ref: xr.Dataset | None) -> dict:
     """RMS [deg] per joint between the simulated mean right stride and ``ref``, and the speed error [m/s].
 
-    NaN where the simulation has no complete stride after 2 s (it fell or
-    shuffled).
+    NaN where the simulation has no complete stride after its start
+    transient (2 s, or a quarter of a shorter simulation): it fell or shuffled.
     """
     from .control.analysis import mean_cycle
 
@@ -557,7 +557,8 @@ def fit_quality(sim: xr.Dataset, ref: xr.Dataset | None) -> dict:
     member = 0
     rec = {"time": sim.time.values, "q": sim.q.values, "grf": sim.grf.values,
            "coordinate": [str(c) for c in sim.coordinate.values], "walked_s": sim.walked_s.values}
-    cyc = mean_cycle(rec, member)
+    duration = float(sim.time.values[-1]) if sim.sizes.get("time", 0) else 0.0
+    cyc = mean_cycle(rec, member, skip_s=min(2.0, 0.25 * duration))
     for j in _JOINTS:
         key = "rms_deg_" + j.split("_")[0]
         if cyc is None or ref is None or j not in cyc:

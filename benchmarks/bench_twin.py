@@ -1,0 +1,122 @@
+"""Benchmark ``twin``: fit quality of digital twins, what-if speed, literature directions.
+
+Run as ``twin bench twin [--quick]`` (or ``python benchmarks/bench_twin.py``). The last line of
+output is one JSON object with the figures.
+
+* **fit**: :meth:`twin.Twin.from_recording` on each example recording with markers + GRF under
+  ``TWIN_DATA_DIR`` (subject01 of OpenSim's Gait10dof18musc pipeline, with its static trial;
+  plus the kinematics-only fit of its IK) -- CMA-ES generations warm-started from the shipped
+  controller, tracking the person's mean right stride; the table gives RMS [deg] of the simulated
+  vs the person's stride for hip, knee, ankle and the speed error, and the fit time.
+* **what-if speed**: ``Twin.simulate`` of 4 scenarios x 10 s (adapt=False) plus the baseline in
+  one batch, wall time (eager and, in full mode, compiled).
+* **directions**: :func:`twin.whatif.check_directions` -- how many literature directions the
+  default twin reproduces.
+
+``--quick``: 2 fit generations, 4 s simulations (under a few minutes on 2 busy cores: the OpenSim
+scaling/IK dominate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchutil import data_dir, emit  # noqa: E402
+
+GAIT10 = "opensim-models/Pipelines/Gait10dof18musc"
+
+
+def _fit_rows(root: Path, generations: int, duration: float):
+    from twin.twin import Twin
+
+    trials = []
+    d = root / GAIT10
+    if (d / "ExperimentalData/subject01_walk.trc").exists():
+        trials.append(("subject01 markers+GRF (Gait10dof18musc)",
+                       [d / "ExperimentalData/subject01_walk.trc", d / "ExperimentalData/subject01_walk_grf.mot"],
+                       d / "ExperimentalData/subject01_static.trc", 72.6, 1.8))
+        trials.append(("subject01 IK .mot (kinematics only)", [d / "OutputReference/IK/subject01_walk_IK.mot"],
+                       None, 72.6, 1.8))
+    rows = []
+    for name, files, static, mass, height in trials:
+        t0 = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t = Twin.from_recording([str(f) for f in files] if len(files) > 1 else str(files[0]), mass=mass,
+                                        height=height, static=None if static is None else str(static),
+                                        generations=generations, duration=duration, progress=False)
+            q = dict(t.quality)
+            q["ref_speed_mps"] = float(t.reference.attrs["speed_mps"])
+        except Exception as err:  # noqa: BLE001 -- a failed fit is a result, reported
+            q = {"error": f"{type(err).__name__}: {err}"}
+        q["minutes"] = (time.perf_counter() - t0) / 60
+        rows.append((name, q))
+        print(f"{name}: " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in q.items()
+                                      if k not in ("fit_report",)), flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    import torch
+
+    from twin.twin import Twin
+    from twin.whatif import check_directions
+
+    torch.set_num_threads(args.threads)
+    figures: dict = {"quick": bool(args.quick)}
+    root = data_dir()
+    gens = 2 if args.quick else 20
+    dur = 4.0 if args.quick else 10.0
+
+    # what-if speed: baseline + 4 scenarios x 10 s, one batch
+    t = Twin.default()
+    scen = ["weakness:plantarflexors=0.6", "contracture:hamstrings=0.1", "tka:both", "afo:200"]
+    t0 = time.perf_counter()
+    t.simulate(scen, duration=10.0 if not args.quick else 2.0)
+    wall = time.perf_counter() - t0
+    figures["whatif_4x10s_seconds" if not args.quick else "whatif_4x2s_seconds"] = round(wall, 2)
+    print(f"what-if: baseline + 4 scenarios x {10.0 if not args.quick else 2.0:g} s, eager: {wall:.1f} s wall")
+    if not args.quick:
+        t.simulate(scen, duration=0.05, compile=True)  # compile outside the timing
+        t0 = time.perf_counter()
+        t.simulate(scen, duration=10.0, compile=True)
+        figures["whatif_4x10s_seconds_compiled"] = round(time.perf_counter() - t0, 2)
+        print(f"what-if compiled: {figures['whatif_4x10s_seconds_compiled']:.1f} s wall")
+
+    # literature directions on the default twin
+    res = check_directions(t, duration=dur)
+    print(f"directions (adapt=False, {dur:g} s):")
+    for r in res["rows"]:
+        print(f"  {r['scenario']:<28} {r['measure']:<34} baseline {r['baseline']:9.3g} -> {r['value']:9.3g} "
+              f"expected {'+' if r['expected'] > 0 else '-'}  {'ok' if r['ok'] else 'NOT reproduced'}"
+              + ("  (fell)" if r["fell"] else ""))
+    figures["scenario_directions_ok"] = f"{res['ok']}/{res['tried']}"
+
+    # fits
+    rows = _fit_rows(root, gens, dur)
+    first = rows[0][1] if rows else {}
+    for k_out, k_in in (("fit_rms_deg_hip", "rms_deg_hip"), ("fit_rms_deg_knee", "rms_deg_knee"),
+                        ("fit_rms_deg_ankle", "rms_deg_ankle"), ("fit_speed_err_mps", "speed_err_mps"),
+                        ("fit_minutes", "minutes")):
+        v = first.get(k_in)
+        figures[k_out] = round(float(v), 3) if isinstance(v, (int, float)) and np.isfinite(v) else None
+    figures["fit_generations"] = gens
+    figures["fits"] = {name: {k: (round(v, 3) if isinstance(v, float) and np.isfinite(v) else v)
+                              for k, v in q.items() if k != "fit_report"} for name, q in rows}
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()
