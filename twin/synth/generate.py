@@ -39,6 +39,8 @@ regenerated chunk is the one an uninterrupted run would have written.
 Workers write their chunk directly (nothing but a small summary goes back
 to the client), so with a cluster on several machines ``OUT`` must be on a
 filesystem every worker sees. One :func:`generate` at a time per store.
+The LocalCluster starts its workers with ``spawn``: in a script, call
+:func:`generate` under ``if __name__ == "__main__":``.
 
 (``twin.synth.generate`` is the function, exported by the package; the
 module is ``importlib.import_module("twin.synth.generate")``.)
@@ -448,8 +450,14 @@ def _run(specs: list[dict], scheduler: Any, n_workers: int | None, progress: boo
             import logging
 
             workers = n_workers or max(1, min(os.cpu_count() or 1, len(specs)))
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   silence_logs=logging.ERROR)
+            try:
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+            except Exception as err:  # noqa: BLE001
+                raise TwinError(f"cannot start a Dask LocalCluster of {workers} worker(s) ({type(err).__name__}: "
+                                f"{err}); in a script, call generate() under `if __name__ == \"__main__\":` (the "
+                                "workers are started with spawn and re-import the script), or pass "
+                                "scheduler='synchronous'") from None
             client = Client(cluster)
             own = True
             what = f"LocalCluster({workers} workers x 1 thread)"
