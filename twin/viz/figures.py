@@ -86,6 +86,8 @@ def _events_for(events, label: str):
 
 def _member_cycles(label: str, ds: xr.Dataset, coordinates: Sequence[str], events, threshold: float):
     """``(mode, x, {coordinate: (mean, sd)}, n_cycles)`` of one member; mode "cycle" or "time"."""
+    if "q" not in ds and "angle" in ds and "cycle_pct" in ds["angle"].dims:  # a twin's reference cycle
+        ds = ds.rename({"angle": "q"})
     if "q" not in ds:
         raise ParameterError(f"{label!r}: the Dataset has no q (joint angles) variable")
     names = _coord_names(ds)
@@ -226,9 +228,13 @@ def gait_curves(data, *, coordinates: Sequence[str] = ("hip_flexion_r", "knee_an
     mems = _sim.members(data, baseline_label=baseline_label)
     results = [(lab, *_member_cycles(lab, ds, coordinates, events, threshold)) for lab, ds in mems]
     time_mode = any(r[1] == "time" for r in results)
-    if time_mode:  # one member without cycles: everybody against time
+    dropped = []
+    if time_mode:  # one member without cycles: everybody against time (cycle-only members left out)
         results = []
         for lab, ds in mems:
+            if "time" not in ds.dims or "q" not in ds:
+                dropped.append(lab)
+                continue
             t = ds["time"].values
             keep = t <= _sim.valid_time(ds) + 1e-12
             results.append((lab, "time", t[keep], {c: (_display(ds, c, ds["q"].sel(coordinate=c).values[keep])[0],
@@ -250,6 +256,8 @@ def gait_curves(data, *, coordinates: Sequence[str] = ("hip_flexion_r", "knee_an
                           row=1, col=j + 1)
     elif normative:
         note = "normative band omitted (curves against time)"
+    if dropped:
+        note = (note + "; " if note else "") + f"not shown (gait-cycle data only): {', '.join(map(str, dropped))}"
     for lab, mode, x, curves, n in results:
         base = _sim.is_baseline(lab, baseline_label)
         for j, c in enumerate(coordinates):
