@@ -1,0 +1,162 @@
+"""twin.learn models, pretraining and surrogate: known-answer training, save/load, errors, timing."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from twin.errors import DataError, ParameterError, ReadError
+from twin.learn import (
+    TARGETS,
+    WindowSpec,
+    finetune,
+    load_estimator,
+    load_pretrained,
+    load_surrogate,
+    pretrain,
+    sample_parameters,
+    train,
+    train_surrogate,
+    windows_dataset,
+)
+from twin.learn.pretrain import mask_spans
+from twin.learn.surrogate import JOINTS, PARAMETERS, rms_deg
+
+torch.set_num_threads(1)
+
+SPEC = WindowSpec("imu", duration=1.6, rate=40.0, sensors=("tibia_r",), channels=("gyro_z", "acc_x"))
+
+
+def _sinusoids(n, seed):
+    """Windows whose stride frequency f is the answer: cadence = 120 f, stride = 0.8 leg (1 + f), speed = stride f."""
+    rng = np.random.default_rng(seed)
+    f = rng.uniform(0.7, 1.3, n)
+    leg = rng.uniform(0.75, 0.95, n)
+    t = np.arange(SPEC.n_samples) / SPEC.rate
+    phase = rng.uniform(0, 2 * np.pi, (n, 1))
+    x = np.stack([np.sin(2 * np.pi * f[:, None] * t + phase), np.cos(2 * np.pi * f[:, None] * t + phase)], 1)
+    x += 0.05 * rng.standard_normal(x.shape)
+    stride = 0.8 * leg * (1 + f)
+    y = np.stack([stride * f, 120 * f, stride], 1)
+    return windows_dataset(x, SPEC, leg_length=leg, y=y, group=[f"s{i}" for i in range(n)])
+
+
+@pytest.fixture(scope="module")
+def trained():
+    w = _sinusoids(384, 0)
+    t0 = time.perf_counter()
+    est = train(w, epochs=25, seed=0, width=16, depth=3, batch_size=32)
+    print(f"training: {time.perf_counter() - t0:.1f} s, {est.n_parameters} parameters")
+    return est
+
+
+def test_learns_frequency(trained):
+    test = _sinusoids(128, 1)
+    p = trained.predict(test)
+    err = np.abs(p.y_pred - p.y).mean("window")
+    print({str(k): float(v) for k, v in zip(err.target.values, err.values)})
+    assert float(err.sel(target="cadence")) < 4.0  # of a 72-156 steps/min range
+    assert float(err.sel(target="stride_length")) < 0.06  # needs the leg length input
+    assert float(err.sel(target="walking_speed")) < 0.08
+    assert trained.history[-1] < trained.history[0]
+
+
+def test_save_load_roundtrip(trained, tmp_path):
+    w = _sinusoids(16, 2)
+    path = trained.save(tmp_path / "est")
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "weights.pt"]
+    cfg = json.loads((path / "config.json").read_text())
+    assert cfg["format"] == "twin.learn.Estimator/1" and cfg["modality"] == "imu"
+    assert cfg["window_spec"]["duration"] == 1.6 and cfg["targets"] == list(TARGETS)
+    assert {"x_mean", "x_std", "y_mean", "y_std", "aux_mean", "aux_std"} <= set(cfg["normalisation"])
+    assert cfg["training"]["epochs"] == 25 and cfg["training"]["seed"] == 0 and "twin_version" in cfg
+    again = load_estimator(path)
+    assert np.array_equal(again.predict(w).y_pred.values, trained.predict(w).y_pred.values)
+    trained.save(path)  # overwriting an existing model is atomic too
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    with pytest.raises(ReadError, match="no such model folder"):
+        load_estimator(tmp_path / "nothing")
+    (path / "weights.pt").unlink()
+    with pytest.raises(ReadError, match="weights.pt is missing"):
+        load_estimator(path)
+
+
+def test_deterministic_and_errors(trained):
+    w = _sinusoids(64, 3)
+    a = train(w, epochs=2, seed=5, width=8, depth=2)
+    b = train(w, epochs=2, seed=5, width=8, depth=2)
+    assert np.array_equal(a.predict(w).y_pred.values, b.predict(w).y_pred.values)
+    other = windows_dataset(np.zeros((2, 9, 128)), WindowSpec("imu"), leg_length=0.9)
+    with pytest.raises(DataError, match="do not match the model"):
+        trained.predict(other)
+    no_leg = windows_dataset(np.zeros((2, 2, SPEC.n_samples)), SPEC)
+    with pytest.raises(DataError, match="leg_length"):
+        trained.predict(no_leg)
+    with pytest.raises(DataError, match="no labels"):
+        train(no_leg.assign(leg_length=no_leg.leg_length.fillna(0.9)), epochs=1)
+    with pytest.raises(ParameterError, match="targets"):
+        train(w, targets=("step_width",), epochs=1)
+
+
+def test_masked_reconstruction_pretraining_and_finetune(tmp_path):
+    w = _sinusoids(256, 4)
+    pre = pretrain(w, epochs=12, seed=0, width=16, depth=3)
+    print("masked MSE per epoch:", [round(v, 3) for v in pre.history])
+    assert pre.history[-1] < 0.7 * pre.history[0]
+    # fine-tuning starts from the pretrained encoder; frozen: the encoder does not move
+    frozen = finetune(pre, w, epochs=2, seed=0, freeze=True)
+    for k, v in frozen.model.encoder.state_dict().items():
+        assert torch.equal(v, pre.encoder_state[k]), k
+    est = finetune(pre, w, epochs=3, seed=0)
+    assert est.training["pretrained"] and est.architecture["width"] == 16
+    assert np.allclose(est.norm["x_mean"], pre.x_mean)
+    path = pre.save(tmp_path / "pre")
+    again = load_pretrained(path)
+    assert all(torch.equal(again.encoder_state[k], v) for k, v in pre.encoder_state.items())
+    with pytest.raises(ReadError, match="format"):
+        load_estimator(path)
+
+
+def test_mask_spans():
+    m = mask_spans(500, 128, ratio=0.3, span=(4, 16), generator=torch.Generator().manual_seed(1))
+    assert m.shape == (500, 128) and 0.2 < float(m.float().mean()) < 0.4
+
+
+def _toy_outcomes(p):
+    """A known smooth 'simulator': curves and metrics as simple functions of the parameters."""
+    phase = np.linspace(0, 2 * np.pi, 101)
+    amp = np.stack([30 * p[:, 2], 60 * p[:, 3] - 20 * p[:, 4], 15 + 0.05 * p[:, 5]], 1)
+    curves = amp[:, :, None] * np.sin(phase)[None, None] + 10 * (p[:, :1, None] - 1.8)
+    return {"joint_angle": curves, "walking_speed": 0.7 * p[:, 0] * p[:, 2], "cadence": 100 + 20 * p[:, 3]}
+
+
+def test_surrogate_fit_timing_and_roundtrip(tmp_path):
+    p = sample_parameters(160, seed=0)
+    o = _toy_outcomes(p)
+    s = train_surrogate(p[:128], {k: v[:128] for k, v in o.items()}, epochs=600, seed=0, hidden=64)
+    held = rms_deg(s, p[128:], {k: v[128:] for k, v in o.items()})
+    print("toy surrogate held-out:", held)
+    assert held["rms_deg"] < 3.0 and held["n"] == 32  # curves of +-60 deg amplitude
+    one = p[0]
+    s.predict(one)
+    t0 = time.perf_counter()
+    for _ in range(20):
+        out = s.predict(one)
+    ms = (time.perf_counter() - t0) / 20 * 1e3
+    print(f"surrogate prediction: {ms:.2f} ms")
+    assert ms < 1000.0  # loose bound (shared CPUs); the benchmark reports the figure
+    assert out.joint_angle.shape == (len(JOINTS), 101) and out.joint_angle.attrs["units"] == "deg"
+    assert s.predict(p[:3]).joint_angle.dims == ("sample", "joint", "cycle_pct")
+    path = s.save(tmp_path / "sur")
+    again = load_surrogate(path)
+    assert np.array_equal(again.predict(p[:5]).joint_angle.values, s.predict(p[:5]).joint_angle.values)
+    with pytest.raises(ParameterError, match="values per sample"):
+        s.predict([1.8, 75.0])
+    bad = dict(o, walking_speed=np.full(160, np.nan))
+    with pytest.raises(DataError, match="valid"):
+        train_surrogate(p, bad, epochs=1)
+    assert len(PARAMETERS) == p.shape[1]

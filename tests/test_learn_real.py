@@ -1,0 +1,93 @@
+"""twin.learn synthetic gaits and real trials: label consistency, real sensors, ground truth, baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from twin.errors import DataError
+from twin.learn import (
+    WindowSpec,
+    heuristic_predict,
+    joint_markers,
+    kinematic_gaits,
+    load_real_trials,
+    real_windows,
+    score,
+    sensor_windows,
+)
+from twin.learn.evaluate import EVAL_DURATION
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def gaits():
+    return kinematic_gaits(4, seed=7, duration=5.0, impairment_fraction=0.5)
+
+
+def test_kinematic_gaits_consistent(gaits):
+    from twin.synth import markers_from_q
+
+    y = gaits.labels
+    assert np.allclose(y[:, 2], y[:, 0] / (y[:, 1] / 120.0))  # stride = speed / stride frequency
+    assert ((y[:, 1] > 50) & (y[:, 1] < 180)).all()
+    for i in range(len(gaits)):
+        kin = gaits.kinematics(i)
+        # cadence: the hip angle's dominant period is one stride
+        hip = kin.q.sel(coordinate="hip_flexion_r").values
+        t = kin.time.values
+        spec = np.abs(np.fft.rfft(hip - hip.mean()))
+        f = np.fft.rfftfreq(hip.size, t[1] - t[0])[np.argmax(spec)]
+        assert abs(120 * f - y[i, 1]) < 120 / (t[-1] - t[0]) + 1.0
+        # foot locking: the feet touch the ground (markers 2 cm up) and the right foot rests (does not slide)
+        # for a good part of each stride, while the body moves on at the labelled speed
+        m = markers_from_q(gaits.bodies[i], kin, marker_set="plug_in_gait", markers=["RHEE", "RTOE", "LHEE", "LTOE"])
+        xy = m.markers.values
+        assert abs(np.median(xy[..., 1].min(axis=1)) - 0.02) < 0.01
+        foot = xy[:, :2, 0].mean(axis=1)
+        still = np.abs(np.gradient(foot, t)) < 0.1 * y[i, 0] + 0.02
+        assert still.mean() > 0.25, still.mean()
+        pel = kin.q.sel(coordinate="pelvis_tx").values
+        assert abs((pel[-1] - pel[0]) / (t[-1] - t[0]) - y[i, 0]) < 0.02
+
+
+def test_sensor_windows_both_modalities(gaits):
+    for mod in ("keypoints", "imu"):
+        w = sensor_windows(gaits, WindowSpec(mod, duration=1.6, hop=0.8), seed=0)
+        assert set(w.group.values.tolist()) <= set(gaits.ids)
+        assert np.isfinite(w.x).all() and np.isfinite(w.leg_length).all()
+        for g, lab in zip(gaits.ids, gaits.labels):
+            sel = w.group.values == g
+            if sel.any():
+                assert np.allclose(w.y.values[sel][0], lab)
+
+
+@pytest.mark.data
+def test_real_trials_ground_truth_and_sensors(data_dir):
+    trials, skipped = load_real_trials(data_dir, trials=["bmclab_walk1", "gaitkit_parkinson", "kineticstoolkit_walk"])
+    assert len(trials) == 3, skipped
+    for tr in trials:
+        lab = tr.labels
+        assert 0.4 < lab["walking_speed"] < 2.0 and 70 < lab["cadence"] < 150 and 0.6 < lab["stride_length"] < 2.0
+        assert 0.6 < tr.leg_length < 1.1, (tr.id, tr.leg_length)
+        assert float(np.nanmedian(np.diff(tr.markers.markers.sel(axis="x").values, axis=0))) > 0  # walks along +X
+    # bmclab walk1 has its right markers on the left (mirrored): the Harrington hip must still be below the ASIS
+    jm = joint_markers(trials[0].markers)
+    asis = trials[0].markers.markers.sel(marker="R.ASIS", axis="y").median()
+    assert float(jm.markers.sel(marker="RHip", axis="y").median()) < float(asis) - 0.05
+    for mod in ("keypoints", "imu"):
+        w, sk = real_windows(trials, WindowSpec(mod, duration=EVAL_DURATION, hop=0.2))
+        assert not sk and set(w.group.values.tolist()) == {t.id for t in trials}
+        h = score(heuristic_predict(w))
+        print(mod, {k: round(v["mae"], 3) for k, v in h.items() if k != "per_trial"})
+        assert h["cadence"]["mae"] < 10.0
+
+
+@pytest.mark.data
+def test_real_trials_errors(data_dir, tmp_path):
+    with pytest.raises(DataError, match="no reference data folder"):
+        load_real_trials(tmp_path / "nothing")
+    trials, skipped = load_real_trials(tmp_path, trials=["bmclab_walk2"])
+    assert not trials and "missing file" in skipped["bmclab_walk2"]

