@@ -201,3 +201,20 @@ def test_joint_moments_have_opensim_signs(default_twin):
     assert (m.sel(coordinate="knee_angle_l") > 10).all()
     assert np.allclose(m.sel(coordinate="hip_flexion_r"), 0) and np.allclose(m.sel(coordinate="ankle_angle_l"), 0)
     np.testing.assert_allclose(out.power, out.moment * sim.qdot)
+
+
+@pytest.mark.parametrize("kind", ["markers+static", "opencap"])
+def test_from_recording_markers(data_file, kind):
+    """Marker recordings go through OpenSim scaling/IK; OpenCap's video markers are matched by name."""
+    if kind == "opencap":
+        rec = data_file("opencap-processing/ActivityAnalyses/Data/03284efb-2244-4a48-aec9-abc34afdffc8/"
+                        "MarkerData/walk.trc")
+        static = None
+    else:
+        rec = data_file(f"{GAIT10}/ExperimentalData/subject01_walk.trc")
+        static = data_file(f"{GAIT10}/ExperimentalData/subject01_static.trc")
+    t = Twin.from_recording(rec, static=static, mass=72.6, height=1.8, fit_controller=False, duration=0.5)
+    assert t.kinematics.q.dims == ("time", "coordinate")
+    assert 0.7 < t.reference.attrs["speed_mps"] < 1.8
+    if static is not None:
+        assert any("scale" in h.lower() for h in t.body.history)

@@ -247,6 +247,15 @@ def map_markers(recording: xr.Dataset, marker_map: str | Mapping[str, Any] | Non
     names = [str(n) for n in recording["marker"].values]
     if marker_map == "auto":
         marker_map = guess_marker_map(names)
+        if model_markers is not None and marker_map not in (None, "subject01"):
+            # the model may already carry this recording's own marker names (e.g. BodyParams' OpenCap set):
+            # rename only when the map matches more of the model's markers than the names as they are
+            have, model = set(names), set(model_markers)
+            direct = sum(n in model for n in names)
+            mapped = sum(k in model and all(p in have for p in (v if isinstance(v, tuple) else (v,)))
+                         for k, v in MARKER_MAPS[marker_map].items())
+            if direct >= max(mapped, 4):
+                return recording, {}
         if marker_map in (None, "subject01"):
             return recording, {}
     if marker_map is None:
