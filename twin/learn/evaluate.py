@@ -424,11 +424,15 @@ def _imu_markers(trial: RealTrial) -> tuple[xr.Dataset, dict]:
                    (not s_ and b == alias)), None)
     if all(asis) and (all(psis) or sacrum):
         pts["V_ASIS_L"], pts["V_ASIS_R"] = xyz[:, get[asis[0]]], xyz[:, get[asis[1]]]
+        if np.nanmedian(pts["V_ASIS_R"][:, 2] - pts["V_ASIS_L"][:, 2]) < 0:  # mirrored recording: keep z to +Z
+            pts["V_ASIS_L"], pts["V_ASIS_R"] = pts["V_ASIS_R"], pts["V_ASIS_L"]
         back = (0.5 * (xyz[:, get[psis[0]]] + xyz[:, get[psis[1]]])) if all(psis) else xyz[:, get[sacrum]]
         pts["V_BACK"] = back
         spec["pelvis"] = {"z": ("V_ASIS_L", "V_ASIS_R"), "x": ("V_BACK", ("V_ASIS_R", "V_ASIS_L"))}
     elif "LHip" in kp and "RHip" in kp:
         pts["V_HIP_L"], pts["V_HIP_R"] = kp["LHip"], kp["RHip"]
+        if np.nanmedian(kp["RHip"][:, 2] - kp["LHip"][:, 2]) < 0:
+            pts["V_HIP_L"], pts["V_HIP_R"] = kp["RHip"], kp["LHip"]
         mid = 0.5 * (kp["LHip"] + kp["RHip"])
         pts["V_FWD"] = mid + np.array([0.1, 0.0, 0.0])
         pts["V_MID"] = mid

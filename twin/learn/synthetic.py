@@ -33,7 +33,8 @@ Per subject (seeded): height uniform in ``height_range`` and BMI in
 leg length ``L = 0.53 x height`` (trochanter height, Winter 2009);
 dimensionless speed ``v*`` uniform in ``vstar_range`` (``v = v* sqrt(g L)``,
 Schwartz's grouping variable); stride length from Alexander's (1976)
-relation ``lambda = 2.3 L (v*^2)^0.3`` times a lognormal factor (SD 8 %),
+relation ``lambda = 2.3 L (v*^2)^0.3`` times a lognormal factor (SD
+``stride_sd`` = 14 %),
 stride frequency ``f = v / lambda`` with a slow +-2 % drift.
 Joint angles (pelvis tilt, hip, knee, ankle flexion) are 6-harmonic Fourier
 series of the Schwartz 2008 group means (:data:`HARMONICS`, fitted to the
@@ -51,8 +52,11 @@ every sample the lowest of the points of the feet in stance is the contact point
 height puts it 2 cm (the marker's height) above the ground and the pelvis
 advances by minus the contact point's horizontal displacement (so the
 contact point does not slide); only feet in their stance phase (the first
-65 - 10 v* % of their cycle, 58-63 %) can be the contact point; the pelvis
-translations are low-passed at 6 Hz. Labels: speed = mean pelvis velocity after ``settle``, cadence =
+65 - 10 v* % of their cycle, 58-63 %) can be the contact point. The pelvis
+motion so found swings far more than people's (the joint curves were not
+made for this body), so only its trend and its step-frequency fluctuations,
+limited to measured sizes, are kept (:func:`_smooth_pelvis`; the feet then
+slide a little). Labels: speed = mean pelvis velocity after ``settle``, cadence =
 120 x mean stride frequency, stride length = speed / stride frequency.
 
 Examples
@@ -72,7 +76,6 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -252,8 +255,8 @@ def _leg_angles(curves: dict, side: str, phi: np.ndarray) -> dict[str, np.ndarra
     return {"hip_flexion": hip, "knee_angle": np.minimum(knee, 0.0), "ankle_angle": ankle}
 
 
-def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tuple[np.ndarray, np.ndarray]
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tuple[np.ndarray, np.ndarray],
+               cutoff: float = 6.0) -> tuple[np.ndarray, np.ndarray]:
     """Pelvis tx, ty [m]: the lowest heel/toe point of the feet in stance does not slide and sits 2 cm up.
 
     ``stance`` holds one boolean array per foot (right, left): whether that
@@ -276,7 +279,38 @@ def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tup
     dx[1:] = -(xy[rows[1:], k[:-1], 0] - xy[rows[:-1], k[:-1], 0])
     tx = np.cumsum(dx)
     rate = 1.0 / float(np.median(np.diff(t)))
-    return lowpass(tx, rate, 6.0), lowpass(ty, rate, 6.0)
+    return lowpass(tx, rate, cutoff), lowpass(ty, rate, cutoff)
+
+
+def _smooth_pelvis(t: np.ndarray, tx: np.ndarray, ty: np.ndarray, step_f: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pelvis motion without the foot-locking jerks: trend + step-frequency fluctuations of measured size.
+
+    Foot locking with joint curves that were not made for this body makes
+    the pelvis speed swing far more than people's (who keep it within about
+    +-10 %, and the pelvis's vertical excursion within about 5 cm). Kept: the
+    linear trend of ``tx`` (the mean speed, i.e. the label) and the
+    deviations from it low-passed at 1.2 step frequencies, scaled down when
+    their velocity exceeds 12 % of the mean speed (95th percentile) or the
+    vertical range exceeds 6 cm. The feet then slide a little (by the part
+    of the motion removed).
+    """
+    from ..synth.sensors import lowpass
+
+    rate = 1.0 / float(np.median(np.diff(t)))
+    cut = min(1.2 * step_f, 0.45 * rate)
+    slope, icpt = np.polyfit(t, tx, 1)
+    trend = slope * t + icpt
+    dev = lowpass(tx - trend, rate, cut)
+    amp = float(np.percentile(np.abs(np.gradient(dev, t)), 95))
+    limit = 0.12 * abs(slope)
+    if amp > limit > 0:
+        dev *= limit / amp
+    mid = float(np.median(ty))
+    dy = lowpass(ty - mid, rate, cut)
+    rng_y = float(np.percentile(dy, 98) - np.percentile(dy, 2))
+    if rng_y > 0.06:
+        dy *= 0.06 / rng_y
+    return trend + dev, mid + dy
 
 
 def kinematic_gaits(
@@ -290,6 +324,7 @@ def kinematic_gaits(
     height_range: tuple[float, float] = (1.50, 1.95),
     bmi_range: tuple[float, float] = (19.0, 30.0),
     impairment_fraction: float = 0.25,
+    stride_sd: float = 0.14,
 ) -> Gaits:
     """Kinematically synthesised gaits of ``n`` random subjects (see the module docstring).
 
@@ -307,6 +342,10 @@ def kinematic_gaits(
         Uniform ranges of dimensionless speed, height [m] and BMI [kg/m^2].
     impairment_fraction : float, default 0.25
         Probability of one impairment pattern per subject.
+    stride_sd : float, default 0.14
+        SD of the lognormal factor on Alexander's stride length (people vary
+        by about 10 %; wider, so that models read the cadence from the
+        signals' period rather than from the usual speed-cadence relation).
 
     Returns
     -------
@@ -339,7 +378,7 @@ def kinematic_gaits(
         leg = 0.53 * h
         vstar = float(rng.uniform(*vstar_range))
         v = vstar * math.sqrt(_G * leg)
-        stride = 2.3 * leg * (vstar ** 2) ** 0.3 * math.exp(rng.normal(0.0, 0.08))
+        stride = 2.3 * leg * (vstar ** 2) ** 0.3 * math.exp(rng.normal(0.0, stride_sd))
         f0 = v / stride
         drift = 1.0 + 0.02 * np.sin(2 * np.pi * t / rng.uniform(3.0, 8.0) + rng.uniform(0, 2 * np.pi))
         phi = 2 * np.pi * np.cumsum(f0 * drift) / rate + rng.uniform(0, 2 * np.pi)
@@ -354,6 +393,7 @@ def kinematic_gaits(
         stance_frac = 0.65 - 0.1 * min(max(vstar, 0.1), 0.8)  # ~62 % slow ... 58 % fast (Schwartz et al. 2008)
         in_stance = tuple(np.mod(ph, 2 * np.pi) < 2 * np.pi * stance_frac for ph in (phi, phi + curves["offset"]))
         tx, ty = _foot_lock(body, t, q, names, in_stance)
+        tx, ty = _smooth_pelvis(t, tx, ty, 2.0 * f0)
         q[:, names.index("pelvis_tx")] = tx
         q[:, names.index("pelvis_ty")] = ty
         keep = t >= settle
