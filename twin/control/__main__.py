@@ -57,6 +57,7 @@ def main(argv=None) -> int:
                     help="also track this recorded gait (IK .mot or kinematics file: its mean right stride, "
                     "hip/knee/ankle) in the speed, effort and robust stages")
     ap.add_argument("--track-weight", type=float, default=20.0)
+    ap.add_argument("--speed-weight", type=float, default=2.0, help="weight of the target-speed term")
     ap.add_argument("--stages", default="survive,speed,effort,robust",
                     help="comma-separated stages to run, in order")
     ap.add_argument("--chunk", type=int, default=5)
@@ -117,7 +118,8 @@ def main(argv=None) -> int:
         duration, max_gen = all_stages[stage]
         if max_gen < 1:
             continue
-        obj = walking(args.speed, duration=duration, stage="effort" if stage == "robust" else stage)
+        obj = walking(args.speed, duration=duration, stage="effort" if stage == "robust" else stage,
+                      speed_weight=args.speed_weight)
         if reference is not None and stage != "survive":
             obj = Objective(duration=obj.duration, terms=obj.terms + tracking(reference, args.track_weight),
                             settle=obj.settle, name=obj.name + "+tracking")

@@ -242,7 +242,8 @@ class Objective:
         return f"{self.duration:g} s: {inner}"
 
 
-def walking(target_speed: float | None = 1.3, *, duration: float = 10.0, stage: str = "speed") -> Objective:
+def walking(target_speed: float | None = 1.3, *, duration: float = 10.0, stage: str = "speed",
+            speed_weight: float = 2.0) -> Objective:
     """The staged walking objectives.
 
     Parameters
@@ -254,6 +255,8 @@ def walking(target_speed: float | None = 1.3, *, duration: float = 10.0, stage: 
         (no fall (w=10) + distance (w=2) without a target); speed: no fall + distance (w=1) + target
         speed (w=2) + joint limits (w=5);
         effort: + cost of transport + trunk stability + landing impacts.
+    speed_weight : float, keyword-only
+        Weight of the target-speed term (speed and effort stages).
     """
     if stage not in ("survive", "speed", "effort"):
         raise ParameterError(f"stage={stage!r}; choose 'survive', 'speed' or 'effort'")
@@ -261,7 +264,7 @@ def walking(target_speed: float | None = 1.3, *, duration: float = 10.0, stage: 
     if stage == "survive" and target_speed is not None:
         terms = progress(target_speed, 10.0) + no_fall(2.0)
     if stage in ("speed", "effort") and target_speed is not None:
-        terms = no_fall(10.0) + distance(1.0) + speed(target_speed, 2.0) + joint_limits(5.0)
+        terms = no_fall(10.0) + distance(1.0) + speed(target_speed, speed_weight) + joint_limits(5.0)
     if stage == "effort":
         terms = terms + effort(0.5) + trunk(0.05) + impact(10.0)
     return Objective(duration=duration, terms=terms, name=f"walking/{stage}"
