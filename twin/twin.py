@@ -35,7 +35,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -60,11 +59,9 @@ _CONTROLLERS = Path(__file__).resolve().parent.parent / "data" / "controllers"
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from .datasets import _sha256 as sha
+
+    return sha(path)
 
 
 def _versions() -> dict:

@@ -257,26 +257,9 @@ def _loop(compile: bool):
         if not compile:
             _LOOPS[compile] = _loop_step
         else:
-            import warnings
+            from ..engine.simulate import compile_or_eager
 
-            from ..errors import TwinWarning
-
-            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-            compiled = torch.compile(_loop_step, dynamic=False)
-            box = {"fn": compiled}
-
-            def run(*args):
-                try:
-                    return box["fn"](*args)
-                except Exception as err:  # eager fallback
-                    if box["fn"] is _loop_step:
-                        raise
-                    warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err)[:200]}); running "
-                                  "eager", TwinWarning, stacklevel=2)
-                    box["fn"] = _loop_step
-                    return _loop_step(*args)
-
-            _LOOPS[compile] = run
+            _LOOPS[compile] = compile_or_eager(_loop_step)
     return _LOOPS[compile]
 
 

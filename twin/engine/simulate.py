@@ -77,22 +77,28 @@ def make_stepper(*, compile: bool | str = False):
     """
     if not compile:
         return _guarded
-    mode = compile if isinstance(compile, str) else None
-    # one graph per batch size / dtype / tendon model / integrator: allow more than dynamo's default 8
+    return compile_or_eager(_guarded, mode=compile if isinstance(compile, str) else None)
+
+
+def compile_or_eager(fn: Callable, *, mode: str | None = None) -> Callable:
+    """``torch.compile(fn)`` (static shapes) that falls back to ``fn`` with a TwinWarning if compilation fails.
+
+    Used for every compiled step function (one graph per batch size / dtype / tendon model /
+    integrator, so dynamo's recompile limit is raised to 64).
+    """
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-    compiled = torch.compile(_guarded, dynamic=False, mode=mode)
-    state = {"fn": compiled}
+    state = {"fn": torch.compile(fn, dynamic=False, mode=mode)}
 
     def run(*args):
         try:
             return state["fn"](*args)
         except Exception as err:  # eager fallback
-            if state["fn"] is _guarded:
+            if state["fn"] is fn:
                 raise
             warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err)[:200]}); running eager",
                           TwinWarning, stacklevel=2)
-            state["fn"] = _guarded
-            return _guarded(*args)
+            state["fn"] = fn
+            return fn(*args)
 
     return run
 
