@@ -81,7 +81,10 @@ def _versions() -> dict:
 
 
 def shipped_controller(speed: float | None = None) -> dict:
-    """The shipped controller closest to ``speed`` [m/s] (``data/controllers/walk_*.json``).
+    """The shipped controller for ``speed`` [m/s] (``data/controllers/walk_*.json``).
+
+    ``walk_default.json`` (the one optimised for robustness) unless ``speed``
+    is more than 0.3 m/s from its speed and another controller is closer.
 
     Returns the document of :func:`twin.control.store.load_controller` plus
     ``path``.
@@ -99,8 +102,9 @@ def shipped_controller(speed: float | None = None) -> dict:
         v = (d.get("metrics") or {}).get("speed_mps")
         d["_speed"] = float(v) if isinstance(v, (int, float)) and math.isfinite(v) else 1.3
         docs.append(d)
-    if speed is None:
-        return next((d for d in docs if Path(d["path"]).name == "walk_default.json"), docs[0])
+    default = next((d for d in docs if Path(d["path"]).name == "walk_default.json"), docs[0])
+    if speed is None or abs(default["_speed"] - speed) <= 0.3:
+        return default
     return min(docs, key=lambda d: abs(d["_speed"] - speed))
 
 
@@ -246,9 +250,7 @@ class Twin:
         v = float(ref.attrs["speed_mps"])
         doc = shipped_controller(v)
         vector = np.asarray(doc["vector"], dtype=float)
-        initial = np.asarray(doc["initial"], dtype=float)
-        initial = initial.copy()
-        initial[-1] = v  # start at the person's speed
+        initial = np.asarray(doc["initial"], dtype=float).copy()  # the controller's own start (its speed)
         quality: dict = {}
         twin = cls(body, vector, initial, kin, dynamics, ref, None, quality,
                    {"sources": sources, "versions": _versions(), "settings": settings,
