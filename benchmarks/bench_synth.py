@@ -14,7 +14,8 @@ output is one JSON object with the figures.
   before/after are reported, read the speed-up with them;
 * ``kept_fraction``: subjects that did not fall, of the largest population generated;
 * full mode only: a 1,000-subject population x 10 s generated end to end with 2 workers
-  (``n_thousand``, ``thousand_wall_s``, ``thousand_kept_fraction``, ``labels_valid_fraction``).
+  (``n_thousand``, ``thousand_wall_s``, ``thousand_kept_fraction``, ``thousand_labels_valid_fraction``,
+  kept fraction per impairment kind printed).
 
 ``--quick``: 32 subjects x 2 s in 2 chunks of 16 for the 1- vs 2-worker comparison, nothing more
 (about a minute). Full: 128 subjects x 10 s in 4 chunks of 32, then the 1,000.
@@ -119,14 +120,14 @@ def main() -> None:
             ok = not verify_population(root / "thousand.zarr", raise_error=False)["bad"]
             figures.update(n_thousand=1000, thousand_wall_s=round(wk, 1),
                            thousand_kept_fraction=round(float(sk.attrs["kept_fraction"]), 4),
-                           labels_valid_fraction=round(float(np.mean(sk.labels_valid.values)), 4),
+                           thousand_labels_valid_fraction=round(float(np.mean(sk.labels_valid.values)), 4),
                            thousand_verified=ok, thousand_walking_s_per_hour=round(10000.0 / wk * 3600.0, 1))
             figures["kept_fraction"] = figures["thousand_kept_fraction"]
             size = sum(p.stat().st_size for p in (root / "thousand.zarr").rglob("*") if p.is_file())
             figures["thousand_store_mb"] = round(size / 1e6, 1)
             print(f"1,000 subjects x 10 s, chunks of 64, 2 workers: {wk / 60:.1f} min wall "
                   f"({time.perf_counter() - t0:.0f} s incl. verify), kept {sk.attrs['kept_fraction']:.1%}, labels "
-                  f"valid {figures['labels_valid_fraction']:.1%}, store {figures['thousand_store_mb']} MB, "
+                  f"valid {figures['thousand_labels_valid_fraction']:.1%}, store {figures['thousand_store_mb']} MB, "
                   f"checksums ok: {ok}")
             imp = sk.impairment.values
             kept_k = sk.kept.values.astype(bool)

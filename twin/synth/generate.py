@@ -256,7 +256,10 @@ def _simulate_chunk(pop: xr.Dataset, vectors: np.ndarray, initials: np.ndarray, 
 
     def label(name: str, shape: tuple) -> np.ndarray:
         if lab is not None and name in lab:
-            a = np.asarray(lab[name].values, dtype=float)
+            da = lab[name]
+            if "label_side" in da.dims:
+                da = da.sel(label_side=sides)
+            a = np.asarray(da.values, dtype=float)
         else:
             a = np.full((n,) + shape, np.nan)
         a = a.copy()

@@ -91,7 +91,11 @@ then make the gait differ. A subject that falls during the run is an
 unstable walker: :func:`twin.synth.generate` keeps it out of the data
 (``kept = False``, counted) instead of labelling a collapse as a gait.
 ``target_speed`` is therefore the speed a controller was *chosen* for;
-the achieved speed is the label ``walking_speed``.
+the achieved speed is the label ``walking_speed``. The shipped controllers
+are optimised for the default body only, so how many sampled bodies they
+carry through a run is a property of the controllers that ``twin bench
+synth`` measures (``kept_fraction``), not something these priors are tuned
+to raise.
 
 Examples
 --------
