@@ -226,7 +226,8 @@ def _simulate_chunk(pop: xr.Dataset, vectors: np.ndarray, initials: np.ndarray, 
     from .population import subject
 
     n = pop.sizes["subject"]
-    subjects = [subject(pop, i) for i in range(n)]
+    # the bodies carry the Plug-in-Gait markers: gait_labels places heels and pelvis with them
+    subjects = [subject(pop, i, marker_sets=("plug_in_gait",)) for i in range(n)]
     params, exc, gain = engine_inputs(subjects, dtype=torch.float32)
     ctrl = ReflexController(params, dt=DT, excitation_scale=exc, stretch_gain=gain)
     with torch.no_grad(), warnings.catch_warnings():

@@ -444,20 +444,40 @@ def _row(pop: xr.Dataset, i: int) -> dict:
     return out
 
 
-@functools.lru_cache(maxsize=1)
-def _default_body():
+@functools.lru_cache(maxsize=4)
+def _default_body(marker_sets: tuple[str, ...] = ()):
     from ..model import BodyParams
 
-    return BodyParams.default(lumbar=False, marker_sets=())
+    return BodyParams.default(lumbar=False, marker_sets=marker_sets)
 
 
-def subject_body(pop: xr.Dataset, i: int):
+def _marker_sets(marker_sets: Any) -> tuple[str, ...]:
+    if isinstance(marker_sets, str):
+        marker_sets = (marker_sets,)
+    try:
+        out = tuple(marker_sets)
+    except TypeError:
+        raise ParameterError(f"marker_sets={marker_sets!r} must be a sequence of marker-set names") from None
+    if not all(isinstance(m, str) for m in out):
+        raise ParameterError(f"marker_sets={marker_sets!r} must hold names such as 'plug_in_gait'")
+    return out
+
+
+def subject_body(pop: xr.Dataset, i: int, *, marker_sets: tuple[str, ...] = ()):
     """The scaled body of subject ``i`` (position along ``subject``).
 
-    ``BodyParams.default(lumbar=False, marker_sets=()).scaled(height=...,
+    ``BodyParams.default(lumbar=False, marker_sets=marker_sets).scaled(height=...,
     mass=..., sex=...)`` (OpenSim-style geometry, de Leva 1996 segment
     masses for the subject's sex). Strength and impairments are in
     :func:`subject_scenarios`.
+
+    Parameters
+    ----------
+    pop : xarray.Dataset
+    i : int
+    marker_sets : sequence of str, keyword-only
+        Marker sets to carry (scaled with their segments), e.g.
+        ``("plug_in_gait",)`` for virtual markers and gait labels; default none.
 
     Examples
     --------
@@ -467,7 +487,7 @@ def subject_body(pop: xr.Dataset, i: int):
     True
     """
     r = _row(pop, i)
-    return _default_body().scaled(height=r["height"], mass=r["mass"], sex=r["sex"])
+    return _default_body(_marker_sets(marker_sets)).scaled(height=r["height"], mass=r["mass"], sex=r["sex"])
 
 
 def _side_muscles(side: str) -> tuple[str, ...]:
@@ -522,8 +542,10 @@ def subject_scenarios(pop: xr.Dataset, i: int) -> list:
     return out
 
 
-def subject(pop: xr.Dataset, i: int):
+def subject(pop: xr.Dataset, i: int, *, marker_sets: tuple[str, ...] = ()):
     """Subject ``i`` as a :class:`twin.scenarios.Subject` (body with its scenarios applied).
+
+    ``marker_sets`` as :func:`subject_body`.
 
     Examples
     --------
@@ -534,4 +556,4 @@ def subject(pop: xr.Dataset, i: int):
     """
     from ..scenarios import apply_scenarios
 
-    return apply_scenarios(subject_body(pop, i), subject_scenarios(pop, i))
+    return apply_scenarios(subject_body(pop, i, marker_sets=marker_sets), subject_scenarios(pop, i))
