@@ -57,20 +57,13 @@ from ..errors import DataError, ParameterError, TwinError, check_param
 from ..schema import events as make_events
 from ..schema import recording
 
+from ..gait.spatiotemporal import PARAMETERS as _SPATIOTEMPORAL
+
 __all__ = ["gait_labels", "LABELS"]
 
-#: label -> (units, long name); per side (left, right, overall)
-LABELS = {
-    "walking_speed": ("m/s", "walking speed"),
-    "cadence": ("steps/min", "cadence"),
-    "stride_time": ("s", "stride time"),
-    "stride_length": ("m", "stride length"),
-    "step_time": ("s", "step time"),
-    "step_length": ("m", "step length"),
-    "stance_pct": ("%", "stance phase, % of stride"),
-    "swing_pct": ("%", "swing phase, % of stride"),
-    "double_support_pct": ("%", "double support, % of stride"),
-}
+#: label -> (units, long name); per side (left, right, overall): twin.gait.spatiotemporal's parameters
+#: without step width (a planar simulation has none)
+LABELS = {k: v for k, v in _SPATIOTEMPORAL.items() if k != "step_width"}
 _SIDES = ("left", "right", "overall")
 _SUFFIX = {"left": "_l", "right": "_r"}
 
