@@ -292,6 +292,48 @@ def test_tracking_term_prefers_the_reference():
         tracking({})
 
 
+def test_tracking_joint_weights_weight_the_mean():
+    from types import SimpleNamespace
+
+    from twin.control.objective import tracking
+
+    t = np.arange(0, 8, 0.01)
+    phase = t % 1.0
+    hip = 0.4 * np.sin(2 * np.pi * phase)
+    q = np.stack([hip, hip + 0.2], -1)[None]  # knee curve = hip + 0.2 rad
+    fy = np.where(phase < 0.6, 700.0, 0.0)
+    grf = np.zeros((1, t.size, 2, 2))
+    grf[0, :, 0, 1] = fy
+    rec = {"time": t, "q": q, "grf": grf, "coordinate": ["hip_flexion_r", "knee_angle_r"]}
+    r = SimpleNamespace(distance=np.zeros(1), record=rec)
+    x = np.linspace(0, 1, 101)
+    ref = {"hip_flexion_r": 0.4 * np.sin(2 * np.pi * x), "knee_angle_r": 0.4 * np.sin(2 * np.pi * x)}
+    plain = tracking(ref, 1.0).cost(r)[0]
+    knee3 = tracking(ref, 1.0, joint_weights={"knee_angle_r": 3.0}).cost(r)[0]
+    assert plain == pytest.approx(0.04 / 2, rel=0.05)  # (0 + 0.2^2) / 2
+    assert knee3 == pytest.approx(3 * 0.04 / 4, rel=0.05)
+    with pytest.raises(ParameterError, match="not in the reference"):
+        tracking(ref, joint_weights={"ankle_angle_r": 2.0})
+    with pytest.raises(ParameterError, match="joint_weights"):
+        tracking(ref, joint_weights={"knee_angle_r": -1.0})
+
+
+def test_gait_state_starts_are_the_check_kind_of_start():
+    """optimize(gait_state=...) runs every candidate from a state on the gait cycle and its perturbed copies."""
+    if not SHIPPED.exists():
+        pytest.skip("no shipped controller")
+    doc = load_controller(SHIPPED)
+    if not doc.get("initial_state"):
+        pytest.skip("the shipped controller has no initial_state")
+    obj = walking(None, duration=0.2, stage="survive")
+    res = optimize(None, obj, generations=1, popsize=2, seed=1, sigma0=0.01, progress=False, starts=3,
+                   x0=doc["vector"], gait_state=doc["initial_state"], optimize_initial=False, perturbation=2.0)
+    assert res.evaluations == 2 and res.initial is None
+    # from a gait state the body already moves forward at walking speed (a standing start does not)
+    assert res.terms["metric.distance"] > 0.15
+    assert res.terms["metric.walked_s"] == pytest.approx(0.2)
+
+
 def test_perturbed_starts_in_one_batch():
     obj = walking(None, duration=0.1, stage="survive")
     res = optimize(None, obj, generations=1, popsize=2, seed=1, sigma0=0.05, progress=False, starts=2)

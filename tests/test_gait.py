@@ -432,6 +432,22 @@ def test_speed_categories_boundaries():
 
 
 @pytest.mark.data
+def test_gcd_normal_is_a_second_normal_set(data_dir):
+    from twin.gait.normative import gcd_normal
+
+    knee = gcd_normal("knee_angle_r", n=51)
+    assert knee["mean"].attrs["units"] == "rad" and knee.sizes["cycle_pct"] == 51
+    assert -1.2 < float(knee["mean"].min()) < -0.8  # swing flexion ~60 deg, negative in OpenSim
+    # an independent normal data set: same shapes as Schwartz 2008 (free speed), not the same numbers
+    for v in ("hip_flexion", "knee_angle", "ankle_angle"):
+        g = gcd_normal(v)["mean"].values
+        s = normative_fn(v, category="Free")["mean"].values
+        assert np.corrcoef(g, s)[0, 1] > 0.7
+        assert not np.allclose(g, s, atol=np.deg2rad(0.5))
+    with pytest.raises(ParameterError, match="unknown variable"):
+        gcd_normal("elbow_flexion")
+
+
 def test_normative_values_signs_units(data_dir):
     knee = normative_fn("knee_angle")
     assert knee.attrs["category"] == "Free" and knee["mean"].attrs["units"] == "rad"

