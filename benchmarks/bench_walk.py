@@ -68,6 +68,32 @@ def _gait_curves(record, b, walked_s, skip_s):
     return gait.normalize_cycles(ds, ev, side="right", max_duration=2.0)
 
 
+def _spatiotemporal(record, b, walked_s, skip_s) -> dict | None:
+    """Right-side stride time, length (pelvis travel), cadence and stance % from the GRF (means over strides)."""
+    from twin.control.analysis import strikes
+
+    t = record["time"]
+    keep = t <= walked_s
+    fy = record["grf"][b, keep, 0, 1]
+    t = t[keep]
+    x = record["q"][b, keep, list(record["coordinate"]).index("pelvis_tx")]
+    thr = 0.05 * record["weight"]
+    on = [i for i in strikes(fy, threshold=thr) if t[i] >= skip_s]
+    off = strikes(-fy, threshold=-thr)
+    rows = []
+    for i0, i1 in zip(on[:-1], on[1:]):
+        offs = [j for j in off if i0 < j < i1]
+        if not offs:
+            continue
+        dur = t[i1] - t[i0]
+        rows.append((dur, x[i1] - x[i0], 100.0 * (t[offs[0]] - t[i0]) / dur))
+    if not rows:
+        return None
+    dur, length, stance = np.mean(np.asarray(rows), axis=0)
+    return {"stride_time_s": round(float(dur), 3), "stride_length_m": round(float(length), 3),
+            "cadence_spm": round(float(120.0 / dur), 1), "stance_pct": round(float(stance), 1)}
+
+
 def _warm_start(doc: dict, *, max_generations: int = 40) -> dict:
     """Warm-started re-optimisation after 40 % weaker plantarflexors: minutes until it walks 10 s at 1.3 m/s."""
     import torch
@@ -214,6 +240,25 @@ def main() -> None:
             valley = float(gs[i1:i2 + 1].min()) if i2 > i1 else float("nan")
             figures["vgrf_peaks_bw"] = [round(p1, 3), round(p2, 3)]
             figures["vgrf_valley_bw"] = round(valley, 3)
+        stp = _spatiotemporal(record, 0, float(r.walked_s[0]), min(2.0, duration / 2))
+        if stp is not None:
+            from twin.gait.normative import spatiotemporal_normal
+
+            figures.update(stp)
+            try:
+                norm = spatiotemporal_normal(v)
+            except Exception as err:  # noqa: BLE001 - the normals file may be absent
+                print(f"spatiotemporal normals: not available ({type(err).__name__}: {err})")
+            else:
+                inside = {}
+                for key, nk in (("stride_length_m", "stride_length"), ("cadence_spm", "cadence"),
+                                ("stance_pct", "stance_pct")):
+                    lo, hi = norm[nk]
+                    inside[key] = bool(lo <= stp[key] <= hi)
+                    print(f"  {key} {stp[key]} (normal {lo:g}-{hi:g} at {v:.2f} m/s, {norm['pace']} pace, "
+                          f"men {norm['age_band'][0]:g}-{norm['age_band'][1]:g} y, mean +-1 SD): "
+                          f"{'inside' if inside[key] else 'OUTSIDE'}")
+                figures["spatiotemporal_in_normal_range"] = inside
         print(f"gait cycles: {figures['strides']} right strides; r hip/knee/ankle "
               f"{figures['r_hip']}/{figures['r_knee']}/{figures['r_ankle']}, RMS [deg] {figures['rms_deg_hip']}/"
               f"{figures['rms_deg_knee']}/{figures['rms_deg_ankle']}; vGRF peaks {figures['vgrf_peaks_bw']} BW, "

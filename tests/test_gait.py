@@ -448,6 +448,27 @@ def test_gcd_normal_is_a_second_normal_set(data_dir):
         gcd_normal("elbow_flexion")
 
 
+def test_spatiotemporal_normal_ranges_by_pace(data_dir):
+    from twin.gait.normative import spatiotemporal_normal
+
+    slow, free, fast = (spatiotemporal_normal(v) for v in (0.95, 1.3, 1.9))
+    assert (slow["pace"], free["pace"], fast["pace"]) == ("Slow", "Normal", "Fast")
+    for n, v in ((slow, 0.95), (free, 1.3), (fast, 1.9)):
+        lo, hi = n["walking_speed"]
+        assert lo <= v <= hi
+        for k in ("cadence", "stride_length", "stance_pct"):
+            assert n[k][0] < n[k][1]
+    # faster walking: higher cadence, longer strides, shorter stance
+    assert slow["cadence"][1] < fast["cadence"][0]
+    assert slow["stride_length"][0] < free["stride_length"][0] < fast["stride_length"][0]
+    assert fast["stance_pct"][0] < slow["stance_pct"][0]
+    assert 1.0 < free["stride_length"][0] < 1.6  # metres, not cm
+    old = spatiotemporal_normal(1.1, sex="female", age=75)
+    assert old["age_band"] == (75.0, 79.0)
+    with pytest.raises(ParameterError):
+        spatiotemporal_normal(1.2, sex="x")
+
+
 def test_normative_values_signs_units(data_dir):
     knee = normative_fn("knee_angle")
     assert knee.attrs["category"] == "Free" and knee["mean"].attrs["units"] == "rad"

