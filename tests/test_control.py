@@ -373,3 +373,57 @@ def test_stretch_reflex_and_excitation_scale(params2):
         ReflexController(params2, dt=dt, stretch_gain={"soleus": 1.0})
     with pytest.raises(ParameterError, match="excitation_scale"):
         ReflexController(params2, dt=dt, excitation_scale=np.full(nm, 1.5))
+
+
+def test_swing_leg_placement_law(params2):
+    """Swing: HFL gets [u]+ and GLU [-u]+ with u = kp (alpha0 + cv v - (hip - lean)) - kd (dhip - dlean)."""
+    from twin.control.reflex import vector_from_dict
+
+    dt = 1e-3
+    names = list(params2.muscle_names)
+    hfl, glu = names.index("iliopsoas_r"), names.index("glut_max_r")
+    coords = list(params2.coordinate_names)
+    s = initial_walking_state(params2)
+    q, qd = s.q.clone(), s.qdot.clone()
+    q[:, coords.index("hip_flexion_r")] = 0.1
+    q[:, coords.index("pelvis_tilt")] = 0.0
+    qd[:, coords.index("pelvis_tx")] = 1.5
+    qd[:, coords.index("hip_flexion_r")] = 2.0
+    qd[:, coords.index("pelvis_tilt")] = 0.0
+    s = s.replace(q=q, qdot=qd)
+
+    def exc(**fp):
+        v = vector_from_dict({"g_hfl": 0.0, "k_lean": 0.0, "g_hamhfl": 0.0, "g_glu": 0.0, **fp})
+        c = ReflexController(params2, dt=dt)
+        cs = c.init(2, v)
+        for k in range(8):  # past the 5 ms hip delay
+            cs, e = c.step(cs, s, _Out(2, params2.n_muscles, grf_y=(0.0, 0.0)), k * dt)
+        return float(e[0, hfl]), float(e[0, glu])
+
+    base = exc()
+    assert exc(fp_alpha0=0.6, fp_cv=0.4) == base  # zero gains: GH2010 unchanged
+    h, g = exc(fp_kp=1.0, fp_alpha0=0.3, fp_cv=0.2)  # u = 1.0 * (0.3 + 0.3 - 0.1) = 0.5 -> HFL
+    assert h - base[0] == pytest.approx(0.5, abs=1e-6) and g == pytest.approx(base[1], abs=1e-9)
+    h, g = exc(fp_kp=1.0, fp_kd=0.5, fp_alpha0=0.3, fp_cv=0.2)  # u = 0.5 - 0.5 * 2.0 = -0.5 -> GLU
+    assert h == pytest.approx(base[0], abs=1e-9) and g - base[1] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_older_controller_files_get_the_added_parameters(tmp_path):
+    from twin.control.reflex import ADDED_PARAMETERS
+
+    doc = json.loads(SHIPPED.read_text()) if SHIPPED.exists() else None
+    if doc is None:
+        pytest.skip("no shipped controller")
+    keep = [i for i, n in enumerate(doc["names"]) if n not in ADDED_PARAMETERS]
+    doc["names"] = [doc["names"][i] for i in keep]
+    doc["vector"] = [doc["vector"][i] for i in keep]
+    p = tmp_path / "old.json"
+    p.write_text(json.dumps(doc))
+    old = load_controller(p)
+    d = dict(zip(ReflexController.parameter_names(), old["vector"]))
+    assert d["fp_kp"] == 0.0 and d["fp_kd"] == 0.0  # no effect
+    doc["names"] = doc["names"][1:]
+    doc["vector"] = doc["vector"][1:]
+    p.write_text(json.dumps(doc))
+    with pytest.raises(ReadError, match="lacks parameters"):
+        load_controller(p)
