@@ -427,3 +427,30 @@ def test_older_controller_files_get_the_added_parameters(tmp_path):
     p.write_text(json.dumps(doc))
     with pytest.raises(ReadError, match="lacks parameters"):
         load_controller(p)
+
+
+def test_optimize_over_several_bodies():
+    """bodies=: each candidate runs on every body in one batch; starts must be a multiple of their number."""
+    from twin.control.optimize import _Problem
+    from twin.model import BodyParams
+    from twin.scenarios import MuscleWeakness, Subject, apply_scenarios
+
+    base = BodyParams.default(lumbar=False, marker_sets=())
+    weak = apply_scenarios(base, [MuscleWeakness("plantarflexors", 0.5)])
+    bodies = [Subject(base), Subject(base.scaled(height=1.6, mass=60.0)), weak]
+    obj = walking(None, duration=0.1, stage="survive")
+    prob = _Problem(None, obj, device="cpu", optimize_initial=True, dtype=torch.float32, x0=None, init0=None,
+                    starts=3, bodies=bodies)
+    X = np.repeat(prob.x0[None], 2, 0)
+    total, parts = prob.evaluate(X)
+    assert total.shape == (2,)
+    (params, opts), = prob._params.values()
+    mass = params.total_mass.numpy()
+    assert mass[0] == mass[1] and mass[2] == mass[3] == pytest.approx(60.0) and mass[0] != mass[2]
+    j = list(params.muscle_names).index("soleus_r")
+    assert float(opts["excitation_scale"][4, j]) == pytest.approx(1.0)
+    assert float(params.fmax[4, j]) == pytest.approx(0.5 * float(params.fmax[0, j]), rel=1e-5) \
+        or float(opts["excitation_scale"][4, j]) == pytest.approx(0.5)
+    with pytest.raises(ParameterError, match="multiple"):
+        _Problem(None, obj, device="cpu", optimize_initial=True, dtype=torch.float32, x0=None, init0=None,
+                 starts=2, bodies=bodies)

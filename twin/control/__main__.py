@@ -57,6 +57,10 @@ def main(argv=None) -> int:
                     help="robust stage: start from the --start controller's initial_state (a foot strike on its "
                     "gait cycle) and its copies perturbed at t = 0 (the shipped-controller check's starts) "
                     "instead of perturbing a standing start mid-walk")
+    ap.add_argument("--bodies", type=int, default=0,
+                    help="robust stage: also evaluate every candidate on this many bodies: the default one "
+                    "and others scaled to heights 1.62-1.95 m, BMI 21-27, men and women (full strength); "
+                    "--robust-starts must be a multiple of it")
     ap.add_argument("--track", metavar="KINEMATICS", default=None,
                     help="also track this recorded gait (IK .mot or kinematics file: its mean right stride, "
                     "hip/knee/ankle) in the speed, effort and robust stages; 'gaitutils': the normal adult "
@@ -123,6 +127,12 @@ def main(argv=None) -> int:
             reference = {str(c): ref.angle.sel(coordinate=c).values for c in ref.coordinate.values}
             log(f"tracking {args.track}: mean of {ref.attrs['n_strides']} right stride(s), "
                 f"{ref.attrs['speed_mps']:.2f} m/s")
+    bodies = None
+    if args.bodies > 0:
+        from ..scenarios import Subject
+
+        bodies = [Subject(b) for b in training_bodies(args.bodies)]
+        log(f"bodies: {len(bodies)}: " + "; ".join(f"{b.body.height:.2f} m {b.body.mass:.0f} kg" for b in bodies))
     joint_weights = {}
     for item in filter(None, (x.strip() for x in args.track_joint_weights.split(","))):
         k, _, w = item.partition("=")
@@ -164,6 +174,7 @@ def main(argv=None) -> int:
                            compile=not args.eager, starts=starts, perturbation=perturbation,
                            perturb_time=0.0 if use_gait else perturb_time,
                            gait_state=gait_state if use_gait else None, optimize_initial=not use_gait,
+                           bodies=bodies if stage == "robust" else None,
                            log=lambda m, s=stage: log(f"[{s}] {m}"))
             t = res.terms
             minutes = (time.perf_counter() - t_start) / 60
@@ -185,6 +196,27 @@ def main(argv=None) -> int:
             x0, init0 = res.vector, (init0 if use_gait else res.initial)
     log(f"done in {(time.perf_counter() - t_start) / 60:.1f} min")
     return 0
+
+
+def training_bodies(n: int) -> list:
+    """``n`` bodies for a population-robust controller: the default one, then scaled ones.
+
+    Heights spread over 1.62-1.95 m, BMI over 21-27 kg/m^2, alternating
+    men and women (de Leva segment masses), full strength, no impairment.
+    """
+    import numpy as np
+
+    from ..model import BodyParams
+
+    base = BodyParams.default(lumbar=False, marker_sets=())
+    out = [base]
+    k = max(n - 1, 1)
+    heights = np.linspace(1.62, 1.95, k) if k > 1 else np.array([1.7])
+    bmis = np.roll(np.linspace(21.0, 27.0, k), k // 2) if k > 1 else np.array([24.0])
+    for i in range(n - 1):
+        h = float(heights[i])
+        out.append(base.scaled(height=h, mass=float(bmis[i]) * h * h, sex="female" if i % 2 else "male"))
+    return out
 
 
 def _check(path: str, duration: float, target: float) -> int:

@@ -95,9 +95,19 @@ class _Problem:
     """Bounds, names and the batched evaluation of the controller problem."""
 
     def __init__(self, body, objective, *, device, optimize_initial, dtype, x0, init0, compile=False, starts=1,
-                 controller_options=None, perturbation=1.0, perturb_time=0.0, gait_state=None):
+                 controller_options=None, perturbation=1.0, perturb_time=0.0, gait_state=None, bodies=None):
         self.compile = compile
         self.gait_state = gait_state
+        self.bodies = None if bodies is None else list(bodies)
+        if self.bodies is not None:
+            if not self.bodies:
+                raise ParameterError("bodies= must hold at least one BodyParams or Subject")
+            if starts % len(self.bodies):
+                raise ParameterError(f"starts={starts} must be a multiple of len(bodies)={len(self.bodies)} "
+                                     "(each body gets the same number of starts)")
+            if controller_options:
+                raise ParameterError("bodies= carries each body's controller changes (Subjects); "
+                                     "do not pass controller_options= too")
         self.perturb_time = float(perturb_time)
         self.perturbation = float(perturbation)
         self.controller_options = dict(controller_options or {})
@@ -169,9 +179,17 @@ class _Problem:
             X = np.concatenate([ctrl, init], 1)
         n = X.shape[0]
         if n not in self._params:
-            self._params[n] = walking_params(self.body, batch=n, dtype=self.dtype, device=self.device)
-        params = self._params[n]
-        c = ReflexController(params, dt=DT, **self.controller_options)
+            if self.bodies is None:
+                self._params[n] = (walking_params(self.body, batch=n, dtype=self.dtype, device=self.device), {})
+            else:  # start k runs on body k mod len(bodies); every candidate on every body
+                from ..scenarios import engine_inputs
+
+                nb = len(self.bodies)
+                members = [self.bodies[k % nb] for k in range(n // pop) for _ in range(pop)]
+                ep, scale, gain = engine_inputs(members, dtype=self.dtype, device=self.device)
+                self._params[n] = (ep, {"excitation_scale": scale, "stretch_gain": gain})
+        params, body_options = self._params[n]
+        c = ReflexController(params, dt=DT, **self.controller_options, **body_options)
         if self.starts > 1 and self.perturb_time > 0:
             perturb = (self.perturb_time, _joint_offsets(params, offs), offs[:, -1])
         with torch.no_grad():
@@ -252,12 +270,24 @@ def _fingerprint(problem, popsize, seed, sigma0) -> str:
         text += f"perturbation={problem.perturbation!r}"
     if getattr(problem, "perturb_time", 0.0):
         text += f"perturb_time={problem.perturb_time!r}"
+    if getattr(problem, "bodies", None) is not None:
+        text += "bodies=" + repr([_body_key(b) for b in problem.bodies])
     if getattr(problem, "gait_state", None) is not None:
         text += "gait_state=" + repr(np.round(np.asarray(problem.gait_state["q"], dtype=float), 6).tolist())
     opts = getattr(problem, "controller_options", None)
     if opts:
         text += repr(sorted((k, sorted(v.items()) if isinstance(v, dict) else repr(v)) for k, v in opts.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _body_key(b) -> str:
+    """A short identity of a body or Subject for checkpoint fingerprints."""
+    body = getattr(b, "body", b)
+    notes = getattr(b, "notes", ())
+    try:
+        return f"{body.name}:{body.mass:.4f}:{body.height:.4f}:{sum(m.max_isometric_force for m in body.muscles):.2f}:{notes}"
+    except Exception:  # noqa: BLE001 - any body type: fall back to its repr
+        return repr(b)[:200]
 
 
 def _save(path: Path, payload: dict) -> None:
@@ -316,7 +346,8 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
              x0: Any = None, initial: Any = None, bounds: Any = None, dtype: Any = None,
              log: Callable[[str], None] | None = None, compile: bool = False,
              starts: int = 1, controller_options: dict | None = None,
-             perturbation: float = 1.0, perturb_time: float = 0.0, gait_state: dict | None = None) -> OptimizeResult:
+             perturbation: float = 1.0, perturb_time: float = 0.0, gait_state: dict | None = None,
+             bodies: Any = None) -> OptimizeResult:
     """Optimise a reflex controller (or any box-bounded function) with CMA-ES.
 
     Parameters
@@ -369,6 +400,11 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         instead of the standing-start pose; with ``starts > 1`` the extra
         starts are that state perturbed at t = 0 (the shipped controller
         check's kind of start; ``initial`` is then unused).
+    bodies : sequence of BodyParams or twin.scenarios.Subject, optional, keyword-only
+        Evaluate every candidate on each of these bodies (start ``k`` runs on
+        body ``k mod len(bodies)``; ``starts`` must be a multiple of their
+        number; a Subject brings its joint changes, excitation scales and
+        stretch gains): a controller for a population rather than one body.
     controller_options : dict, optional, keyword-only
         Extra keyword arguments of :class:`ReflexController` for every member
         (``excitation_scale``, ``stretch_gain`` as ``{muscle: value}``): how a
@@ -400,7 +436,8 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         problem: Any = _Problem(body, objective, device=device, optimize_initial=optimize_initial,
                                 dtype=dtype or torch.float32, x0=x0, init0=initial, compile=compile,
                                 starts=starts, controller_options=controller_options,
-                                perturbation=perturbation, perturb_time=perturb_time, gait_state=gait_state)
+                                perturbation=perturbation, perturb_time=perturb_time, gait_state=gait_state,
+                                bodies=bodies)
     elif callable(objective):
         problem = _Plain(objective, x0, bounds)
     else:
