@@ -57,6 +57,8 @@ def main(argv=None) -> int:
                     help="robust stage: start from the --start controller's initial_state (a foot strike on its "
                     "gait cycle) and its copies perturbed at t = 0 (the shipped-controller check's starts) "
                     "instead of perturbing a standing start mid-walk")
+    ap.add_argument("--resample", action="store_true",
+                    help="robust stage: new start perturbations every generation (result: CMA-ES's mean)")
     ap.add_argument("--bodies", type=int, default=0,
                     help="robust stage: also evaluate every candidate on this many bodies: the default one "
                     "and others scaled to heights 1.62-1.95 m, BMI 21-27, men and women (full strength); "
@@ -175,6 +177,7 @@ def main(argv=None) -> int:
                            perturb_time=0.0 if use_gait else perturb_time,
                            gait_state=gait_state if use_gait else None, optimize_initial=not use_gait,
                            bodies=bodies if stage == "robust" else None,
+                           resample=args.resample and stage == "robust",
                            log=lambda m, s=stage: log(f"[{s}] {m}"))
             t = res.terms
             minutes = (time.perf_counter() - t_start) / 60

@@ -95,8 +95,11 @@ class _Problem:
     """Bounds, names and the batched evaluation of the controller problem."""
 
     def __init__(self, body, objective, *, device, optimize_initial, dtype, x0, init0, compile=False, starts=1,
-                 controller_options=None, perturbation=1.0, perturb_time=0.0, gait_state=None, bodies=None):
+                 controller_options=None, perturbation=1.0, perturb_time=0.0, gait_state=None, bodies=None,
+                 resample=False):
         self.compile = compile
+        self.resample = bool(resample)
+        self.draw = 0  # which set of perturbations (resample: the generation; -1: the validation set)
         self.gait_state = gait_state
         self.bodies = None if bodies is None else list(bodies)
         if self.bodies is not None:
@@ -135,6 +138,15 @@ class _Problem:
         self.x0 = np.clip(v0, b[:, 0], b[:, 1])
         self._params = {}
 
+    def _offset(self, k: int, n: int) -> np.ndarray:
+        """Start perturbation ``k`` (0: none): fixed draws, or with ``resample`` new ones per ``self.draw``."""
+        if not self.resample or k == 0:
+            return _offset(k, n, self.perturbation)
+        rng = np.random.default_rng([7919, self.draw + 1 if self.draw >= 0 else 10 ** 6, k])
+        off = np.deg2rad(rng.uniform(-3.0, 3.0, n))
+        off[-1] = rng.uniform(-0.05, 0.05)
+        return off * self.perturbation
+
     def split(self, X):
         X = np.atleast_2d(X)
         ctrl = X[:, :self.n_ctrl]
@@ -162,7 +174,7 @@ class _Problem:
 
             ctrl = np.tile(ctrl, (self.starts, 1))
             init = np.tile(init, (self.starts, 1))
-            offs = np.concatenate([np.repeat(_offset(k, len(INIT_NAMES), self.perturbation)[None], pop, 0)
+            offs = np.concatenate([np.repeat(self._offset(k, len(INIT_NAMES))[None], pop, 0)
                                    for k in range(self.starts)])
             X = np.concatenate([ctrl, init], 1)
         elif self.starts > 1 and self.perturb_time > 0:  # the same candidates perturbed mid-walk, mean cost
@@ -270,6 +282,8 @@ def _fingerprint(problem, popsize, seed, sigma0) -> str:
         text += f"perturbation={problem.perturbation!r}"
     if getattr(problem, "perturb_time", 0.0):
         text += f"perturb_time={problem.perturb_time!r}"
+    if getattr(problem, "resample", False):
+        text += "resample"
     if getattr(problem, "bodies", None) is not None:
         text += "bodies=" + repr([_body_key(b) for b in problem.bodies])
     if getattr(problem, "gait_state", None) is not None:
@@ -347,7 +361,7 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
              log: Callable[[str], None] | None = None, compile: bool = False,
              starts: int = 1, controller_options: dict | None = None,
              perturbation: float = 1.0, perturb_time: float = 0.0, gait_state: dict | None = None,
-             bodies: Any = None) -> OptimizeResult:
+             bodies: Any = None, resample: bool = False) -> OptimizeResult:
     """Optimise a reflex controller (or any box-bounded function) with CMA-ES.
 
     Parameters
@@ -400,6 +414,13 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         instead of the standing-start pose; with ``starts > 1`` the extra
         starts are that state perturbed at t = 0 (the shipped controller
         check's kind of start; ``initial`` is then unused).
+    resample : bool, keyword-only
+        Draw new start perturbations every generation (the same for the
+        whole population, reproducible from the generation number) instead
+        of fixed ones, so the controller cannot fit a few particular
+        perturbations. The cost is then noisy: the result is CMA-ES's
+        distribution mean (not the luckiest candidate), and its ``terms``
+        come from one more evaluation on a separate validation draw.
     bodies : sequence of BodyParams or twin.scenarios.Subject, optional, keyword-only
         Evaluate every candidate on each of these bodies (start ``k`` runs on
         body ``k mod len(bodies)``; ``starts`` must be a multiple of their
@@ -437,7 +458,7 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
                                 dtype=dtype or torch.float32, x0=x0, init0=initial, compile=compile,
                                 starts=starts, controller_options=controller_options,
                                 perturbation=perturbation, perturb_time=perturb_time, gait_state=gait_state,
-                                bodies=bodies)
+                                bodies=bodies, resample=resample)
     elif callable(objective):
         problem = _Plain(objective, x0, bounds)
     else:
@@ -478,6 +499,8 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         Z = np.asarray(es.ask())
         X = to_x(Z)
         tg = time.perf_counter()
+        if getattr(problem, "resample", False):
+            problem.draw = gen
         costs, parts = problem.evaluate(X)
         es.tell(list(Z), costs.tolist())
         evaluations += len(X)
@@ -503,6 +526,11 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         bar.close()
     seconds = time.perf_counter() - t0
     history = _history(hist)
+    if getattr(problem, "resample", False):  # noisy cost: the distribution mean, scored on a validation draw
+        xm = to_x(np.asarray(es.mean))
+        problem.draw = -1
+        c, parts = problem.evaluate(xm[None])
+        best = {"cost": float(c[0]), "x": xm, "terms": {n: float(v[0]) for n, v in parts.items()}}
     ctrl, init = problem.split(best["x"])
     success, report = _report(problem, best)
     return OptimizeResult(ctrl[0], None if init is None else init[0], best["cost"], best["terms"], history,
