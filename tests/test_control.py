@@ -454,3 +454,23 @@ def test_optimize_over_several_bodies():
     with pytest.raises(ParameterError, match="multiple"):
         _Problem(None, obj, device="cpu", optimize_initial=True, dtype=torch.float32, x0=None, init0=None,
                  starts=2, bodies=bodies)
+
+
+def test_resampled_perturbations_and_mean_result():
+    from twin.control.optimize import _Problem
+
+    obj = walking(None, duration=0.1, stage="survive")
+    prob = _Problem(None, obj, device="cpu", optimize_initial=True, dtype=torch.float32, x0=None, init0=None,
+                    starts=3, perturbation=2.0, resample=True)
+    prob.draw = 0
+    a1, a2 = prob._offset(1, 8), prob._offset(2, 8)
+    prob.draw = 1
+    b1 = prob._offset(1, 8)
+    prob.draw = 0
+    assert np.array_equal(prob._offset(1, 8), a1) and not np.allclose(a1, b1) and not np.allclose(a1, a2)
+    assert not prob._offset(0, 8).any()
+    assert np.abs(a1[:-1]).max() <= np.deg2rad(6.0) + 1e-12 and abs(a1[-1]) <= 0.1
+    res = optimize(None, obj, generations=2, popsize=2, seed=1, sigma0=0.05, progress=False, starts=2,
+                   resample=True)
+    assert "mean" in res.history and res.history["mean"].sizes["generation"] == 2
+    assert res.cost == pytest.approx(float(res.history["mean"][-1]))

@@ -419,8 +419,9 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         whole population, reproducible from the generation number) instead
         of fixed ones, so the controller cannot fit a few particular
         perturbations. The cost is then noisy: the result is CMA-ES's
-        distribution mean (not the luckiest candidate), and its ``terms``
-        come from one more evaluation on a separate validation draw.
+        distribution mean of the last generation (not the luckiest
+        candidate), evaluated in the same batch as that generation's
+        population (its cost and ``terms``; history column ``mean``).
     bodies : sequence of BodyParams or twin.scenarios.Subject, optional, keyword-only
         Evaluate every candidate on each of these bodies (start ``k`` runs on
         body ``k mod len(bodies)``; ``starts`` must be a multiple of their
@@ -499,9 +500,15 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         Z = np.asarray(es.ask())
         X = to_x(Z)
         tg = time.perf_counter()
-        if getattr(problem, "resample", False):
+        noisy = getattr(problem, "resample", False)
+        if noisy:  # the distribution mean rides along in the same batch (same draw, not selected on it)
             problem.draw = gen
-        costs, parts = problem.evaluate(X)
+            xm = to_x(np.asarray(es.mean))
+            costs, parts = problem.evaluate(np.vstack([X, xm[None]]))
+            mean_row = {"cost": float(costs[-1]), "x": xm, "terms": {n: float(v[-1]) for n, v in parts.items()}}
+            costs, parts = costs[:-1], {n: np.asarray(v)[:-1] for n, v in parts.items()}
+        else:
+            costs, parts = problem.evaluate(X)
         es.tell(list(Z), costs.tolist())
         evaluations += len(X)
         k = int(np.argmin(costs))
@@ -509,11 +516,15 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
                "seconds": time.perf_counter() - tg}
         row.update({n: float(v[k]) for n, v in parts.items()})
         hist.append(row)
-        if best is None or costs[k] < best["cost"]:
+        if noisy:
+            best = mean_row
+            row["mean"] = mean_row["cost"]
+        elif best is None or costs[k] < best["cost"]:
             best = {"cost": float(costs[k]), "x": X[k].copy(), "terms": {n: float(v[k]) for n, v in parts.items()}}
         gen += 1
         if log is not None:
             log(f"gen {gen} best {row['best']:.4f} median {row['median']:.4f} sigma {row['sigma']:.3f} "
+                + (f"mean {row['mean']:.4f} " if "mean" in row else "")
                 + " ".join(f"{n}={row[n]:.3g}" for n in parts) + f" ({row['seconds']:.1f} s)")
         if path is not None:
             _save(path, {"version": _CKPT_VERSION, "fingerprint": fp, "es": es, "np_random": np.random.get_state(),
@@ -526,11 +537,6 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         bar.close()
     seconds = time.perf_counter() - t0
     history = _history(hist)
-    if getattr(problem, "resample", False):  # noisy cost: the distribution mean, scored on a validation draw
-        xm = to_x(np.asarray(es.mean))
-        problem.draw = -1
-        c, parts = problem.evaluate(xm[None])
-        best = {"cost": float(c[0]), "x": xm, "terms": {n: float(v[0]) for n, v in parts.items()}}
     ctrl, init = problem.split(best["x"])
     success, report = _report(problem, best)
     return OptimizeResult(ctrl[0], None if init is None else init[0], best["cost"], best["terms"], history,
