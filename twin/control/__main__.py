@@ -107,11 +107,11 @@ def main(argv=None) -> int:
         doc = load_controller(args.start)
         x0, init0 = doc["vector"], doc["initial"]
         gait_state = doc.get("initial_state") or None
+        m0 = doc.get("metrics") or {}
+        minutes_before = float(m0.get("optimize_minutes_total") or m0.get("optimize_minutes_this_run") or 0.0)
     if args.from_gait_state and gait_state is None:
         ap.error("--from-gait-state needs --start with a controller that has an initial_state "
                  "(python -m twin.control --check FILE writes it)")
-        m0 = doc.get("metrics") or {}
-        minutes_before = float(m0.get("optimize_minutes_total") or m0.get("optimize_minutes_this_run") or 0.0)
     reference = None
     if args.track:
         import twin
