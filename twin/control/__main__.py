@@ -63,6 +63,8 @@ def main(argv=None) -> int:
                     help="robust stage: also evaluate every candidate on this many bodies: the default one "
                     "and others scaled to heights 1.62-1.95 m, BMI 21-27, men and women (full strength); "
                     "--robust-starts must be a multiple of it")
+    ap.add_argument("--bodies-strength", default="1,1", metavar="LOW,HIGH",
+                    help="muscle strength factors of the --bodies other than the default one (spread)")
     ap.add_argument("--track", metavar="KINEMATICS", default=None,
                     help="also track this recorded gait (IK .mot or kinematics file: its mean right stride, "
                     "hip/knee/ankle) in the speed, effort and robust stages; 'gaitutils': the normal adult "
@@ -133,7 +135,11 @@ def main(argv=None) -> int:
     if args.bodies > 0:
         from ..scenarios import Subject
 
-        bodies = [Subject(b) for b in training_bodies(args.bodies)]
+        try:
+            lo, hi = (float(x) for x in args.bodies_strength.split(","))
+        except ValueError:
+            ap.error(f"--bodies-strength {args.bodies_strength!r}: give LOW,HIGH, e.g. 0.7,1.2")
+        bodies = [Subject(b) for b in training_bodies(args.bodies, strength=(lo, hi))]
         log(f"bodies: {len(bodies)}: " + "; ".join(f"{b.body.height:.2f} m {b.body.mass:.0f} kg" for b in bodies))
     joint_weights = {}
     for item in filter(None, (x.strip() for x in args.track_joint_weights.split(","))):
@@ -201,11 +207,13 @@ def main(argv=None) -> int:
     return 0
 
 
-def training_bodies(n: int) -> list:
+def training_bodies(n: int, *, strength: tuple[float, float] = (1.0, 1.0)) -> list:
     """``n`` bodies for a population-robust controller: the default one, then scaled ones.
 
     Heights spread over 1.62-1.95 m, BMI over 21-27 kg/m^2, alternating
-    men and women (de Leva segment masses), full strength, no impairment.
+    men and women (de Leva segment masses), no impairment; every muscle's
+    maximum isometric force times a factor spread over ``strength``
+    (default 1: full strength).
     """
     import numpy as np
 
@@ -216,9 +224,15 @@ def training_bodies(n: int) -> list:
     k = max(n - 1, 1)
     heights = np.linspace(1.62, 1.95, k) if k > 1 else np.array([1.7])
     bmis = np.roll(np.linspace(21.0, 27.0, k), k // 2) if k > 1 else np.array([24.0])
+    factors = np.roll(np.linspace(strength[0], strength[1], k), 1) if k > 1 else np.array([min(strength)])
     for i in range(n - 1):
         h = float(heights[i])
-        out.append(base.scaled(height=h, mass=float(bmis[i]) * h * h, sex="female" if i % 2 else "male"))
+        b = base.scaled(height=h, mass=float(bmis[i]) * h * h, sex="female" if i % 2 else "male")
+        f = float(factors[i])
+        if f != 1.0:
+            for m in b.muscle_names:
+                b = b.with_muscle(m, max_isometric_force=b.muscle(m).max_isometric_force * f)
+        out.append(b)
     return out
 
 
