@@ -474,3 +474,20 @@ def test_resampled_perturbations_and_mean_result():
                    resample=True)
     assert "mean" in res.history and res.history["mean"].sizes["generation"] == 2
     assert res.cost == pytest.approx(float(res.history["mean"][-1]))
+
+
+def test_training_bodies_spread_size_and_strength():
+    from twin.control.__main__ import training_bodies
+
+    bodies = training_bodies(5, strength=(0.7, 1.2))
+    base = bodies[0]
+    assert len(bodies) == 5 and base.height == pytest.approx(1.8)
+    heights = [b.height for b in bodies[1:]]
+    assert min(heights) == pytest.approx(1.62) and max(heights) == pytest.approx(1.95)
+    bmi = [b.mass / b.height ** 2 for b in bodies[1:]]
+    assert 20.9 < min(bmi) and max(bmi) < 27.1
+    f = sorted(b.muscle("soleus_r").max_isometric_force / base.muscle("soleus_r").max_isometric_force
+               for b in bodies[1:])
+    assert f[0] == pytest.approx(0.7, rel=1e-6) and f[-1] == pytest.approx(1.2, rel=1e-6)
+    same = training_bodies(3)
+    assert all(b.muscle("vasti_r").max_isometric_force == base.muscle("vasti_r").max_isometric_force for b in same)
