@@ -36,6 +36,9 @@ def main(argv=None) -> int:
                     "--check-duration s (eager, batch 1), store the measured metrics in the file, and its "
                     "initial_state (a right foot strike on its own gait cycle after 5 s)")
     ap.add_argument("--check-duration", type=float, default=20.0)
+    ap.add_argument("--keep-initial-state", action="store_true",
+                    help="with --check: keep the file's initial_state (e.g. the one a --from-gait-state "
+                    "robust stage trained from) and also measure the walk from it")
     ap.add_argument("--speed", type=float, default=1.3)
     ap.add_argument("--popsize", type=int, default=24)
     ap.add_argument("--seed", type=int, default=1)
@@ -89,7 +92,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     if args.check:
-        return _check(args.check, args.check_duration, args.speed)
+        return _check(args.check, args.check_duration, args.speed, keep_state=args.keep_initial_state)
     if not args.out:
         ap.error("--out is required (or --check)")
     out = Path(args.out)
@@ -236,7 +239,7 @@ def training_bodies(n: int, *, strength: tuple[float, float] = (1.0, 1.0)) -> li
     return out
 
 
-def _check(path: str, duration: float, target: float) -> int:
+def _check(path: str, duration: float, target: float, *, keep_state: bool = False) -> int:
     """Measure a controller JSON's walk (eager engine, batch 1) and write the numbers into it."""
     import json
 
@@ -257,12 +260,24 @@ def _check(path: str, duration: float, target: float) -> int:
     from .sim import capture_gait_state, walking_params
 
     params = walking_params(batch=1)
-    state = capture_gait_state(params, ReflexController(params, dt=1e-3), doc["vector"], doc["initial"])
+    if keep_state and raw.get("initial_state"):
+        from .sim import rollout, start_state
+
+        state = raw["initial_state"]
+        c = ReflexController(params, dt=1e-3)
+        r = rollout(params, c, c.init(1, doc["vector"]), start_state(params, doc), duration)
+        metrics["check_from_initial_state"] = {"duration_s": duration, "walked_s": float(r.walked_s[0]),
+                                               "fell": bool(r.fell[0]), "distance_m": float(r.distance[0]),
+                                               "speed_mps": float(r.speed[0])}
+        print(json.dumps(metrics["check_from_initial_state"]))
+    else:
+        state = capture_gait_state(params, ReflexController(params, dt=1e-3), doc["vector"], doc["initial"])
     save_controller(path, doc["vector"], initial=doc["initial"], objective=raw.get("objective", ""),
                     command=raw.get("command", ""), metrics=metrics, body=raw.get("body", "default(lumbar=False)"),
                     initial_state=state)
     print(json.dumps(metrics["check"], default=float))
-    print(f"initial_state: the right foot strike at {state['time']:.3f} s of the nominal walk")
+    print(f"initial_state: the right foot strike at {state['time']:.3f} s of the nominal walk"
+          + (" (kept)" if keep_state else ""))
     return 0
 
 
