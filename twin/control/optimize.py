@@ -99,7 +99,7 @@ class _Problem:
                  resample=False):
         self.compile = compile
         self.resample = bool(resample)
-        self.draw = 0  # which set of perturbations (resample: the generation; -1: the validation set)
+        self.draw = 0  # with resample: which set of perturbations (the generation number)
         self.gait_state = gait_state
         self.bodies = None if bodies is None else list(bodies)
         if self.bodies is not None:
@@ -142,7 +142,7 @@ class _Problem:
         """Start perturbation ``k`` (0: none): fixed draws, or with ``resample`` new ones per ``self.draw``."""
         if not self.resample or k == 0:
             return _offset(k, n, self.perturbation)
-        rng = np.random.default_rng([7919, self.draw + 1 if self.draw >= 0 else 10 ** 6, k])
+        rng = np.random.default_rng([7919, int(self.draw) + 1, k])  # as the shipped controllers were made
         off = np.deg2rad(rng.uniform(-3.0, 3.0, n))
         off[-1] = rng.uniform(-0.05, 0.05)
         return off * self.perturbation
@@ -299,7 +299,8 @@ def _body_key(b) -> str:
     body = getattr(b, "body", b)
     notes = getattr(b, "notes", ())
     try:
-        return f"{body.name}:{body.mass:.4f}:{body.height:.4f}:{sum(m.max_isometric_force for m in body.muscles):.2f}:{notes}"
+        fmax = sum(m.max_isometric_force for m in body.muscles)
+        return f"{body.name}:{body.mass:.4f}:{body.height:.4f}:{fmax:.2f}:{notes}"
     except Exception:  # noqa: BLE001 - any body type: fall back to its repr
         return repr(b)[:200]
 
