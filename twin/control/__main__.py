@@ -196,8 +196,8 @@ def main(argv=None) -> int:
                        "cost_of_transport": t.get("metric.cot"), "optimize_minutes_this_run": minutes,
                        "optimize_minutes_total": minutes + minutes_before,
                        "evaluations": res.evaluations}
-            save_controller(out / "best.json", res.vector, initial=init0 if use_gait else res.initial, objective=obj.describe(),
-                            command=command, metrics=metrics)
+            save_controller(out / "best.json", res.vector, initial=init0 if use_gait else res.initial,
+                            objective=obj.describe(), command=command, metrics=metrics)
             log(f"[{stage}] {res.report}")
             if stage == "survive" and not bool(t.get("metric.fell", 1.0)) \
                     and t.get("metric.distance", 0.0) >= 0.6 * args.speed * duration:
@@ -260,7 +260,8 @@ def _check(path: str, duration: float, target: float, *, keep_state: bool = Fals
     from .sim import capture_gait_state, walking_params
 
     params = walking_params(batch=1)
-    if keep_state and raw.get("initial_state"):
+    keep_state = keep_state and bool(raw.get("initial_state"))
+    if keep_state:
         from .sim import rollout, start_state
 
         state = raw["initial_state"]

@@ -140,12 +140,8 @@ class _Problem:
 
     def _offset(self, k: int, n: int) -> np.ndarray:
         """Start perturbation ``k`` (0: none): fixed draws, or with ``resample`` new ones per ``self.draw``."""
-        if not self.resample or k == 0:
-            return _offset(k, n, self.perturbation)
-        rng = np.random.default_rng([7919, int(self.draw) + 1, k])  # as the shipped controllers were made
-        off = np.deg2rad(rng.uniform(-3.0, 3.0, n))
-        off[-1] = rng.uniform(-0.05, 0.05)
-        return off * self.perturbation
+        rng = np.random.default_rng([7919, int(self.draw) + 1, k]) if self.resample else None
+        return _offset(k, n, self.perturbation, rng=rng)
 
     def split(self, X):
         X = np.atleast_2d(X)
@@ -239,11 +235,14 @@ def _joint_offsets(params, offs: np.ndarray) -> np.ndarray:
     return dq
 
 
-def _offset(k: int, n: int, scale: float = 1.0) -> np.ndarray:
-    """Deterministic start perturbation number ``k`` (0: none): joints +-3 deg, speed +-0.05 m/s, x ``scale``."""
+def _offset(k: int, n: int, scale: float = 1.0, *, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Start perturbation number ``k`` (0: none): joints +-3 deg, speed +-0.05 m/s, x ``scale``.
+
+    Drawn from ``rng`` (default: the fixed generator of ``k``, ``default_rng(1000 + k)``).
+    """
     if k == 0:
         return np.zeros(n)
-    rng = np.random.default_rng(1000 + k)
+    rng = np.random.default_rng(1000 + k) if rng is None else rng
     off = np.deg2rad(rng.uniform(-3.0, 3.0, n))
     off[-1] = rng.uniform(-0.05, 0.05)
     return off * scale

