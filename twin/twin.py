@@ -84,7 +84,9 @@ def shipped_controller(speed: float | None = None) -> dict:
     """The shipped controller for ``speed`` [m/s] (``data/controllers/walk_*.json``).
 
     ``walk_default.json`` (the one optimised for robustness) unless ``speed``
-    is more than 0.3 m/s from its speed and another controller is closer.
+    is more than 0.3 m/s from its speed and another controller is closer; a
+    controller's speed is that of its ``metrics.check`` walk (else its
+    optimisation's ``metrics.speed_mps``, else 1.3).
 
     Returns the document of :func:`twin.control.store.load_controller` plus
     ``path``.
@@ -99,7 +101,8 @@ def shipped_controller(speed: float | None = None) -> dict:
     for f in files:
         d = load_controller(f)
         d["path"] = str(f)
-        v = (d.get("metrics") or {}).get("speed_mps")
+        m = d.get("metrics") or {}
+        v = (m.get("check") or {}).get("speed_mps", m.get("speed_mps"))  # the measured 20 s walk first
         d["_speed"] = float(v) if isinstance(v, (int, float)) and math.isfinite(v) else 1.3
         docs.append(d)
     default = next((d for d in docs if Path(d["path"]).name == "walk_default.json"), docs[0])
