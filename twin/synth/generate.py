@@ -62,7 +62,7 @@ Variables of a chunk (dim ``subject`` first)
   ``n_strides`` on dim ``label_side`` = left, right, overall;
   ``step_time_asymmetry``; ``joint_angle(label_side, joint, cycle_pct)``;
   ``labels_valid``): NaN for fallen subjects and where no full stride per
-  side was found (e.g. runs shorter than about 2.5 s).
+  side was found (e.g. runs shorter than about 4 s from the standing start).
 
 Examples
 --------
@@ -521,7 +521,9 @@ def generate(pop: xr.Dataset, out: str | os.PathLike, *, duration: float = 10.0,
         The zarr store (a folder, e.g. ``pop.zarr``); its parent must exist.
     duration : float, keyword-only
         Simulated seconds per subject, in [0.05, 600]. Labels need a full
-        stride per side after the first second (about 2.5 s or more).
+        stride per side after the first second (about 4 s or more: the
+        shipped default controller's standing start takes a while to reach
+        its gait).
     chunk : int, keyword-only
         Subjects per chunk = per engine batch = per Dask task.
     scheduler : None, "synchronous", str or dask.distributed.Client, keyword-only
