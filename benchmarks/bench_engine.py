@@ -33,6 +33,10 @@ and moment arms over each joint's range; muscle force for given
 activation/state (rigid and compliant tendon); passive 1 s forward
 simulation of the hanging body (zero activation, no contact) from 3 states;
 a rigid body dropped on its foot spheres.
+
+On a CUDA machine the run adds the GPU figures (aggregate real time by batch up
+to 262144, bytes per element, eager vs compiled, CUDA graphs, compliant
+tendons); ``--gpu`` runs only those (no OpenSim needed: for a lent GPU machine).
 """
 
 from __future__ import annotations
@@ -158,7 +162,10 @@ def engine_walk(params, duration: float, *, dt: float = DT, compile: bool = Fals
     q0 = params.q_default.clone()
     q0[:, params.coordinate_names.index("pelvis_ty")] = 0.94
     state = initial_state(params, q=q0, activation=0.05)
-    stepper = _STEPPERS.setdefault(compile, make_stepper(compile=compile))
+    if compile not in _STEPPERS:
+        _STEPPERS[compile] = make_stepper(compile=compile)
+    stepper = _STEPPERS[compile]
+    graphs = isinstance(compile, str) and "reduce-overhead" in compile
     e0 = table[0].expand(bsz, -1)
     with torch.no_grad():
         for _ in range(3):  # warm-up (and compilation)
@@ -170,6 +177,8 @@ def engine_walk(params, duration: float, *, dt: float = DT, compile: bool = Fals
     with torch.no_grad():
         for i in range(n):
             e = (table[idx[i]] * (1.0 - frac[i]) + table[idx[i] + 1] * frac[i]).expand(bsz, -1)
+            if graphs:  # CUDA graphs: the last step's outputs are this step's inputs (copied in)
+                torch.compiler.cudagraph_mark_step_begin()
             state, _ = stepper(params, state, e, dt, "semi_implicit_euler", None)
             if record and i % 10 == 9:
                 qs.append(state.q.cpu().numpy())
@@ -444,9 +453,64 @@ def _peak_rss() -> int:
 
 
 # ---------------------------------------------------------------------------- main
+def cuda_figures(spec, *, quick: bool) -> dict:
+    """Engine throughput and memory on the CUDA device (float32, rigid tendons unless named).
+
+    Aggregate real-time factor = batch x simulated s / wall s, after warm-up and compilation;
+    memory = peak CUDA allocation during the run minus what was allocated before, per element.
+    Also: eager at one batch (what compilation buys), CUDA graphs (``torch.compile`` mode
+    ``"reduce-overhead"``) at the smallest batch, and compliant tendons at the best batch.
+    """
+    out: dict = {}
+    sim_s = 0.2 if quick else 1.0
+    batches = (4096, 16384, 65536) if quick else (4096, 16384, 65536, 262144)
+
+    def run(b, *, compile=True, rigid=True, label=""):
+        torch.cuda.empty_cache()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, device="cuda", rigid_tendon=rigid)
+        t0 = time.perf_counter()
+        wall, _, _, failed = engine_walk(p, sim_s, compile=compile)
+        agg = b * sim_s / wall
+        mem = (torch.cuda.max_memory_allocated() - before) / b
+        print(f"== engine on CUDA, batch {b}{label}: {agg:.0f}x real time aggregate, {wall / (sim_s / DT) * 1e3:.3f} ms "
+              f"per step, {mem:.0f} bytes per element, {failed} failed (section {time.perf_counter() - t0:.0f} s "
+              f"with warm-up/compilation)", flush=True)
+        del p
+        return agg, mem
+
+    for b in batches:
+        try:
+            agg, mem = run(b)
+        except torch.cuda.OutOfMemoryError:
+            print(f"== engine on CUDA, batch {b}: out of memory")
+            break
+        out[f"cuda_realtime_factor_batch{b}"] = agg
+        out[f"cuda_bytes_per_element_batch{b}"] = round(mem)
+    rates = {k: v for k, v in out.items() if k.startswith("cuda_realtime_factor_batch")}
+    out["cuda_realtime_factor_best"] = max(rates.values())
+    best = int(max(rates, key=rates.get).removeprefix("cuda_realtime_factor_batch"))
+    for key, kw, b in (("cuda_eager_realtime_factor_batch%d", {"compile": False, "label": ", eager"}, batches[1]),
+                       ("cuda_graphs_realtime_factor_batch%d", {"compile": "reduce-overhead",
+                                                                "label": ", CUDA graphs"}, batches[0]),
+                       ("cuda_compliant_realtime_factor_batch%d", {"rigid": False, "label": ", compliant tendons"},
+                        best)):
+        try:
+            out[key % b] = run(b, **kw)[0]
+        except Exception as err:  # report, keep the other figures
+            out[key % b] = None
+            print(f"== engine on CUDA, batch {b}{kw['label']}: failed ({type(err).__name__}: {str(err)[:200]})")
+    out["cuda_note"] = ("float32; aggregate over the batch (one GPU); batch x simulated s / wall s after warm-up and "
+                        "compilation, one torch.compile graph per batch size")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (under a minute plus compilation)")
+    parser.add_argument("--gpu", action="store_true",
+                        help="only the CUDA figures (throughput and memory by batch): for a GPU machine, needs no OpenSim")
     args = parser.parse_args()
     os.chdir(tempfile.mkdtemp(prefix="twin_bench_engine_"))  # OpenSim may write logs into the cwd
     quick = args.quick
@@ -462,6 +526,14 @@ def main() -> None:
     body = BodyParams.default(lumbar=False, marker_sets=())
     torch.set_num_threads(1)
     torch._dynamo.config.recompile_limit = 64  # one compiled graph per batch size and dtype
+    if args.gpu:
+        if not cuda:
+            sys.exit("twin bench engine --gpu: no CUDA device here (torch.cuda.is_available() is False)")
+        figures["scenario"] = figures["scenario"].replace("rigid tendons in both simulators for the speed ratio",
+                                                          "rigid tendons unless named")
+        figures.update(cuda_figures(harness_spec(body), quick=quick))
+        emit(figures)
+        return
     print("== memory (eager float32 step, batch 2048; upper bound)")
     bpe = bytes_per_element(body)
     figures["bytes_per_batch_element"] = round(bpe)
@@ -547,13 +619,7 @@ def main() -> None:
     figures["engine_realtime_factor_per_core_by_batch"] = {str(k): round(v, 1) for k, v in per_batch.items()}
     figures["ratio_vs_opensim"] = best / figures["opensim_realtime_factor"]
     if cuda:
-        for b in (4096, 16384, 65536):
-            p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, device="cuda", rigid_tendon=True)
-            wall, _, _, _ = engine_walk(p, 0.2 if quick else 1.0, compile=True)
-            agg = b * (0.2 if quick else 1.0) / wall
-            figures[f"cuda_realtime_factor_batch{b}"] = agg
-            print(f"== engine on {figures['device']}, batch {b}: {agg:.0f}x real time aggregate")
-        figures["cuda_realtime_factor_best"] = max(v for k, v in figures.items() if k.startswith("cuda_realtime_factor_batch"))
+        figures.update(cuda_figures(spec, quick=quick))
 
     print("== accuracy against OpenSim on the same body")
     figures["moment_arm_max_err_pct"] = check_paths(body)

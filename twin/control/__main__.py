@@ -82,6 +82,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--starts", type=int, default=2, help="starts per candidate (nominal + perturbed)")
     ap.add_argument("--eager", action="store_true", help="no torch.compile")
+    ap.add_argument("--device", default="cpu", help="torch device of the engine batches (cpu, cuda, cuda:1, ...)")
     ap.add_argument("--start", help="controller JSON to start from (default: published values)")
     args = ap.parse_args(argv)
     import torch
@@ -91,6 +92,8 @@ def main(argv=None) -> int:
     from .store import load_controller, save_controller
 
     torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        ap.error(f"--device {args.device}: no CUDA device here (torch.cuda.is_available() is False)")
     if args.check:
         return _check(args.check, args.check_duration, args.speed, keep_state=args.keep_initial_state)
     if not args.out:
@@ -182,7 +185,7 @@ def main(argv=None) -> int:
             sigma0 = args.sigma0 if stage == "survive" else args.stage_sigma0
             res = optimize(None, obj, generations=gen, popsize=args.popsize, seed=args.seed, sigma0=sigma0,
                            checkpoint=ckpt, resume=True, progress=False, x0=x0, initial=init0,
-                           compile=not args.eager, starts=starts, perturbation=perturbation,
+                           compile=not args.eager, starts=starts, perturbation=perturbation, device=args.device,
                            perturb_time=0.0 if use_gait else perturb_time,
                            gait_state=gait_state if use_gait else None, optimize_initial=not use_gait,
                            bodies=bodies if stage == "robust" else None,

@@ -1,0 +1,84 @@
+"""Profile of the compiled engine step on CUDA: kernels per step, GPU time per step, top kernels.
+
+Run on a GPU machine: ``python benchmarks/gpu_profile.py`` (batch 65536, float32, rigid
+tendons, the harness scenario of ``bench_engine.py``). A developer's tool: prints, no JSON.
+If the wall time per step is well above the GPU time per step, the step is launch-bound
+(CUDA graphs or fewer kernels help); else the kernels themselves are the limit.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_engine as be  # noqa: E402
+from twin.engine.build import EngineParams  # noqa: E402
+from twin.engine.simulate import make_stepper  # noqa: E402
+from twin.engine.step import initial_state  # noqa: E402
+
+
+def tensors(obj):
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif dataclasses.is_dataclass(obj):
+        for f in dataclasses.fields(obj):
+            yield from tensors(getattr(obj, f.name))
+    elif isinstance(obj, (tuple, list)):
+        for v in obj:
+            yield from tensors(v)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from tensors(v)
+
+
+def setup(b, spec):
+    p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, device="cuda", rigid_tendon=True)
+    q0 = p.q_default.clone()
+    q0[:, p.coordinate_names.index("pelvis_ty")] = 0.94
+    s = initial_state(p, q=q0, activation=0.05)
+    e = torch.full((b, p.n_muscles), 0.1, device="cuda")
+    return p, s, e
+
+
+def timed(stepper, p, s, e, n):
+    for _ in range(3):
+        s, _ = stepper(p, s, e, be.DT, "semi_implicit_euler", None)
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        s, _ = stepper(p, s, e, be.DT, "semi_implicit_euler", None)
+    torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / n
+
+
+def main():
+    torch.set_float32_matmul_precision("high")
+    body = be.BodyParams.default(lumbar=False, marker_sets=())
+    spec = be.harness_spec(body)
+    step = make_stepper(compile=True)
+    p, s, e = setup(65536, spec)
+    n_tensors = sum(1 for _ in tensors(p))
+    print(f"EngineParams holds {n_tensors} tensors (each one input copy per CUDA-graph replay)", flush=True)
+    ms = timed(step, p, s, e, 50) * 1e3
+    print(f"default compile, batch 65536: {ms:.3f} ms/step", flush=True)
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        for _ in range(10):
+            s, _ = step(p, s, e, be.DT, "semi_implicit_euler", None)
+        torch.cuda.synchronize()
+    ka = prof.key_averages()
+    kernels = [k for k in ka if k.device_type.name == "CUDA"]
+    print(f"CUDA kernels per step: {sum(k.count for k in kernels) / 10:.0f}; GPU time per step "
+          f"{sum(k.device_time_total for k in kernels) / 10 / 1e3:.3f} ms", flush=True)
+    try:
+        print(ka.table(sort_by="self_device_time_total", row_limit=25, max_name_column_width=70), flush=True)
+    except Exception:
+        print(ka.table(sort_by="self_cuda_time_total", row_limit=25, max_name_column_width=70), flush=True)
+
+
+if __name__ == "__main__":
+    main()
