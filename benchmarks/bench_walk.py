@@ -105,7 +105,7 @@ def _warm_start(doc: dict, *, max_generations: int = 40) -> dict:
 
     body = BodyParams.default(lumbar=False, marker_sets=())
     sub = apply_scenarios(Subject(body), MuscleWeakness("plantarflexors", 0.6))
-    params, exc, stretch = engine_inputs([sub], dtype=torch.float32)
+    params, exc, stretch = engine_inputs([sub], dtype=torch.float32, rigid_tendon=doc["rigid_tendon"])
     obj = walking(1.3, duration=10.0, stage="speed")
     t0 = time.perf_counter()
     gens, res = 0, None
@@ -116,7 +116,8 @@ def _warm_start(doc: dict, *, max_generations: int = 40) -> dict:
         while gens < max_generations:
             gens += 2
             res = optimize(params, obj, generations=gens, popsize=16, seed=1, sigma0=0.02, checkpoint=ck,
-                           x0=doc["vector"], initial=doc["initial"], progress=False, compile=True)
+                           x0=doc["vector"], initial=doc["initial"], progress=False, compile=True,
+                           rigid_tendon=doc["rigid_tendon"])
             if res.success:
                 break
     minutes = (time.perf_counter() - t0) / 60
@@ -157,7 +158,8 @@ def main() -> None:
     # +-0.1 m/s forward speed (seeded)
     n = 11
     rng = np.random.default_rng(2024)
-    params = walking_params(batch=n, dtype=torch.float32)
+    params = walking_params(batch=n, dtype=torch.float32, rigid_tendon=doc["rigid_tendon"])
+    print(f"  engine: {'rigid' if doc['rigid_tendon'] else 'compliant'} tendons")
     names = list(params.coordinate_names)
     dq = np.zeros((n, len(names)))
     dv = np.zeros(n)
@@ -192,7 +194,7 @@ def main() -> None:
     figures["evaluations_per_s"] = round(sim_s / 10.0 / wall, 4)
     figures["realtime_factor_aggregate"] = round(sim_s / wall, 3)
     print(f"rollout: {n} members x {duration:g} s in {wall:.1f} s wall "
-          f"({sim_s / wall:.2f} x real time aggregate, dt {DT * 1e3:g} ms, rigid tendons, float32, "
+          f"({sim_s / wall:.2f} x real time aggregate, dt {DT * 1e3:g} ms, {'rigid' if doc['rigid_tendon'] else 'compliant'} tendons, float32, "
           f"{'compiled' if use_compile else 'eager'})")
     figures["walked_s"] = round(float(r.walked_s[0]), 3)
     figures["fell_nominal"] = bool(r.fell[0])

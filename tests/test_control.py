@@ -491,3 +491,25 @@ def test_training_bodies_spread_size_and_strength():
     assert f[0] == pytest.approx(0.7, rel=1e-6) and f[-1] == pytest.approx(1.2, rel=1e-6)
     same = training_bodies(3)
     assert all(b.muscle("vasti_r").max_isometric_force == base.muscle("vasti_r").max_isometric_force for b in same)
+
+
+def test_tendon_model_is_part_of_the_problem_and_the_file(tmp_path):
+    """rigid_tendon=False: the candidates run with compliant tendons; the file says which model it needs."""
+    from twin.control.optimize import _Problem, _fingerprint
+    from twin.control.store import rigid_tendon
+
+    obj = walking(None, duration=0.05, stage="survive")
+    probs = {r: _Problem(None, obj, device="cpu", optimize_initial=True, dtype=torch.float32, x0=None,
+                         init0=None, rigid_tendon=r) for r in (True, False)}
+    for r, prob in probs.items():
+        prob.evaluate(prob.x0[None])
+        (params, _), = prob._params.values()
+        assert bool(params.rigid_tendon) is r
+    assert _fingerprint(probs[True], 4, 1, 0.1) != _fingerprint(probs[False], 4, 1, 0.1)
+    p = tmp_path / "c.json"
+    save_controller(p, ReflexController.default_vector(), rigid_tendon=False)
+    assert load_controller(p)["rigid_tendon"] is False
+    old = json.loads(p.read_text())
+    del old["engine"]  # files from before the entry are rigid-tendon controllers
+    p.write_text(json.dumps(old))
+    assert load_controller(p)["rigid_tendon"] is True and rigid_tendon(old) is True

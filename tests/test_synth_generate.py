@@ -189,3 +189,16 @@ def test_walking_subject_gets_gait_labels(tmp_path):
     assert 0.8 < speed < 1.8 and 80 < cadence < 140
     curve = summary.joint_angle.sel(label_side="right", joint="knee_angle").values[0]
     assert np.isfinite(curve).all() and np.ptp(curve) > np.radians(20)
+
+
+def test_a_chunk_with_two_tendon_models_runs_one_batch_each():
+    """Subjects whose controllers were made for different tendon models are simulated with their own model."""
+    pop = sample_population(2, seed=5)
+    names, docs, _ = gen_module._controllers(pop["target_speed"].values)
+    vec = np.stack([docs[n][0] for n in names])
+    ini = np.stack([docs[n][1] for n in names])
+    run = lambda rigid: gen_module._simulate_chunk(pop, vec, ini, duration=0.2, rigid_tendon=rigid)  # noqa: E731
+    mixed, rigid, compliant = run([True, False]), run(True), run(False)
+    np.testing.assert_allclose(mixed.q.isel(subject=0), rigid.q.isel(subject=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mixed.q.isel(subject=1), compliant.q.isel(subject=1), rtol=1e-5, atol=1e-6)
+    assert np.abs(rigid.q.isel(subject=1) - compliant.q.isel(subject=1)).max() > 1e-4

@@ -42,6 +42,17 @@ def test_simulate_scenarios_in_one_batch(default_twin):
     np.testing.assert_allclose(alone.q.isel(scenario=0), sim.q.isel(scenario=0), atol=1e-4)
 
 
+def test_twin_uses_its_controllers_tendon_model(default_twin):
+    from twin.twin import shipped_controller
+
+    assert default_twin.rigid_tendon is shipped_controller()["rigid_tendon"]
+    other = Twin(default_twin.body, default_twin.controller, default_twin.initial,
+                 rigid_tendon=not default_twin.rigid_tendon)
+    a, b = default_twin.simulate(duration=0.2), other.simulate(duration=0.2)
+    f = "muscle_force"
+    assert np.abs(a[f].sel(muscle="soleus_r") - b[f].sel(muscle="soleus_r")).max() > 1.0  # [N]
+
+
 def test_simulate_rejects_bad_scenarios(default_twin):
     with pytest.raises(ParameterError):
         default_twin.simulate(["weakness:soleus=1.7"], duration=0.1)
@@ -55,9 +66,10 @@ def test_simulate_rejects_bad_scenarios(default_twin):
 def test_save_load_bit_identical(default_twin, tmp_path, suffix):
     t = Twin(default_twin.body, default_twin.controller, default_twin.initial,
              baseline=default_twin.simulate(duration=0.2), quality={"rms_deg_hip": 1.5, "note": "x"},
-             provenance=dict(default_twin.provenance))
+             provenance=dict(default_twin.provenance), rigid_tendon=False)
     path = t.save(tmp_path / f"me{suffix}")
     back = load_twin(path)
+    assert back.rigid_tendon is False  # the tendon model of its controller travels with the twin
     assert np.array_equal(back.controller, t.controller) and back.controller.dtype == t.controller.dtype
     assert np.array_equal(back.initial, t.initial)
     assert back.body == t.body

@@ -133,6 +133,10 @@ class Twin:
         ``rms_deg_<joint>``, ``speed_err_mps``, ``fit_minutes``, ...
     provenance : dict
         ``sources`` (path, sha256), ``versions``, ``settings``, ``created``.
+    rigid_tendon : bool
+        The engine's tendon model the controller was made for (that of the
+        shipped controller it started from; see
+        :func:`twin.control.store.rigid_tendon`).
     """
 
     body: Any
@@ -144,6 +148,7 @@ class Twin:
     baseline: xr.Dataset | None = None
     quality: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
+    rigid_tendon: bool = True
 
     # ------------------------------------------------------------------ construction
     @property
@@ -163,7 +168,8 @@ class Twin:
                    np.asarray(doc["initial"], dtype=float),
                    provenance={"sources": [{"path": Path(doc["path"]).name, "sha256": _sha256(Path(doc["path"]))}],
                                "versions": _versions(), "settings": {"made_by": "Twin.default"},
-                               "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                               "created": time.strftime("%Y-%m-%dT%H:%M:%S")},
+                   rigid_tendon=doc["rigid_tendon"])
 
     @classmethod
     def from_recording(cls, recording: Any, *, mass: float, height: float, static: Any = None,
@@ -257,14 +263,15 @@ class Twin:
         quality: dict = {}
         twin = cls(body, vector, initial, kin, dynamics, ref, None, quality,
                    {"sources": sources, "versions": _versions(), "settings": settings,
-                    "warm_start": Path(doc["path"]).name, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                    "warm_start": Path(doc["path"]).name, "created": time.strftime("%Y-%m-%dT%H:%M:%S")},
+                   rigid_tendon=doc["rigid_tendon"])
         if fit_controller:
             refd = {c: ref.angle.sel(coordinate=c).values for c in ref.coordinate.values}
             obj = Objective(duration=duration, terms=progress_term(v, 10.0) + no_fall(2.0) + speed(v, 5.0)
                             + tracking(refd, 20.0) + joint_limits(5.0), name=f"twin fit @{v:.2f}")
             res = optimize(body, obj, generations=generations, popsize=popsize, seed=seed, sigma0=0.02,
                            checkpoint=checkpoint, progress=progress, x0=vector, initial=initial,
-                           log=say, compile=False)
+                           log=say, compile=False, rigid_tendon=twin.rigid_tendon)
             twin.controller, twin.initial = np.asarray(res.vector), np.asarray(res.initial)
             settings["objective"] = obj.describe()
             quality["fit_report"] = res.report
@@ -314,7 +321,7 @@ class Twin:
         items = _scenario_list(scenarios)
         subjects = [Subject(self.body)] + [apply_scenarios(Subject(self.body), s) for s in items]
         labels = ["baseline"] + [_label(s) for s in items]
-        params, exc, stretch = engine_inputs(subjects, dtype=torch.float32)
+        params, exc, stretch = engine_inputs(subjects, dtype=torch.float32, rigid_tendon=self.rigid_tendon)
         n = len(subjects)
         vectors = np.repeat(self.controller[None], n, 0)
         initials = np.repeat(self.initial[None], n, 0)
@@ -327,6 +334,7 @@ class Twin:
             for i in range(1, n):
                 res = optimize(params.select([i]), obj, generations=generations, popsize=popsize, seed=seed,
                                sigma0=0.02, x0=self.controller, initial=self.initial, progress=progress,
+                               rigid_tendon=self.rigid_tendon,
                                controller_options={"excitation_scale": exc[i:i + 1], "stretch_gain": stretch[i:i + 1]})
                 vectors[i], initials[i] = res.vector, res.initial
         c = ReflexController(params, dt=DT, excitation_scale=exc, stretch_gain=stretch)
@@ -345,7 +353,8 @@ class Twin:
         ctrl = xr.Dataset({"vector": (("controller_parameter",), np.asarray(self.controller, dtype=float)),
                            "initial": (("initial_parameter",), np.asarray(self.initial, dtype=float))},
                           coords={"controller_parameter": list(self.controller_names),
-                                  "initial_parameter": list(INIT_NAMES)})
+                                  "initial_parameter": list(INIT_NAMES)},
+                          attrs={"rigid_tendon": int(bool(self.rigid_tendon))})
         nodes = {"/body": self.body.to_dataset(), "/controller": ctrl}
         for name in ("kinematics", "dynamics", "reference", "baseline"):
             ds = getattr(self, name)
@@ -414,7 +423,8 @@ def load_twin(path: str | os.PathLike) -> Twin:
         parts[name] = tree[f"/{name}"].to_dataset() if name in tree.children else None
     return Twin(BodyParams.from_dataset(tree["/body"].to_dataset()), ctrl.vector.values.copy(),
                 ctrl.initial.values.copy(), quality=json.loads(tree.attrs.get("quality", "{}")),
-                provenance=json.loads(tree.attrs.get("provenance", "{}")), **parts)
+                provenance=json.loads(tree.attrs.get("provenance", "{}")),
+                rigid_tendon=bool(ctrl.attrs.get("rigid_tendon", 1)), **parts)
 
 
 # ---------------------------------------------------------------------- helpers

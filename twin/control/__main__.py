@@ -82,6 +82,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--starts", type=int, default=2, help="starts per candidate (nominal + perturbed)")
     ap.add_argument("--eager", action="store_true", help="no torch.compile")
+    ap.add_argument("--tendons", choices=("rigid", "compliant"), default=None,
+                    help="engine tendon model (default: the --start controller's, else rigid); compliant tendons "
+                         "store and return energy (ankle push-off) at about the same speed")
     ap.add_argument("--device", default="cpu", help="torch device of the engine batches (cpu, cuda, cuda:1, ...)")
     ap.add_argument("--start", help="controller JSON to start from (default: published values)")
     args = ap.parse_args(argv)
@@ -111,8 +114,11 @@ def main(argv=None) -> int:
 
     x0, init0, gait_state = None, None, None
     minutes_before = 0.0  # optimisation time that produced --start
+    rigid = args.tendons != "compliant"
     if args.start:
         doc = load_controller(args.start)
+        if args.tendons is None:
+            rigid = doc["rigid_tendon"]
         x0, init0 = doc["vector"], doc["initial"]
         gait_state = doc.get("initial_state") or None
         m0 = doc.get("metrics") or {}
@@ -186,6 +192,7 @@ def main(argv=None) -> int:
             res = optimize(None, obj, generations=gen, popsize=args.popsize, seed=args.seed, sigma0=sigma0,
                            checkpoint=ckpt, resume=True, progress=False, x0=x0, initial=init0,
                            compile=not args.eager, starts=starts, perturbation=perturbation, device=args.device,
+                           rigid_tendon=rigid,
                            perturb_time=0.0 if use_gait else perturb_time,
                            gait_state=gait_state if use_gait else None, optimize_initial=not use_gait,
                            bodies=bodies if stage == "robust" else None,
@@ -200,7 +207,8 @@ def main(argv=None) -> int:
                        "optimize_minutes_total": minutes + minutes_before,
                        "evaluations": res.evaluations}
             save_controller(out / "best.json", res.vector, initial=init0 if use_gait else res.initial,
-                            objective=obj.describe(), command=command, metrics=metrics)
+                            objective=obj.describe(), command=command, metrics=metrics, rigid_tendon=rigid,
+                            initial_state=gait_state if use_gait else None)  # the start it was trained from
             log(f"[{stage}] {res.report}")
             if stage == "survive" and not bool(t.get("metric.fell", 1.0)) \
                     and t.get("metric.distance", 0.0) >= 0.6 * args.speed * duration:
@@ -252,17 +260,20 @@ def _check(path: str, duration: float, target: float, *, keep_state: bool = Fals
 
     doc = load_controller(path)
     t0 = time.perf_counter()
-    m = evaluate(None, walking(target, duration=duration, stage="speed"), doc["vector"], initial=doc["initial"])
+    rigid = doc["rigid_tendon"]
+    m = evaluate(None, walking(target, duration=duration, stage="speed"), doc["vector"], initial=doc["initial"],
+                 rigid_tendon=rigid)
     raw = json.loads(Path(path).read_text())
     metrics = dict(raw.get("metrics") or {})
     metrics["check"] = {"duration_s": duration, "walked_s": m["metric.walked_s"], "fell": bool(m["metric.fell"]),
                         "distance_m": m["metric.distance"], "speed_mps": m["metric.speed"],
-                        "cost_of_transport": m["metric.cot"], "engine": "eager float32, dt 1 ms, rigid tendons",
+                        "cost_of_transport": m["metric.cot"],
+                        "engine": f"eager float32, dt 1 ms, {'rigid' if rigid else 'compliant'} tendons",
                         "wall_s": time.perf_counter() - t0}
     from .reflex import ReflexController
     from .sim import capture_gait_state, walking_params
 
-    params = walking_params(batch=1)
+    params = walking_params(batch=1, rigid_tendon=rigid)
     keep_state = keep_state and bool(raw.get("initial_state"))
     if keep_state:
         from .sim import rollout, start_state
@@ -278,7 +289,7 @@ def _check(path: str, duration: float, target: float, *, keep_state: bool = Fals
         state = capture_gait_state(params, ReflexController(params, dt=1e-3), doc["vector"], doc["initial"])
     save_controller(path, doc["vector"], initial=doc["initial"], objective=raw.get("objective", ""),
                     command=raw.get("command", ""), metrics=metrics, body=raw.get("body", "default(lumbar=False)"),
-                    initial_state=state)
+                    initial_state=state, rigid_tendon=rigid)
     print(json.dumps(metrics["check"], default=float))
     print(f"initial_state: the right foot strike at {state['time']:.3f} s of the nominal walk"
           + (" (kept)" if keep_state else ""))

@@ -96,8 +96,9 @@ class _Problem:
 
     def __init__(self, body, objective, *, device, optimize_initial, dtype, x0, init0, compile=False, starts=1,
                  controller_options=None, perturbation=1.0, perturb_time=0.0, gait_state=None, bodies=None,
-                 resample=False):
+                 resample=False, rigid_tendon=True):
         self.compile = compile
+        self.rigid_tendon = bool(rigid_tendon)
         self.resample = bool(resample)
         self.draw = 0  # with resample: which set of perturbations (the generation number)
         self.gait_state = gait_state
@@ -188,13 +189,15 @@ class _Problem:
         n = X.shape[0]
         if n not in self._params:
             if self.bodies is None:
-                self._params[n] = (walking_params(self.body, batch=n, dtype=self.dtype, device=self.device), {})
+                self._params[n] = (walking_params(self.body, batch=n, dtype=self.dtype, device=self.device,
+                                                  rigid_tendon=self.rigid_tendon), {})
             else:  # start k runs on body k mod len(bodies); every candidate on every body
                 from ..scenarios import engine_inputs
 
                 nb = len(self.bodies)
                 members = [self.bodies[k % nb] for k in range(n // pop) for _ in range(pop)]
-                ep, scale, gain = engine_inputs(members, dtype=self.dtype, device=self.device)
+                ep, scale, gain = engine_inputs(members, dtype=self.dtype, device=self.device,
+                                                rigid_tendon=self.rigid_tendon)
                 self._params[n] = (ep, {"excitation_scale": scale, "stretch_gain": gain})
         params, body_options = self._params[n]
         c = ReflexController(params, dt=DT, **self.controller_options, **body_options)
@@ -283,6 +286,8 @@ def _fingerprint(problem, popsize, seed, sigma0) -> str:
         text += f"perturb_time={problem.perturb_time!r}"
     if getattr(problem, "resample", False):
         text += "resample"
+    if not getattr(problem, "rigid_tendon", True):
+        text += "compliant_tendons"
     if getattr(problem, "bodies", None) is not None:
         text += "bodies=" + repr([_body_key(b) for b in problem.bodies])
     if getattr(problem, "gait_state", None) is not None:
@@ -361,7 +366,7 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
              log: Callable[[str], None] | None = None, compile: bool = False,
              starts: int = 1, controller_options: dict | None = None,
              perturbation: float = 1.0, perturb_time: float = 0.0, gait_state: dict | None = None,
-             bodies: Any = None, resample: bool = False) -> OptimizeResult:
+             bodies: Any = None, resample: bool = False, rigid_tendon: bool = True) -> OptimizeResult:
     """Optimise a reflex controller (or any box-bounded function) with CMA-ES.
 
     Parameters
@@ -427,6 +432,11 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         body ``k mod len(bodies)``; ``starts`` must be a multiple of their
         number; a Subject brings its joint changes, excitation scales and
         stretch gains): a controller for a population rather than one body.
+    rigid_tendon : bool, keyword-only
+        Rigid tendons (default; as the shipped controllers were made) or
+        compliant tendons (the tendon stretches and returns energy: what
+        gives the ankle its push-off). A controller is for the tendon model
+        it was optimised with (:func:`twin.control.store.rigid_tendon`).
     controller_options : dict, optional, keyword-only
         Extra keyword arguments of :class:`ReflexController` for every member
         (``excitation_scale``, ``stretch_gain`` as ``{muscle: value}``): how a
@@ -459,7 +469,7 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
                                 dtype=dtype or torch.float32, x0=x0, init0=initial, compile=compile,
                                 starts=starts, controller_options=controller_options,
                                 perturbation=perturbation, perturb_time=perturb_time, gait_state=gait_state,
-                                bodies=bodies, resample=resample)
+                                bodies=bodies, resample=resample, rigid_tendon=rigid_tendon)
     elif callable(objective):
         problem = _Plain(objective, x0, bounds)
     else:
@@ -574,13 +584,13 @@ def _report(problem, best) -> tuple[bool, str]:
 
 
 def evaluate(body: Any, objective: Any, vector: Any, *, initial: Any = None, device: str = "cpu",
-             dtype: Any = None, controller_options: dict | None = None) -> dict:
+             dtype: Any = None, controller_options: dict | None = None, rigid_tendon: bool = True) -> dict:
     """Cost terms and metrics of one controller vector (and initial pose)."""
     import torch
 
     problem = _Problem(body, objective, device=device, optimize_initial=initial is not None,
                        dtype=dtype or torch.float32, x0=vector, init0=initial,
-                       controller_options=controller_options)
+                       controller_options=controller_options, rigid_tendon=rigid_tendon)
     x = np.asarray(vector, dtype=float)
     if initial is not None:
         x = np.concatenate([x, np.asarray(initial, dtype=float)])

@@ -28,8 +28,12 @@ DEFAULT_CONTROLLER = "controllers/walk_default.json"
 
 def save_controller(path: str | os.PathLike, vector: Any, *, initial: Any = None, body: str = "default(lumbar=False)",
                     objective: str = "", command: str = "", metrics: dict | None = None,
-                    initial_state: dict | None = None) -> None:
+                    initial_state: dict | None = None, rigid_tendon: bool = True) -> None:
     """Write a controller JSON atomically.
+
+    ``rigid_tendon``: the engine's tendon model the controller was made
+    for (``"engine": {"rigid_tendon": ...}`` in the file; files without it
+    are rigid-tendon controllers).
 
     ``initial_state`` (optional): a full start state on the controller's own
     gait cycle, ``{"coordinates": [...], "q": [...], "qdot": [...],
@@ -51,6 +55,7 @@ def save_controller(path: str | os.PathLike, vector: Any, *, initial: Any = None
         "objective": objective,
         "command": command,
         "metrics": _clean(metrics or {}),
+        "engine": {"rigid_tendon": bool(rigid_tendon)},
     }
     if initial_state is not None:
         doc["initial_state"] = _clean({k: (list(map(float, v)) if k in ("q", "qdot", "activation") else v)
@@ -103,4 +108,17 @@ def load_controller(path: str | os.PathLike) -> dict:
     doc["vector"] = np.array([float(lookup[n]) for n in names])
     if doc.get("initial") is not None:
         doc["initial"] = np.asarray(doc["initial"], dtype=float)
+    doc["rigid_tendon"] = rigid_tendon(doc)
     return doc
+
+
+def rigid_tendon(doc: dict) -> bool:
+    """The tendon model a controller document was made for: True (rigid; also files from before
+    the ``engine`` entry) or False (compliant). Engine parameters for running it:
+    ``walking_params(..., rigid_tendon=rigid_tendon(doc))``.
+
+    >>> rigid_tendon({"engine": {"rigid_tendon": False}}), rigid_tendon({})
+    (False, True)
+    """
+    engine = doc.get("engine") if isinstance(doc, dict) else None
+    return bool((engine or {}).get("rigid_tendon", True))

@@ -173,7 +173,7 @@ def simulate_outcomes(params: Any, *, duration: float = 6.0, settle: float = 1.0
     for s in range(0, n, int(batch)):
         chunk = x[s:s + int(batch)]
         subs = [_subject(p) for p in chunk]
-        params_e, exc, stretch = engine_inputs(subs, dtype=torch.float32)
+        params_e, exc, stretch = engine_inputs(subs, dtype=torch.float32, rigid_tendon=doc["rigid_tendon"])
         b = len(subs)
         vec = np.repeat(np.asarray(doc["vector"], float)[None], b, 0)
         ini = np.repeat(np.asarray(doc["initial"], float)[None], b, 0)

@@ -480,8 +480,8 @@ def simulated_gaits(n: int, *, seed: int = 0, duration: float = 8.0, settle: flo
     check_param("n", n, minimum=1, types=(int, np.integer))
     pop = sample_population(int(n), seed=int(seed), impairment_rate=impairment_rate)
     subs = [subject(pop, i) for i in range(int(n))]
-    params, exc, stretch = engine_inputs(subs, dtype=torch.float32)
     doc = shipped_controller()
+    params, exc, stretch = engine_inputs(subs, dtype=torch.float32, rigid_tendon=doc["rigid_tendon"])
     vec = np.repeat(np.asarray(doc["vector"], float)[None], int(n), 0)
     ini = np.repeat(np.asarray(doc["initial"], float)[None], int(n), 0)
     c = ReflexController(params, dt=DT, excitation_scale=exc, stretch_gain=stretch)

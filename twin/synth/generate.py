@@ -164,8 +164,9 @@ def _write_json_atomic(path: Path, doc: dict) -> None:
 # ----------------------------------------------------------------------------- controllers
 
 
-def _controllers(speeds: np.ndarray) -> tuple[list[str], dict[str, tuple[np.ndarray, np.ndarray]], dict[str, str]]:
-    """Per subject the shipped controller nearest its speed (rounded to 0.01 m/s): names, vectors, sha256s."""
+def _controllers(speeds: np.ndarray) -> tuple[list[str], dict[str, tuple[np.ndarray, np.ndarray, bool]], dict[str, str]]:
+    """Per subject the shipped controller nearest its speed (rounded to 0.01 m/s): names, (vector, initial pose,
+    rigid tendons) by name, sha256s."""
     from ..control.sim import INIT_PARAMETERS
     from ..twin import shipped_controller
 
@@ -181,7 +182,7 @@ def _controllers(speeds: np.ndarray) -> tuple[list[str], dict[str, tuple[np.ndar
             if name not in docs:
                 init = doc.get("initial")
                 init = np.array([p[1] for p in INIT_PARAMETERS]) if init is None else np.asarray(init, float)
-                docs[name] = (np.asarray(doc["vector"], dtype=float), init)
+                docs[name] = (np.asarray(doc["vector"], dtype=float), init, bool(doc["rigid_tendon"]))
                 shas[name] = _file_sha256(Path(doc["path"]))
             cache[key] = name
         names.append(cache[key])
@@ -211,11 +212,15 @@ def _fixed_length(a: np.ndarray, n: int) -> np.ndarray:
 
 
 def _simulate_chunk(pop: xr.Dataset, vectors: np.ndarray, initials: np.ndarray, *, duration: float,
-                    controllers: list[str] | None = None, compile: bool = False) -> xr.Dataset:
-    """Simulate the subjects of ``pop`` (one engine batch) and return their data and labels (dim subject).
+                    controllers: list[str] | None = None, compile: bool = False,
+                    rigid_tendon: Any = True) -> xr.Dataset:
+    """Simulate the subjects of ``pop`` (one engine batch per tendon model) and return their data and labels
+    (dim subject).
 
     ``vectors`` [n, P] and ``initials`` [n, 8] are each subject's controller
-    parameters and initial pose; ``controllers`` their names (stored).
+    parameters and initial pose; ``controllers`` their names (stored);
+    ``rigid_tendon`` the tendon model of each subject's controller (a bool
+    for all, or [n]).
     """
     import torch
 
@@ -228,14 +233,20 @@ def _simulate_chunk(pop: xr.Dataset, vectors: np.ndarray, initials: np.ndarray, 
     n = pop.sizes["subject"]
     # the bodies carry the Plug-in-Gait markers: gait_labels places heels and pelvis with them
     subjects = [subject(pop, i, marker_sets=("plug_in_gait",)) for i in range(n)]
-    params, exc, gain = engine_inputs(subjects, dtype=torch.float32)
-    ctrl = ReflexController(params, dt=DT, excitation_scale=exc, stretch_gain=gain)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        r = rollout(params, ctrl, ctrl.init(n, np.asarray(vectors, dtype=float)),
-                    initial_walking_state(params, np.asarray(initials, dtype=float)), float(duration),
-                    record_every=RECORD_EVERY, compile=compile)
-    sim = rollout_dataset(r, dim="batch")
+    rigid = np.broadcast_to(np.asarray(rigid_tendon, dtype=bool), (n,))
+    vectors, initials = np.asarray(vectors, dtype=float), np.asarray(initials, dtype=float)
+    parts, order = [], []
+    for model in sorted(set(rigid.tolist())):  # controllers made for different tendon models: one batch each
+        idx = np.flatnonzero(rigid == model)
+        params, exc, gain = engine_inputs([subjects[i] for i in idx], dtype=torch.float32, rigid_tendon=model)
+        ctrl = ReflexController(params, dt=DT, excitation_scale=exc, stretch_gain=gain)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = rollout(params, ctrl, ctrl.init(len(idx), vectors[idx]), initial_walking_state(params, initials[idx]),
+                        float(duration), record_every=RECORD_EVERY, compile=compile)
+        parts.append(rollout_dataset(r, dim="batch"))
+        order.extend(idx.tolist())
+    sim = parts[0] if len(parts) == 1 else xr.concat(parts, "batch").isel(batch=np.argsort(order))
     n_steps = int(round(duration / DT))
     n_time = (n_steps + RECORD_EVERY - 1) // RECORD_EVERY
     coords = [str(c) for c in sim.coordinate.values]
@@ -316,7 +327,8 @@ def _chunk_task(spec: dict) -> dict:
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     ds = _simulate_chunk(spec["pop"], spec["vectors"], spec["initials"], duration=spec["duration"],
-                         controllers=list(spec["controllers"]), compile=spec["compile"])
+                         controllers=list(spec["controllers"]), compile=spec["compile"],
+                         rigid_tendon=spec.get("rigid_tendon", True))
     ds.attrs["controllers_used"] = json.dumps(sorted(set(spec["controllers"])))
     sim_wall = time.perf_counter() - t0
     out, k = Path(spec["out"]), int(spec["chunk"])
@@ -620,6 +632,7 @@ def generate(pop: xr.Dataset, out: str | os.PathLike, *, duration: float = 10.0,
                       "controllers": [names[i] for i in rows],
                       "vectors": np.stack([docs[names[i]][0] for i in rows]),
                       "initials": np.stack([docs[names[i]][1] for i in rows]),
+                      "rigid_tendon": np.array([docs[names[i]][2] for i in rows]),
                       "duration": float(duration), "compile": bool(compile), "settings_sha256": settings_sha})
     if redo:
         warnings.warn(f"{path}: regenerating {len(redo)} chunk(s): " + "; ".join(redo), TwinWarning, stacklevel=2)

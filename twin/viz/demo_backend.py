@@ -462,7 +462,7 @@ def default_simulate(scenarios: Sequence[WhatIf], *, duration: float | None = No
     if num_threads is not None:
         torch.set_num_threads(int(num_threads))
     try:
-        params, ctrl_kw, mapping = _bodies(members)
+        params, ctrl_kw, mapping = _bodies(members, rigid_tendon=doc["rigid_tendon"])
         ctrl = ReflexController(params, dt=DT, **ctrl_kw)
         cs = ctrl.init(n, doc["vector"])
         state = initial_walking_state(params, doc.get("initial"))
@@ -486,7 +486,7 @@ def default_simulate(scenarios: Sequence[WhatIf], *, duration: float | None = No
 default_simulate.unsupported = UNSUPPORTED
 
 
-def _bodies(members: list[WhatIf]):
+def _bodies(members: list[WhatIf], *, rigid_tendon: bool = True):
     """``(EngineParams, controller keyword arguments, how the scenarios were applied)`` of the batch."""
     import torch
 
@@ -498,9 +498,9 @@ def _bodies(members: list[WhatIf]):
 
         body = BodyParams.default(lumbar=False, marker_sets=())
         subjects = [apply_scenarios(Subject(body), scenario_objects(m)) for m in members]
-        params, scale, gain = engine_inputs(subjects, dtype=torch.float32)
+        params, scale, gain = engine_inputs(subjects, dtype=torch.float32, rigid_tendon=rigid_tendon)
         return params, {"excitation_scale": scale, "stretch_gain": gain}, "twin.scenarios"
-    params, gain = apply_whatif(walking_params(batch=len(members)), members)
+    params, gain = apply_whatif(walking_params(batch=len(members), rigid_tendon=rigid_tendon), members)
     kw = {"stretch_gain": torch.as_tensor(gain, dtype=params.dtype)} if gain.any() else {}
     return params, kw, "built-in (twin.viz.demo_backend.apply_whatif)"
 
