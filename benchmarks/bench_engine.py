@@ -37,6 +37,15 @@ a rigid body dropped on its foot spheres.
 On a CUDA machine the run adds the GPU figures (aggregate real time by batch up
 to 262144, bytes per element, eager vs compiled, CUDA graphs, compliant
 tendons); ``--gpu`` runs only those (no OpenSim needed: for a lent GPU machine).
+
+Per-member vs shared body: every batched speed figure is measured twice, with
+the body's parameters copied per batch member (``EngineParams.from_body(...,
+shared=False)``; the keys without ``shared``, comparable with earlier runs) and
+held once for the whole batch (``shared=True``, the default of ``from_body``
+for one body repeated ``batch`` times: stride-0 views, the step reads each
+parameter once; keys with ``shared``, e.g. ``cuda_realtime_factor_shared_batch262144``,
+``engine_realtime_factor_per_core_shared_by_batch``). The two give the same
+trajectories (``tests/test_engine_shared.py``). ``--bodies`` restricts the runs to one form.
 """
 
 from __future__ import annotations
@@ -427,13 +436,19 @@ def check_id() -> float | None:
 
 
 # ---------------------------------------------------------------------------- memory
-def bytes_per_element(body, batch: int = 2048) -> float:
-    """Peak resident memory growth of eager steps at ``batch`` (float32) divided by the batch: an upper bound."""
+def bytes_per_element(body, batch: int = 2048, *, shared: bool = False) -> float:
+    """Peak resident memory growth of eager steps at ``batch`` (float32) divided by the batch: an upper bound.
+
+    ``shared``: the body's parameters held once for the batch instead of copied per member.
+    The peak is reset first where Linux allows it (``/proc/self/clear_refs``); elsewhere the
+    process-wide peak (``ru_maxrss``) is used, which an earlier, larger run inflates.
+    """
     import gc
 
     gc.collect()
+    _reset_peak_rss()
     before = _rss()
-    p = EngineParams.from_body(body, batch=batch, dtype=torch.float32)
+    p = EngineParams.from_body(body, batch=batch, dtype=torch.float32, shared=shared)
     s = initial_state(p)
     e = torch.full((batch, p.n_muscles), 0.1)
     peak = before
@@ -448,28 +463,62 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def bytes_per_element_fresh(*, shared: bool = False) -> float:
+    """:func:`bytes_per_element` of the default body in a fresh Python process (freed memory that this
+    process keeps for reuse would hide the growth of a second measurement)."""
+    import subprocess
+
+    code = ("import sys, torch; sys.path.insert(0, {d!r}); torch.set_num_threads(1); import bench_engine as be; "
+            "print(be.bytes_per_element(be.BodyParams.default(lumbar=False, marker_sets=()), shared={s}))"
+            ).format(d=str(Path(__file__).resolve().parent), s=bool(shared))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _reset_peak_rss() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
 def _peak_rss() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 # ---------------------------------------------------------------------------- main
-def cuda_figures(spec, *, quick: bool) -> dict:
+def cuda_figures(spec, *, quick: bool, bodies: str = "both") -> dict:
     """Engine throughput and memory on the CUDA device (float32, rigid tendons unless named).
 
     Aggregate real-time factor = batch x simulated s / wall s, after warm-up and compilation;
     memory = peak CUDA allocation during the run minus what was allocated before, per element.
-    Also: eager at one batch (what compilation buys), CUDA graphs (``torch.compile`` mode
-    ``"reduce-overhead"``) at the smallest batch, and compliant tendons at the best batch.
+    Each batch runs with per-member parameter copies (keys ``cuda_realtime_factor_batch{b}``,
+    ``cuda_bytes_per_element_batch{b}``) and with the body held once for the batch (keys
+    ``cuda_realtime_factor_shared_batch{b}``, ``cuda_bytes_per_element_shared_batch{b}``);
+    ``bodies`` ("both", "per-member", "shared") restricts that. Also: eager at one batch (what
+    compilation buys), CUDA graphs (``torch.compile`` mode ``"reduce-overhead"``) at the
+    smallest batch, and compliant tendons at the best batch, per-member (and compliant shared).
     """
     out: dict = {}
     sim_s = 0.2 if quick else 1.0
     batches = (4096, 16384, 65536) if quick else (4096, 16384, 65536, 262144)
+    forms = {"both": (False, True), "per-member": (False,), "shared": (True,)}[bodies]
 
-    def run(b, *, compile=True, rigid=True, label=""):
+    def run(b, *, compile=True, rigid=True, shared=False, label=""):
+        label = label + (", shared body" if shared else "")
         torch.cuda.empty_cache()
         before = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
-        p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, device="cuda", rigid_tendon=rigid)
+        p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, device="cuda", rigid_tendon=rigid,
+                                   shared=shared)
         t0 = time.perf_counter()
         wall, _, _, failed = engine_walk(p, sim_s, compile=compile)
         agg = b * sim_s / wall
@@ -480,29 +529,46 @@ def cuda_figures(spec, *, quick: bool) -> dict:
         del p
         return agg, mem
 
+    out_of_memory = set()
     for b in batches:
+        for shared in forms:
+            tag = "shared_" if shared else ""
+            if shared in out_of_memory:
+                continue
+            try:
+                agg, mem = run(b, shared=shared)
+            except torch.cuda.OutOfMemoryError:
+                print(f"== engine on CUDA, batch {b}{', shared body' if shared else ''}: out of memory")
+                out_of_memory.add(shared)
+                continue
+            out[f"cuda_realtime_factor_{tag}batch{b}"] = agg
+            out[f"cuda_bytes_per_element_{tag}batch{b}"] = round(mem)
+    best = {}
+    for shared in forms:
+        prefix = "cuda_realtime_factor_shared_batch" if shared else "cuda_realtime_factor_batch"
+        rates = {k: v for k, v in out.items() if k.startswith(prefix)}
+        if rates:
+            out["cuda_realtime_factor_shared_best" if shared else "cuda_realtime_factor_best"] = max(rates.values())
+            best[shared] = int(max(rates, key=rates.get).removeprefix(prefix))
+    first = forms[0]
+    extra = [("cuda_eager_realtime_factor_batch%d", {"compile": False, "label": ", eager"}, batches[1], first),
+             ("cuda_graphs_realtime_factor_batch%d", {"compile": "reduce-overhead", "label": ", CUDA graphs"},
+              batches[0], first)]
+    extra += [("cuda_compliant_realtime_factor_shared_batch%d" if shared else "cuda_compliant_realtime_factor_batch%d",
+               {"rigid": False, "label": ", compliant tendons"}, best[shared], shared) for shared in forms if shared in best]
+    for key, kw, b, shared in extra:
+        if shared and "shared" not in key:
+            key = key.replace("_batch", "_shared_batch")
         try:
-            agg, mem = run(b)
-        except torch.cuda.OutOfMemoryError:
-            print(f"== engine on CUDA, batch {b}: out of memory")
-            break
-        out[f"cuda_realtime_factor_batch{b}"] = agg
-        out[f"cuda_bytes_per_element_batch{b}"] = round(mem)
-    rates = {k: v for k, v in out.items() if k.startswith("cuda_realtime_factor_batch")}
-    out["cuda_realtime_factor_best"] = max(rates.values())
-    best = int(max(rates, key=rates.get).removeprefix("cuda_realtime_factor_batch"))
-    for key, kw, b in (("cuda_eager_realtime_factor_batch%d", {"compile": False, "label": ", eager"}, batches[1]),
-                       ("cuda_graphs_realtime_factor_batch%d", {"compile": "reduce-overhead",
-                                                                "label": ", CUDA graphs"}, batches[0]),
-                       ("cuda_compliant_realtime_factor_batch%d", {"rigid": False, "label": ", compliant tendons"},
-                        best)):
-        try:
-            out[key % b] = run(b, **kw)[0]
+            out[key % b] = run(b, shared=shared, **kw)[0]
         except Exception as err:  # report, keep the other figures
             out[key % b] = None
-            print(f"== engine on CUDA, batch {b}{kw['label']}: failed ({type(err).__name__}: {str(err)[:200]})")
+            print(f"== engine on CUDA, batch {b}{kw['label']}{', shared body' if shared else ''}: failed "
+                  f"({type(err).__name__}: {str(err)[:200]})")
     out["cuda_note"] = ("float32; aggregate over the batch (one GPU); batch x simulated s / wall s after warm-up and "
-                        "compilation, one torch.compile graph per batch size")
+                        "compilation, one torch.compile graph per batch size and body form; keys with 'shared': "
+                        "one body's parameters held once for the batch (EngineParams.from_body(..., shared=True)), "
+                        "without: copied per member (shared=False)")
     return out
 
 
@@ -511,6 +577,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs (under a minute plus compilation)")
     parser.add_argument("--gpu", action="store_true",
                         help="only the CUDA figures (throughput and memory by batch): for a GPU machine, needs no OpenSim")
+    parser.add_argument("--bodies", choices=("both", "per-member", "shared"), default="both",
+                        help="batched speed runs with the body's parameters copied per member, held once for the "
+                             "batch (shared), or both (default)")
     args = parser.parse_args()
     os.chdir(tempfile.mkdtemp(prefix="twin_bench_engine_"))  # OpenSim may write logs into the cwd
     quick = args.quick
@@ -531,14 +600,20 @@ def main() -> None:
             sys.exit("twin bench engine --gpu: no CUDA device here (torch.cuda.is_available() is False)")
         figures["scenario"] = figures["scenario"].replace("rigid tendons in both simulators for the speed ratio",
                                                           "rigid tendons unless named")
-        figures.update(cuda_figures(harness_spec(body), quick=quick))
+        figures.update(cuda_figures(harness_spec(body), quick=quick, bodies=args.bodies))
         emit(figures)
         return
+    forms = {"both": (False, True), "per-member": (False,), "shared": (True,)}[args.bodies]
     print("== memory (eager float32 step, batch 2048; upper bound)")
-    bpe = bytes_per_element(body)
-    figures["bytes_per_batch_element"] = round(bpe)
-    figures["batch_4096_fits_4GB"] = bool(bpe * 4096 < 4e9)
-    print(f"  {bpe / 1024:.1f} KiB per batch element -> batch 4096: {bpe * 4096 / 2**30:.2f} GiB")
+    for shared in forms:
+        bpe = bytes_per_element_fresh(shared=shared)
+        if shared:
+            figures["bytes_per_batch_element_shared"] = round(bpe)
+        else:
+            figures["bytes_per_batch_element"] = round(bpe)
+            figures["batch_4096_fits_4GB"] = bool(bpe * 4096 < 4e9)
+        print(f"  {'shared body' if shared else 'per-member parameters'}: {bpe / 1024:.1f} KiB per batch element -> "
+              f"batch 4096: {bpe * 4096 / 2**30:.2f} GiB")
 
     print(f"== OpenSim 4 forward simulation, {duration:g} s (Manager default integrator, accuracy 1e-3)")
     wall_os, t_os, q_os, coords = opensim_walk(body, duration, rigid=True)
@@ -594,32 +669,43 @@ def main() -> None:
             print(f"  compile failed ({type(err).__name__}); eager figure used")
     figures["engine_realtime_factor_batch1"] = max(rt1, rt_eager)
 
-    best = 0.0
-    per_batch = {}
+    per_batch: dict = {False: {}, True: {}}
     batches = (1024,) if quick else (64, 256, 1024, 4096)
     steps_s = 0.25 if quick else 1.0
     for b in batches:
-        p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, rigid_tendon=True)
-        wall, _, _, failed = engine_walk(p, steps_s, compile=True)
-        agg = b * steps_s / wall
-        per_batch[b] = agg
-        best = max(best, agg)
-        print(f"== engine, batch {b}, float32, rigid tendons, compiled, 1 thread: {agg:.0f}x real time aggregate "
-              f"per core ({failed} failed members)")
-    b = max(per_batch, key=per_batch.get)
-    if quick:
-        figures["engine_compliant_realtime_factor_per_core"] = None
-    else:
-        p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, rigid_tendon=False)
-        wall, _, _, failed = engine_walk(p, steps_s, compile=True)
-        figures["engine_compliant_realtime_factor_per_core"] = b * steps_s / wall
-        print(f"== engine, batch {b}, compliant tendons: {b * steps_s / wall:.0f}x real time aggregate per core "
-              f"({failed} failed members)")
-    figures["engine_realtime_factor_per_core"] = best
-    figures["engine_realtime_factor_per_core_by_batch"] = {str(k): round(v, 1) for k, v in per_batch.items()}
-    figures["ratio_vs_opensim"] = best / figures["opensim_realtime_factor"]
+        for shared in forms:
+            p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, rigid_tendon=True, shared=shared)
+            wall, _, _, failed = engine_walk(p, steps_s, compile=True)
+            agg = b * steps_s / wall
+            per_batch[shared][b] = agg
+            print(f"== engine, batch {b}, float32, rigid tendons, compiled, 1 thread, "
+                  f"{'shared body' if shared else 'per-member parameters'}: {agg:.0f}x real time aggregate "
+                  f"per core ({failed} failed members)")
+    if per_batch[False]:
+        best = max(per_batch[False].values())
+        b = max(per_batch[False], key=per_batch[False].get)
+        if quick:
+            figures["engine_compliant_realtime_factor_per_core"] = None
+        else:
+            p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, rigid_tendon=False, shared=False)
+            wall, _, _, failed = engine_walk(p, steps_s, compile=True)
+            figures["engine_compliant_realtime_factor_per_core"] = b * steps_s / wall
+            print(f"== engine, batch {b}, compliant tendons: {b * steps_s / wall:.0f}x real time aggregate per core "
+                  f"({failed} failed members)")
+        figures["engine_realtime_factor_per_core"] = best
+        figures["engine_realtime_factor_per_core_by_batch"] = {str(k): round(v, 1) for k, v in per_batch[False].items()}
+        figures["ratio_vs_opensim"] = best / figures["opensim_realtime_factor"]
+    if per_batch[True]:
+        best_shared = max(per_batch[True].values())
+        figures["engine_realtime_factor_per_core_shared"] = best_shared
+        figures["engine_realtime_factor_per_core_shared_by_batch"] = {str(k): round(v, 1)
+                                                                      for k, v in per_batch[True].items()}
+        figures["ratio_vs_opensim_shared"] = best_shared / figures["opensim_realtime_factor"]
+    figures["per_core_note"] = ("keys with 'shared': one body's parameters held once for the batch "
+                                "(EngineParams.from_body(..., shared=True), the default for batch=); without: copied "
+                                "per member (shared=False), as in earlier runs")
     if cuda:
-        figures.update(cuda_figures(spec, quick=quick))
+        figures.update(cuda_figures(spec, quick=quick, bodies=args.bodies))
 
     print("== accuracy against OpenSim on the same body")
     figures["moment_arm_max_err_pct"] = check_paths(body)

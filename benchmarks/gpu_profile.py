@@ -4,9 +4,14 @@ Run on a GPU machine: ``python benchmarks/gpu_profile.py`` (batch 65536, float32
 tendons, the harness scenario of ``bench_engine.py``). A developer's tool: prints, no JSON.
 If the wall time per step is well above the GPU time per step, the step is launch-bound
 (CUDA graphs or fewer kernels help); else the kernels themselves are the limit.
+
+Both parameter forms are profiled (``--bodies`` picks one): copied per batch member
+(``EngineParams.from_body(..., shared=False)``) and held once for the batch
+(``shared=True``, stride-0 views: the step reads each parameter once).
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 import time
@@ -35,8 +40,8 @@ def tensors(obj):
             yield from tensors(v)
 
 
-def setup(b, spec):
-    p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, device="cuda", rigid_tendon=True)
+def setup(b, spec, shared=False):
+    p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, device="cuda", rigid_tendon=True, shared=shared)
     q0 = p.q_default.clone()
     q0[:, p.coordinate_names.index("pelvis_ty")] = 0.94
     s = initial_state(p, q=q0, activation=0.05)
@@ -56,15 +61,33 @@ def timed(stepper, p, s, e, n):
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bodies", choices=("both", "per-member", "shared"), default="both")
+    parser.add_argument("--batch", type=int, default=65536)
+    args = parser.parse_args()
     torch.set_float32_matmul_precision("high")
     body = be.BodyParams.default(lumbar=False, marker_sets=())
     spec = be.harness_spec(body)
     step = make_stepper(compile=True)
-    p, s, e = setup(65536, spec)
+    for shared in {"both": (False, True), "per-member": (False,), "shared": (True,)}[args.bodies]:
+        profile_one(step, spec, args.batch, shared)
+        torch.cuda.empty_cache()
+
+
+def profile_one(step, spec, b, shared):
+    form = "shared body" if shared else "per-member parameters"
+    torch.cuda.empty_cache()
+    before = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    p, s, e = setup(b, spec, shared)
     n_tensors = sum(1 for _ in tensors(p))
-    print(f"EngineParams holds {n_tensors} tensors (each one input copy per CUDA-graph replay)", flush=True)
+    n_bytes = sum(t.untyped_storage().nbytes() for t in tensors(p)) + sum(
+        v.untyped_storage().nbytes() for v in vars(p.bl).values() if isinstance(v, torch.Tensor))
+    print(f"== {form}: EngineParams holds {n_tensors} tensors, {n_bytes / b:.0f} bytes per element with its "
+          "batch-last view", flush=True)
     ms = timed(step, p, s, e, 50) * 1e3
-    print(f"default compile, batch 65536: {ms:.3f} ms/step", flush=True)
+    print(f"default compile, batch {b}, {form}: {ms:.3f} ms/step, peak CUDA memory "
+          f"{(torch.cuda.max_memory_allocated() - before) / b:.0f} bytes per element", flush=True)
     from torch.profiler import ProfilerActivity, profile
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
         for _ in range(10):

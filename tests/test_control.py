@@ -238,7 +238,7 @@ def test_shipped_controller_walks_20s():
         pytest.skip("no shipped controller yet")
     doc = load_controller(SHIPPED)
     n = 11
-    params = walking_params(batch=n)
+    params = walking_params(batch=n, rigid_tendon=doc["rigid_tendon"])  # the tendon model it was made for
     names = list(params.coordinate_names)
     rng = np.random.default_rng(7)  # other draws than the benchmark's
     dq = np.zeros((n, len(names)))

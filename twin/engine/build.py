@@ -22,6 +22,18 @@ Two kinds of fields:
   values, contact constants) -- leading batch dim ``B``, so every member may
   be a different body or scenario.
 
+A batch of one body repeated ``B`` times (a CMA-ES population on one body,
+the speed benchmark) is *shared* by default: each parameter tensor is a
+stride-0 view (``expand``) of the body's single row, so its shape is still
+``[B, ...]`` (indexing, :meth:`EngineParams.select`, :meth:`~EngineParams.replace`
+... behave as for copies) but no per-member copy exists, and the step's
+batch-last view holds ``[..., 1]`` tensors that broadcast against the
+``[..., B]`` state. A step therefore reads each parameter once instead of
+``B`` times (the step is memory-bound at large batch). Results are the same
+as with per-member copies (elementwise operations broadcast exactly; checked
+in ``tests/test_engine_shared.py``). A field replaced by per-member values
+becomes an ordinary ``[B, ...]`` tensor; the others stay shared.
+
 Shapes use ``B`` batch, ``N`` (merged) bodies, ``Q`` coordinates, ``F``
 coordinate functions (joint translations, moving path point components),
 ``S`` splines, ``K`` spline knots, ``P`` path points, ``G`` path segments,
@@ -33,6 +45,11 @@ Examples
 >>> p = EngineParams.from_body(double_pendulum(), batch=3)
 >>> tuple(p.mass.shape), p.coordinate_names
 ((3, 2), ('q1', 'q2'))
+>>> p.shared, tuple(p.bl.mass.shape)      # one body held once; the step's view broadcasts
+(True, (2, 1))
+>>> c = EngineParams.from_body(double_pendulum(), batch=3, shared=False)
+>>> c.shared, tuple(c.bl.mass.shape), bool((c.mass == p.mass).all())
+(False, (2, 3), True)
 >>> from twin.errors import ParameterError
 >>> bad = double_pendulum(m1=-1.0)
 >>> try:
@@ -55,7 +72,7 @@ from ..errors import ParameterError
 from . import spline as _spline
 from .spec import BodySpec, ContactSpec, Func1D, JointSpec, ModelSpec, PathPointSpec
 
-__all__ = ["EngineParams", "as_spec", "merge_welded"]
+__all__ = ["EngineParams", "SHARED_DEFAULT", "as_spec", "merge_welded"]
 
 RHO_MUSCLE = 1059.7  # kg/m^3, muscle density (as OpenSim's metabolics probes)
 SIGMA_MUSCLE = 0.25e6  # Pa, specific tension used for muscle mass (OpenSim's default)
@@ -120,6 +137,9 @@ class EngineParams:
 
     Parameters (leading batch dim B)
     --------------------------------
+    Each may be a stride-0 view of one row (a *shared* field: every member
+    has the same value; see :attr:`shared_fields`).
+
     theta0, theta0_par : [B, N] rad
         Constant angle offsets of each body and of its parent.
     joint_a : [B, N, 2] m
@@ -298,6 +318,22 @@ class EngineParams:
     def device(self) -> torch.device:
         return self.mass.device
 
+    @property
+    def shared_fields(self) -> frozenset:
+        """Names of the parameter fields held once for the whole batch (stride-0 views of one row).
+
+        Empty for a batch of one member (nothing to share) and for fully
+        per-member batches; fields without elements (e.g. ``fmax`` of a
+        model without muscles) are never listed.
+        """
+        return frozenset(name for name in _PARAM_FIELDS if _is_shared(getattr(self, name)))
+
+    @property
+    def shared(self) -> bool:
+        """True if the batch has several members and every parameter field (with elements) is shared."""
+        return self.batch_size > 1 and all(_is_shared(getattr(self, name)) or getattr(self, name).numel() == 0
+                                           for name in _PARAM_FIELDS)
+
     def _map(self, fn_param, fn_struct) -> EngineParams:
         out = {}
         for f in fields(self):
@@ -316,15 +352,52 @@ class EngineParams:
                 return v.to(device=device, dtype=dtype)
             return v.to(device=device)
 
-        return self._map(conv, conv)
+        def conv_param(v):  # a shared field stays a view of one (converted) row
+            return conv(v[:1]).expand(v.shape) if _is_shared(v) else conv(v)
+
+        return self._map(conv_param, conv)
 
     def select(self, index) -> EngineParams:
-        """Batch members ``index`` (int sequence, slice or bool/long tensor)."""
-        return self._map(lambda v: v[index], lambda v: v)
+        """Batch members ``index`` (int sequence, slice or bool/long tensor).
 
-    def repeat(self, n: int) -> EngineParams:
-        """Each batch member repeated ``n`` times (``repeat_interleave``)."""
-        return self._map(lambda v: v.repeat_interleave(n, dim=0), lambda v: v)
+        Shared fields stay shared (views of their one row).
+        """
+        rows = torch.arange(self.batch_size)[index.cpu() if isinstance(index, torch.Tensor) else index]
+        if rows.dim() != 1:  # a single int: as plain indexing (drops the batch dim)
+            return self._map(lambda v: v[index], lambda v: v)
+        n = int(rows.shape[0])
+
+        def sel(v):
+            return v[:1].expand((n,) + tuple(v.shape[1:])) if _is_shared(v) and n > 0 else v[index]
+
+        return self._map(sel, lambda v: v)
+
+    def repeat(self, n: int, *, shared: bool | None = None) -> EngineParams:
+        """Each batch member repeated ``n`` times (as ``repeat_interleave``).
+
+        Parameters
+        ----------
+        n : int
+        shared : bool, optional, keyword-only
+            For a batch of one member: True gives stride-0 views of its
+            tensors (no copies; see the module docstring), False copies.
+            Default: :data:`SHARED_DEFAULT`. Fields that are already shared
+            stay shared either way.
+        """
+        if shared is None:
+            shared = SHARED_DEFAULT
+        one = self.batch_size == 1 and bool(shared)
+
+        def rep(v):
+            if one or _is_shared(v):
+                return v[:1].expand((v.shape[0] * n,) + tuple(v.shape[1:]))
+            return v.repeat_interleave(n, dim=0)
+
+        return self._map(rep, lambda v: v)
+
+    def unshared(self) -> EngineParams:
+        """A copy in which every parameter field is an ordinary per-member tensor (shared fields materialised)."""
+        return self._map(lambda v: v.contiguous() if _is_shared(v) else v, lambda v: v)
 
     def with_options(self, *, rigid_tendon: bool | None = None) -> EngineParams:
         """A copy with modelling options changed (``rigid_tendon``)."""
@@ -337,7 +410,9 @@ class EngineParams:
         """A copy with parameter fields replaced (e.g. a scaled ``fmax`` for a weakness scenario).
 
         Values are checked for shape and finiteness; tensors keep their
-        autograd graph (so gradients with respect to parameters work).
+        autograd graph (so gradients with respect to parameters work). A
+        shared field replaced by a value that needs no gradient and has the
+        same row for every member stays shared (a view of that row).
         """
         for name, value in changes.items():
             if name in _PARAM_FIELDS:
@@ -347,6 +422,9 @@ class EngineParams:
                     raise ParameterError(f"replace(): {name} must have shape {tuple(old.shape)}, got {tuple(value.shape)}")
                 if not bool(torch.isfinite(value.detach()).all()):
                     raise ParameterError(f"replace(): {name} has non-finite values")
+                if (_is_shared(old) and not _is_shared(value) and not value.requires_grad and value.numel()
+                        and bool((value == value[:1]).all())):
+                    value = value[:1].clone().expand(value.shape)
                 changes[name] = value
         return replace(self, **changes)
 
@@ -354,7 +432,7 @@ class EngineParams:
     @classmethod
     def from_body(cls, bodies: Any, *, batch: int | None = None, dtype: torch.dtype = torch.float64,
                   device: str | torch.device = "cpu", rigid_tendon: bool = False,
-                  contact: bool = True) -> EngineParams:
+                  contact: bool = True, shared: bool | None = None) -> EngineParams:
         """Build the tensors of a batch of bodies, validating them.
 
         Parameters
@@ -373,6 +451,11 @@ class EngineParams:
         contact : bool, keyword-only
             Keep the contact spheres (False drops them, as
             ``twin.model.to_opensim(..., contact=False)``).
+        shared : bool, optional, keyword-only
+            With ``batch``: True holds the body's parameters once, as
+            stride-0 views (see the module docstring; same results, less
+            memory traffic per step), False copies them per member.
+            Default: :data:`SHARED_DEFAULT`.
 
         Returns
         -------
@@ -420,7 +503,7 @@ class EngineParams:
             kwargs[k] = _tensor(v, dtype, dev)
         params = cls(**kwargs)
         if batch is not None and batch > 1:
-            params = params.repeat(batch)
+            params = params.repeat(batch, shared=shared)
         return params
 
 
@@ -429,13 +512,19 @@ class BatchLast:
 
     Same attribute names as EngineParams: parameter fields moved
     (``fmax`` is ``[M, B]``, ``joint_a`` ``[N, 2, B]``...), structure fields
-    shared. Used inside the step; built once per EngineParams.
+    kept. A shared parameter field (one row viewed ``B`` times) becomes
+    ``[..., 1]`` and broadcasts against the ``[..., B]`` state, so the step
+    code must combine parameters with state by broadcasting elementwise
+    operations (or ``expand`` to the state's batch before a ``gather`` /
+    ``index_copy``). Used inside the step; built once per EngineParams.
     """
 
     def __init__(self, params: EngineParams) -> None:
         for f in fields(params):
             v = getattr(params, f.name)
             if f.name in _PARAM_FIELDS:
+                if _is_shared(v):
+                    v = v[:1]
                 v = v.movedim(0, -1).contiguous()
             setattr(self, f.name, v)
         self.batch_size = int(params.mass.shape[0])
@@ -459,6 +548,15 @@ class BatchLast:
         self.spline_scatter = torch.zeros(n_fn, len(spline_fn), dtype=params.mass.dtype, device=params.mass.device)
         if len(spline_fn):
             self.spline_scatter[spline_fn, np.arange(len(spline_fn))] = 1.0
+
+
+#: default of ``EngineParams.from_body(..., batch=B, shared=None)`` and ``EngineParams.repeat(n, shared=None)``
+SHARED_DEFAULT = True
+
+
+def _is_shared(v: torch.Tensor) -> bool:
+    """A parameter tensor whose batch rows are one row viewed several times (stride 0 along the batch)."""
+    return v.dim() > 0 and v.shape[0] > 1 and v.stride(0) == 0 and v.numel() > 0
 
 
 _PARAM_FIELDS = {

@@ -148,7 +148,7 @@ def _functions(P, q: torch.Tensor):
     raw = q[P.fn_coord]
     t = torch.minimum(torch.maximum(raw, P.fn_lo), P.fn_hi)
     f = P.fn_intercept + P.fn_slope * t
-    df = P.fn_slope
+    df = P.fn_slope.expand(f.shape)  # a shared body's [F, 1] slopes, viewed at the batch size
     if P.n_splines:
         ts = raw[P.spline_fn]
         sf, sdf, sddf = _spline_eval(ts, P.spline_x, P.spline_y, P.spline_b, P.spline_c, P.spline_d,

@@ -66,12 +66,13 @@ class PathGeometry:
 def _path(P, k: _Kin, q: torch.Tensor):
     """Batch-last path geometry: ``q`` [Q, B] -> length [M, B], dL/dq [M, Q, B]."""
     body = P.point_body
-    r = P.point_r  # [P, 3, B]
+    r = P.point_r  # [P, 3, B] (or [P, 3, 1]: one body shared by the batch)
     mv = P.moving_point
     n_moving = int(mv.shape[0])
     if n_moving:
         fm = P.moving_fn
-        r = r.index_copy(0, mv, torch.stack((k.fn[fm[:, 0]], k.fn[fm[:, 1]], k.fn[fm[:, 2]]), dim=1))
+        moving = torch.stack((k.fn[fm[:, 0]], k.fn[fm[:, 1]], k.fn[fm[:, 2]]), dim=1)  # [Pm, 3, B]
+        r = r.expand(-1, -1, moving.shape[-1]).index_copy(0, mv, moving)
     posx, posy, _, _ = _points(k, body, r[:, 0], r[:, 1])
     pz = P.body_z[body] + r[:, 2]
     i, j = P.seg_i, P.seg_j

@@ -175,10 +175,24 @@ def evaluate(t: torch.Tensor, x: torch.Tensor, y: torch.Tensor, b: torch.Tensor,
 
 def evaluate_bl(t: torch.Tensor, x: torch.Tensor, y: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
                 d: torch.Tensor, x_last: torch.Tensor, y_last: torch.Tensor, b_last: torch.Tensor):
-    """:func:`evaluate` with the batch last: ``t`` [S, B], knots/coefficients [S, K, B], ends [S, B]."""
+    """:func:`evaluate` with the batch last: ``t`` [S, B], knots/coefficients [S, K, B], ends [S, B].
+
+    Knots, coefficients and ends may also be ``[S, K, 1]`` / ``[S, 1]`` (one
+    body shared by the batch): they broadcast against ``t``.
+    """
     below = t < x[:, 0]
-    k = ((t.unsqueeze(1) >= x).sum(1) - 1).clamp(min=0)
+    if torch.compiler.is_compiling():
+        # the knot count unrolled: one pointwise kernel vectorised over the batch (a reduction over
+        # the knots of shared [S, K, 1] knots would be vectorised over the knots instead)
+        count = torch.zeros_like(t, dtype=torch.long)
+        for j in range(x.shape[1]):
+            count = count + (t >= x[:, j]).long()
+    else:
+        count = (t.unsqueeze(1) >= x).sum(1)
+    k = (count - 1).clamp(min=0)
     kk = k.unsqueeze(1)
+    full = (x.shape[0], x.shape[1], t.shape[-1])  # gather needs the batch size of the index (views, no copies)
+    x, y, b, c, d = (v.expand(full) for v in (x, y, b, c, d))
     xk = torch.gather(x, 1, kk).squeeze(1)
     yk = torch.gather(y, 1, kk).squeeze(1)
     bk = torch.gather(b, 1, kk).squeeze(1)
