@@ -34,4 +34,16 @@ def data_file(data_dir):
     return get
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module (small eager batches: thread hand-off dominates tiny ops on a
+    busy machine); use as ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 GAIT10 = "opensim-models/Pipelines/Gait10dof18musc"

@@ -26,13 +26,7 @@ from twin.errors import ParameterError, TwinError
 F64 = torch.float64
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Small eager batches: one thread (thread hand-off dominates tiny ops on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _pendulum_run(p, q0, qd0, dt, n, integrator, *, energy_every=1):

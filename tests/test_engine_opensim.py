@@ -29,13 +29,7 @@ F64 = torch.float64
 BodyParams, to_opensim = model_mod.BodyParams, model_mod.to_opensim
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Small eager batches: one thread (thread hand-off dominates tiny ops on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -15,12 +15,7 @@ GAIT10 = "opensim-models/Pipelines/Gait10dof18musc"
 IK = f"{GAIT10}/OutputReference/IK/subject01_walk_IK.mot"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
