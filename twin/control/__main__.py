@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     ap.add_argument("--eager", action="store_true", help="no torch.compile")
     ap.add_argument("--tendons", choices=("rigid", "compliant"), default=None,
                     help="engine tendon model (default: the --start controller's, else rigid); compliant tendons "
-                         "store and return energy (ankle push-off) at about the same speed")
+                         "stretch and return energy (see data/controllers/README.md for what they gave)")
     ap.add_argument("--device", default="cpu", help="torch device of the engine batches (cpu, cuda, cuda:1, ...)")
     ap.add_argument("--start", help="controller JSON to start from (default: published values)")
     args = ap.parse_args(argv)
