@@ -85,6 +85,8 @@ HARNESS = {"pelvis_tilt": (400.0, 0.0, 80.0), "pelvis_tx": (2000.0, 0.0, 400.0),
 PHASE = {"hamstrings": 0.55, "bifemsh": 0.75, "glut_max": 0.6, "iliopsoas": 0.05, "rect_fem": 0.1, "vasti": 0.55,
          "gastroc": 0.35, "soleus": 0.35, "tib_ant": 0.9}
 RATE = 200.0  # excitation samples per second
+#: ``--bodies`` choice -> the parameter forms measured (``shared`` of ``EngineParams.from_body``)
+FORMS = {"both": (False, True), "per-member": (False,), "shared": (True,)}
 
 
 def _osim():
@@ -160,6 +162,13 @@ def opensim_walk(body, duration: float, *, muscle: str = "DeGrooteFregly2016", r
 _STEPPERS: dict = {}
 
 
+def harness_start(params):
+    """The harness scenario's start state: default pose with the pelvis at 0.94 m, activations 0.05."""
+    q0 = params.q_default.clone()
+    q0[:, params.coordinate_names.index("pelvis_ty")] = 0.94
+    return initial_state(params, q=q0, activation=0.05)
+
+
 def engine_walk(params, duration: float, *, dt: float = DT, compile: bool = False, record: bool = False):
     """Engine run of the harness scenario; returns (wall s after warm-up, time, q [T, B, Q])."""
     bsz, dev, dtype = params.batch_size, params.device, params.dtype
@@ -168,9 +177,7 @@ def engine_walk(params, duration: float, *, dt: float = DT, compile: bool = Fals
     idx = np.minimum((np.arange(n) * dt * RATE).astype(int), len(tt) - 2)
     frac = torch.tensor(np.arange(n) * dt * RATE - idx, dtype=dtype, device=dev)
     table = torch.tensor(ee, dtype=dtype, device=dev)
-    q0 = params.q_default.clone()
-    q0[:, params.coordinate_names.index("pelvis_ty")] = 0.94
-    state = initial_state(params, q=q0, activation=0.05)
+    state = harness_start(params)
     if compile not in _STEPPERS:
         _STEPPERS[compile] = make_stepper(compile=compile)
     stepper = _STEPPERS[compile]
@@ -510,7 +517,7 @@ def cuda_figures(spec, *, quick: bool, bodies: str = "both") -> dict:
     out: dict = {}
     sim_s = 0.2 if quick else 1.0
     batches = (4096, 16384, 65536) if quick else (4096, 16384, 65536, 262144)
-    forms = {"both": (False, True), "per-member": (False,), "shared": (True,)}[bodies]
+    forms = FORMS[bodies]
 
     def run(b, *, compile=True, rigid=True, shared=False, label=""):
         label = label + (", shared body" if shared else "")
@@ -550,19 +557,16 @@ def cuda_figures(spec, *, quick: bool, bodies: str = "both") -> dict:
         if rates:
             out["cuda_realtime_factor_shared_best" if shared else "cuda_realtime_factor_best"] = max(rates.values())
             best[shared] = int(max(rates, key=rates.get).removeprefix(prefix))
-    first = forms[0]
-    extra = [("cuda_eager_realtime_factor_batch%d", {"compile": False, "label": ", eager"}, batches[1], first),
-             ("cuda_graphs_realtime_factor_batch%d", {"compile": "reduce-overhead", "label": ", CUDA graphs"},
-              batches[0], first)]
-    extra += [("cuda_compliant_realtime_factor_shared_batch%d" if shared else "cuda_compliant_realtime_factor_batch%d",
-               {"rigid": False, "label": ", compliant tendons"}, best[shared], shared) for shared in forms if shared in best]
-    for key, kw, b, shared in extra:
-        if shared and "shared" not in key:
-            key = key.replace("_batch", "_shared_batch")
+    extra = [("eager", {"compile": False, "label": ", eager"}, batches[1], forms[0]),
+             ("graphs", {"compile": "reduce-overhead", "label": ", CUDA graphs"}, batches[0], forms[0])]
+    extra += [("compliant", {"rigid": False, "label": ", compliant tendons"}, best[shared], shared)
+              for shared in forms if shared in best]
+    for kind, kw, b, shared in extra:
+        key = f"cuda_{kind}_realtime_factor_{'shared_' if shared else ''}batch{b}"
         try:
-            out[key % b] = run(b, shared=shared, **kw)[0]
+            out[key] = run(b, shared=shared, **kw)[0]
         except Exception as err:  # report, keep the other figures
-            out[key % b] = None
+            out[key] = None
             print(f"== engine on CUDA, batch {b}{kw['label']}{', shared body' if shared else ''}: failed "
                   f"({type(err).__name__}: {str(err)[:200]})")
     out["cuda_note"] = ("float32; aggregate over the batch (one GPU); batch x simulated s / wall s after warm-up and "
@@ -577,7 +581,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs (under a minute plus compilation)")
     parser.add_argument("--gpu", action="store_true",
                         help="only the CUDA figures (throughput and memory by batch): for a GPU machine, needs no OpenSim")
-    parser.add_argument("--bodies", choices=("both", "per-member", "shared"), default="both",
+    parser.add_argument("--bodies", choices=tuple(FORMS), default="both",
                         help="batched speed runs with the body's parameters copied per member, held once for the "
                              "batch (shared), or both (default)")
     args = parser.parse_args()
@@ -603,7 +607,7 @@ def main() -> None:
         figures.update(cuda_figures(harness_spec(body), quick=quick, bodies=args.bodies))
         emit(figures)
         return
-    forms = {"both": (False, True), "per-member": (False,), "shared": (True,)}[args.bodies]
+    forms = FORMS[args.bodies]
     print("== memory (eager float32 step, batch 2048; upper bound)")
     for shared in forms:
         bpe = bytes_per_element_fresh(shared=shared)

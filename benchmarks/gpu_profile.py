@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_engine as be  # noqa: E402
 from twin.engine.build import EngineParams  # noqa: E402
 from twin.engine.simulate import make_stepper  # noqa: E402
-from twin.engine.step import initial_state  # noqa: E402
 
 
 def tensors(obj):
@@ -42,9 +41,7 @@ def tensors(obj):
 
 def setup(b, spec, shared=False):
     p = EngineParams.from_body(spec, batch=b, dtype=torch.float32, device="cuda", rigid_tendon=True, shared=shared)
-    q0 = p.q_default.clone()
-    q0[:, p.coordinate_names.index("pelvis_ty")] = 0.94
-    s = initial_state(p, q=q0, activation=0.05)
+    s = be.harness_start(p)
     e = torch.full((b, p.n_muscles), 0.1, device="cuda")
     return p, s, e
 
@@ -62,14 +59,14 @@ def timed(stepper, p, s, e, n):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bodies", choices=("both", "per-member", "shared"), default="both")
+    parser.add_argument("--bodies", choices=tuple(be.FORMS), default="both")
     parser.add_argument("--batch", type=int, default=65536)
     args = parser.parse_args()
     torch.set_float32_matmul_precision("high")
     body = be.BodyParams.default(lumbar=False, marker_sets=())
     spec = be.harness_spec(body)
     step = make_stepper(compile=True)
-    for shared in {"both": (False, True), "per-member": (False,), "shared": (True,)}[args.bodies]:
+    for shared in be.FORMS[args.bodies]:
         profile_one(step, spec, args.batch, shared)
         torch.cuda.empty_cache()
 

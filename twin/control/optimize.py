@@ -434,8 +434,8 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         stretch gains): a controller for a population rather than one body.
     rigid_tendon : bool, keyword-only
         Rigid tendons (default; as the shipped controllers were made) or
-        compliant tendons (the tendon stretches and returns energy: what
-        gives the ankle its push-off). A controller is for the tendon model
+        compliant tendons (the tendon stretches and returns energy; what
+        they gave is in data/controllers/README.md). A controller is for the tendon model
         it was optimised with (:func:`twin.control.store.rigid_tendon`).
     controller_options : dict, optional, keyword-only
         Extra keyword arguments of :class:`ReflexController` for every member

@@ -501,7 +501,6 @@ def spatiotemporal_normal(speed: float, *, sex: str = "male", age: float = 25.0,
     return out
 
 
-
 def band(norm: xr.Dataset, *, k: float = 1.0) -> xr.Dataset:
     """``lower = mean - k sd`` and ``upper = mean + k sd`` for plotting a normative band.
 
