@@ -408,6 +408,43 @@ def test_swing_leg_placement_law(params2):
     assert h == pytest.approx(base[0], abs=1e-9) and g - base[1] == pytest.approx(0.5, abs=1e-6)
 
 
+def test_ankle_yield_and_push_off_laws(params2):
+    """Stance SOL gets g_sol_l [L_SOL - loff_sol]+; the trailing leg in double support gets k_po on SOL and GAS."""
+    from twin.control.reflex import vector_from_dict
+
+    dt = 1e-3
+    names = list(params2.muscle_names)
+    sol_r, gas_r, sol_l, gas_l = (names.index(m) for m in ("soleus_r", "gastroc_r", "soleus_l", "gastroc_l"))
+    coords = list(params2.coordinate_names)
+    s = initial_walking_state(params2)
+    q = s.q.clone()
+    q[:, coords.index("hip_flexion_r")] = -0.2  # right leg trails (the more extended hip)
+    q[:, coords.index("hip_flexion_l")] = 0.3
+    s = s.replace(q=q)
+    bw = float(params2.total_mass[0]) * 9.80665
+
+    def exc(*, length=1.0, grf=(0.5, 0.5), **kw):
+        v = vector_from_dict({"g_sol": 0.0, "g_gas": 0.0, **kw})
+        c = ReflexController(params2, dt=dt)
+        cs = c.init(2, v)
+        out = _Out(2, params2.n_muscles, grf_y=(grf[0] * bw, grf[1] * bw))
+        out.fiber_length = length * params2.lopt.to(torch.float64)  # L = length optimal fibre lengths
+        for k in range(int(round(DELAYS["ankle"] / dt)) + 3):  # past the 20 ms ankle delay
+            cs, e = c.step(cs, s, out, k * dt)
+        return e[0, [sol_r, gas_r, sol_l, gas_l]].numpy()
+
+    base = exc(length=1.2)
+    assert np.allclose(exc(length=1.2, loff_sol=0.7), base)  # zero gains: GH2010 unchanged
+    d = exc(length=1.2, g_sol_l=2.0, loff_sol=1.0) - base
+    assert d == pytest.approx([0.4, 0.0, 0.4, 0.0], abs=1e-6)  # both legs in stance
+    assert np.allclose(exc(length=0.9, g_sol_l=2.0, loff_sol=1.0), exc(length=0.9))  # shorter than the offset
+    d = exc(length=1.2, grf=(0.5, 0.0), g_sol_l=2.0, loff_sol=1.0) - exc(length=1.2, grf=(0.5, 0.0))
+    assert d == pytest.approx([0.4, 0.0, 0.0, 0.0], abs=1e-6)  # the left leg swings: no length reflex
+    d = exc(k_po=0.3) - exc()
+    assert d == pytest.approx([0.3, 0.3, 0.0, 0.0], abs=1e-6)  # double support, right trails
+    assert np.allclose(exc(k_po=0.3, grf=(0.5, 0.0)), exc(grf=(0.5, 0.0)))  # single support: no push-off drive
+
+
 def test_older_controller_files_get_the_added_parameters(tmp_path):
     from twin.control.reflex import ADDED_PARAMETERS
 
@@ -422,6 +459,7 @@ def test_older_controller_files_get_the_added_parameters(tmp_path):
     old = load_controller(p)
     d = dict(zip(ReflexController.parameter_names(), old["vector"]))
     assert d["fp_kp"] == 0.0 and d["fp_kd"] == 0.0  # no effect
+    assert d["g_sol_l"] == 0.0 and d["k_po"] == 0.0
     doc["names"] = doc["names"][1:]
     doc["vector"] = doc["vector"][1:]
     p.write_text(json.dumps(doc))

@@ -17,9 +17,10 @@ Geyer's seven muscles and this model's nine (per leg)
 =====  =============  =====================================================
 GH     model          stance / swing law (``[x]+`` = max(x, 0))
 =====  =============  =====================================================
-SOL    soleus         st: S0 + G_SOL F_SOL; sw: S0
+SOL    soleus         st: S0 + G_SOL F_SOL (+ G_SOL_L [L_SOL - l_off_SOL]+ + k_po ds);
+                      sw: S0
 TA     tib_ant        both: S0 + G_TA [L_TA - l_off_TA]+ ; st: - G_SOL_TA F_SOL
-GAS    gastroc        st: S0 + G_GAS F_GAS; sw: S0
+GAS    gastroc        st: S0 + G_GAS F_GAS (+ k_po ds); sw: S0
 VAS    vasti          st: S0_VAS + G_VAS F_VAS - k_phi [knee overextension]
                       - k_bw F_contra (double support, trailing leg); sw: S0
 HAM    hamstrings     st: S0_BAL + [PD trunk]+ F_leg; sw: S0 + G_HAM F_HAM
@@ -37,6 +38,14 @@ the vertical ``alpha = hip flexion - theta``, with the target
 ``alpha_tgt = fp_alpha0 + fp_cv v`` growing with the pelvis' forward speed
 ``v`` (a faster body places its foot further ahead), adds ``[u]+`` to HFL
 and ``[-u]+`` to GLU. Its gains default to zero (GH2010 unchanged).
+
+Ankle yield and push-off (new): a soleus length reflex in stance (``G_SOL_L``,
+``l_off_SOL``: the ankle yields into dorsiflexion until the soleus reaches
+its offset length, then stiffens -- a stable negative-feedback spring where
+GH2010's positive force feedback runs away to saturation with rigid tendons)
+and a push-off drive ``k_po`` of SOL and GAS while the leg trails in double
+support (``ds`` below), the window of the human plantarflexor burst. Their
+gains default to zero (GH2010 unchanged).
 
 ``F`` is tendon force / max isometric force, ``L`` fibre length / optimal
 fibre length, ``V`` fibre velocity / (optimal length x max contraction
@@ -129,9 +138,13 @@ PARAMETERS: tuple[tuple[str, float, float, float, str], ...] = (
     ("fp_kd", 0.0, 0.0, 1.0, "swing thigh placement: damping of the thigh's angular velocity [s/rad] (new)"),
     ("fp_alpha0", 0.35, 0.0, 0.8, "swing thigh target angle from vertical at zero speed [rad] (new)"),
     ("fp_cv", 0.0, 0.0, 0.6, "swing thigh target increase per forward pelvis speed [rad s/m] (new)"),
+    # ankle yield and push-off (new; zero gains: no effect)
+    ("g_sol_l", 0.0, 0.0, 4.0, "SOL length feedback (stance, new)"),
+    ("loff_sol", 1.0, 0.5, 1.4, "SOL length offset [lopt] (new)"),
+    ("k_po", 0.0, 0.0, 1.0, "push-off drive of SOL and GAS in double support, trailing leg (new)"),
 )
 #: parameters added after controllers were shipped: a file without them gets their defaults (no effect)
-ADDED_PARAMETERS = ("fp_kp", "fp_kd", "fp_alpha0", "fp_cv")
+ADDED_PARAMETERS = ("fp_kp", "fp_kd", "fp_alpha0", "fp_cv", "g_sol_l", "loff_sol", "k_po")
 _INDEX = {p[0]: i for i, p in enumerate(PARAMETERS)}
 
 
@@ -284,7 +297,8 @@ class ReflexController:
         # + lengthening velocity of each muscle for the stretch reflex (spasticity), by joint:
         # hip: HAM, GLU, HFL; knee: VAS, RF (BFSH above); ankle: SOL, GAS, TA (x2 legs)
         # + (hip group) forward pelvis speed and hip flexion speed (x2) for swing-leg placement
-        return {"hip": 2 * 4 + 2 + 2 + 6 + 3, "knee": 2 * 7 + 4, "ankle": 2 * 3 + 6}
+        # + (ankle group) L_SOL (x2) for the soleus length reflex
+        return {"hip": 2 * 4 + 2 + 2 + 6 + 3, "knee": 2 * 7 + 4, "ankle": 2 * 3 + 6 + 2}
 
     def init(self, batch: int, params_vector: Any) -> ControllerState:
         """A fresh controller state.
@@ -357,7 +371,8 @@ class ReflexController:
                          qd[:, self.i_hip]], 1)
         kne = torch.cat([m(F, "VAS"), m(F, "RF"), m(L, "RF"), m(L, "BFSH"), m(V, "BFSH"), knee, dknee,
                          m(V, "VAS"), m(V, "RF")], 1)
-        ank = torch.cat([m(F, "SOL"), m(F, "GAS"), m(L, "TA"), m(V, "SOL"), m(V, "GAS"), m(V, "TA")], 1)
+        ank = torch.cat([m(F, "SOL"), m(F, "GAS"), m(L, "TA"), m(V, "SOL"), m(V, "GAS"), m(V, "TA"),
+                         m(L, "SOL")], 1)
         bw = self.body_weight if self.body_weight.shape[0] == q.shape[0] else self.body_weight[:1]
         load = outputs.grf[:, :2, 1] / bw[:, None]
         return (hip, kne, ank), load
@@ -419,7 +434,7 @@ class ReflexController:
         v_fwd, dhipf = hip[:, 18:19], hip[:, 19:21]
         F_vas, F_rf, L_rf, L_bfsh, V_bfsh = kne[:, 0:2], kne[:, 2:4], kne[:, 4:6], kne[:, 6:8], kne[:, 8:10]
         knee, dknee = kne[:, 10:12], kne[:, 12:14]
-        F_sol, F_gas, L_ta = ank[:, 0:2], ank[:, 2:4], ank[:, 4:6]
+        F_sol, F_gas, L_ta, L_sol = ank[:, 0:2], ank[:, 2:4], ank[:, 4:6], ank[:, 12:14]
 
         st = (load > P("contact_threshold")).to(p.dtype)  # [B, 2]
         sw = 1.0 - st
@@ -432,9 +447,12 @@ class ReflexController:
         leg_load = torch.clamp(load, 0.0, 2.0)
         pd = P("k_p") * (theta - P("theta_ref")) + P("k_d") * dtheta  # [B, 1]
 
-        sol = P("s0_sol") + st * P("g_sol") * F_sol
+        # ankle: GH2010's positive force feedback, plus (new) a soleus length reflex in stance (the
+        # ankle yields to a set dorsiflexion before the soleus stiffens) and a push-off drive of
+        # both plantarflexors while this leg trails in double support
+        sol = P("s0_sol") + st * (P("g_sol") * F_sol + P("g_sol_l") * relu(L_sol - P("loff_sol"))) + ds * P("k_po")
         ta = P("s0_ta") + P("g_ta") * relu(L_ta - P("loff_ta")) - st * P("g_sol_ta") * F_sol
-        gas = P("s0_gas") + st * P("g_gas") * F_gas
+        gas = P("s0_gas") + st * P("g_gas") * F_gas + ds * P("k_po")
         overext = relu(P("phi_off") - knee) * (dknee < 0).to(p.dtype)
         vas = st * (P("s0_vas") + P("g_vas") * F_vas - P("k_phi") * overext
                     - ds * P("k_bw") * torch.clamp(contra_load, 0.0, 2.0)) + sw * 0.01
