@@ -409,12 +409,13 @@ def test_swing_leg_placement_law(params2):
 
 
 def test_ankle_yield_and_push_off_laws(params2):
-    """Stance SOL gets g_sol_l [L_SOL - loff_sol]+; the trailing leg in double support gets k_po on SOL and GAS."""
+    """Stance SOL gets g_sol_l [L_SOL - loff_sol]+, stance TA s0_ta_st; a trailing leg in double support k_po on SOL, GAS."""
     from twin.control.reflex import vector_from_dict
 
     dt = 1e-3
     names = list(params2.muscle_names)
-    sol_r, gas_r, sol_l, gas_l = (names.index(m) for m in ("soleus_r", "gastroc_r", "soleus_l", "gastroc_l"))
+    sol_r, gas_r, sol_l, gas_l, ta_r, ta_l = (names.index(m) for m in ("soleus_r", "gastroc_r", "soleus_l",
+                                                                     "gastroc_l", "tib_ant_r", "tib_ant_l"))
     coords = list(params2.coordinate_names)
     s = initial_walking_state(params2)
     q = s.q.clone()
@@ -431,18 +432,20 @@ def test_ankle_yield_and_push_off_laws(params2):
         out.fiber_length = length * params2.lopt.to(torch.float64)  # L = length optimal fibre lengths
         for k in range(int(round(DELAYS["ankle"] / dt)) + 3):  # past the 20 ms ankle delay
             cs, e = c.step(cs, s, out, k * dt)
-        return e[0, [sol_r, gas_r, sol_l, gas_l]].numpy()
+        return e[0, [sol_r, gas_r, sol_l, gas_l, ta_r, ta_l]].numpy()
 
     base = exc(length=1.2)
     assert np.allclose(exc(length=1.2, loff_sol=0.7), base)  # zero gains: GH2010 unchanged
     d = exc(length=1.2, g_sol_l=2.0, loff_sol=1.0) - base
-    assert d == pytest.approx([0.4, 0.0, 0.4, 0.0], abs=1e-6)  # both legs in stance
+    assert d == pytest.approx([0.4, 0.0, 0.4, 0.0, 0.0, 0.0], abs=1e-6)  # both legs in stance
     assert np.allclose(exc(length=0.9, g_sol_l=2.0, loff_sol=1.0), exc(length=0.9))  # shorter than the offset
     d = exc(length=1.2, grf=(0.5, 0.0), g_sol_l=2.0, loff_sol=1.0) - exc(length=1.2, grf=(0.5, 0.0))
-    assert d == pytest.approx([0.4, 0.0, 0.0, 0.0], abs=1e-6)  # the left leg swings: no length reflex
+    assert d == pytest.approx([0.4, 0.0, 0.0, 0.0, 0.0, 0.0], abs=1e-6)  # the left leg swings: no length reflex
     d = exc(k_po=0.3) - exc()
-    assert d == pytest.approx([0.3, 0.3, 0.0, 0.0], abs=1e-6)  # double support, right trails
+    assert d == pytest.approx([0.3, 0.3, 0.0, 0.0, 0.0, 0.0], abs=1e-6)  # double support, right trails
     assert np.allclose(exc(k_po=0.3, grf=(0.5, 0.0)), exc(grf=(0.5, 0.0)))  # single support: no push-off drive
+    d = exc(grf=(0.5, 0.0), s0_ta_st=0.2) - exc(grf=(0.5, 0.0))
+    assert d == pytest.approx([0.0, 0.0, 0.0, 0.0, 0.2, 0.0], abs=1e-6)  # stance-only TA pre-stimulation
 
 
 def test_older_controller_files_get_the_added_parameters(tmp_path):
@@ -459,7 +462,7 @@ def test_older_controller_files_get_the_added_parameters(tmp_path):
     old = load_controller(p)
     d = dict(zip(ReflexController.parameter_names(), old["vector"]))
     assert d["fp_kp"] == 0.0 and d["fp_kd"] == 0.0  # no effect
-    assert d["g_sol_l"] == 0.0 and d["k_po"] == 0.0
+    assert d["g_sol_l"] == 0.0 and d["k_po"] == 0.0 and d["s0_ta_st"] == 0.0
     doc["names"] = doc["names"][1:]
     doc["vector"] = doc["vector"][1:]
     p.write_text(json.dumps(doc))
