@@ -409,7 +409,7 @@ def test_swing_leg_placement_law(params2):
 
 
 def test_ankle_yield_and_push_off_laws(params2):
-    """Stance SOL gets g_sol_l [L_SOL - loff_sol]+, stance TA s0_ta_st; a trailing leg in double support k_po on SOL, GAS."""
+    """Stance: SOL + g_sol_l [L_SOL - loff_sol]+, TA + s0_ta_st; trailing leg in double support: SOL, GAS + k_po."""
     from twin.control.reflex import vector_from_dict
 
     dt = 1e-3
