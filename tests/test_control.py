@@ -409,7 +409,8 @@ def test_swing_leg_placement_law(params2):
 
 
 def test_ankle_yield_and_push_off_laws(params2):
-    """Stance: SOL + g_sol_l [L_SOL - loff_sol]+, TA + s0_ta_st; trailing leg in double support: SOL, GAS + k_po."""
+    """Stance: SOL + g_sol_l [L_SOL - loff_sol]+, TA + s0_ta_st; trailing leg in double support: SOL, GAS + k_po,
+    TA - k_po_ta."""
     from twin.control.reflex import vector_from_dict
 
     dt = 1e-3
@@ -443,6 +444,8 @@ def test_ankle_yield_and_push_off_laws(params2):
     assert d == pytest.approx([0.4, 0.0, 0.0, 0.0, 0.0, 0.0], abs=1e-6)  # the left leg swings: no length reflex
     d = exc(k_po=0.3) - exc()
     assert d == pytest.approx([0.3, 0.3, 0.0, 0.0, 0.0, 0.0], abs=1e-6)  # double support, right trails
+    d = exc(s0_ta=0.3, k_po_ta=0.2) - exc(s0_ta=0.3)
+    assert d == pytest.approx([0.0, 0.0, 0.0, 0.0, -0.2, 0.0], abs=1e-6)  # its TA is inhibited
     assert np.allclose(exc(k_po=0.3, grf=(0.5, 0.0)), exc(grf=(0.5, 0.0)))  # single support: no push-off drive
     d = exc(grf=(0.5, 0.0), s0_ta_st=0.2) - exc(grf=(0.5, 0.0))
     assert d == pytest.approx([0.0, 0.0, 0.0, 0.0, 0.2, 0.0], abs=1e-6)  # stance-only TA pre-stimulation
@@ -462,7 +465,7 @@ def test_older_controller_files_get_the_added_parameters(tmp_path):
     old = load_controller(p)
     d = dict(zip(ReflexController.parameter_names(), old["vector"]))
     assert d["fp_kp"] == 0.0 and d["fp_kd"] == 0.0  # no effect
-    assert d["g_sol_l"] == 0.0 and d["k_po"] == 0.0 and d["s0_ta_st"] == 0.0
+    assert d["g_sol_l"] == 0.0 and d["k_po"] == 0.0 and d["s0_ta_st"] == 0.0 and d["k_po_ta"] == 0.0
     doc["names"] = doc["names"][1:]
     doc["vector"] = doc["vector"][1:]
     p.write_text(json.dumps(doc))

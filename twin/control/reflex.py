@@ -19,7 +19,8 @@ GH     model          stance / swing law (``[x]+`` = max(x, 0))
 =====  =============  =====================================================
 SOL    soleus         st: S0 + G_SOL F_SOL (+ G_SOL_L [L_SOL - l_off_SOL]+ + k_po ds);
                       sw: S0
-TA     tib_ant        both: S0 + G_TA [L_TA - l_off_TA]+ ; st: - G_SOL_TA F_SOL (+ S0_TA_ST)
+TA     tib_ant        both: S0 + G_TA [L_TA - l_off_TA]+ ; st: - G_SOL_TA F_SOL
+                      (+ S0_TA_ST - k_po_TA ds)
 GAS    gastroc        st: S0 + G_GAS F_GAS (+ k_po ds); sw: S0
 VAS    vasti          st: S0_VAS + G_VAS F_VAS - k_phi [knee overextension]
                       - k_bw F_contra (double support, trailing leg); sw: S0
@@ -44,7 +45,8 @@ Ankle yield and push-off (new): a soleus length reflex in stance (``G_SOL_L``,
 its offset length, then stiffens -- a stable negative-feedback spring where
 GH2010's positive force feedback runs away to saturation with rigid tendons)
 and a push-off drive ``k_po`` of SOL and GAS while the leg trails in double
-support (``ds`` below), the window of the human plantarflexor burst; and a
+support (``ds`` below), the window of the human plantarflexor burst, with
+an inhibition ``k_po_TA`` of the TA in the same window; and a
 stance-only TA pre-stimulation ``S0_TA_ST`` (GH2010's ``S0_TA`` acts in both
 phases, so the co-contraction that steadies the stance ankle also holds the
 swing foot dorsiflexed). Their gains default to zero (GH2010 unchanged).
@@ -145,9 +147,10 @@ PARAMETERS: tuple[tuple[str, float, float, float, str], ...] = (
     ("loff_sol", 1.0, 0.5, 1.4, "SOL length offset [lopt] (new)"),
     ("k_po", 0.0, 0.0, 1.0, "push-off drive of SOL and GAS in double support, trailing leg (new)"),
     ("s0_ta_st", 0.0, 0.0, 0.3, "TA pre-stimulation added in stance (new)"),
+    ("k_po_ta", 0.0, 0.0, 1.0, "inhibition of TA in double support, trailing leg (push-off, new)"),
 )
 #: parameters added after controllers were shipped: a file without them gets their defaults (no effect)
-ADDED_PARAMETERS = ("fp_kp", "fp_kd", "fp_alpha0", "fp_cv", "g_sol_l", "loff_sol", "k_po", "s0_ta_st")
+ADDED_PARAMETERS = ("fp_kp", "fp_kd", "fp_alpha0", "fp_cv", "g_sol_l", "loff_sol", "k_po", "s0_ta_st", "k_po_ta")
 _INDEX = {p[0]: i for i, p in enumerate(PARAMETERS)}
 
 
@@ -454,7 +457,8 @@ class ReflexController:
         # ankle yields to a set dorsiflexion before the soleus stiffens) and a push-off drive of
         # both plantarflexors while this leg trails in double support
         sol = P("s0_sol") + st * (P("g_sol") * F_sol + P("g_sol_l") * relu(L_sol - P("loff_sol"))) + ds * P("k_po")
-        ta = P("s0_ta") + P("g_ta") * relu(L_ta - P("loff_ta")) + st * (P("s0_ta_st") - P("g_sol_ta") * F_sol)
+        ta = (P("s0_ta") + P("g_ta") * relu(L_ta - P("loff_ta")) + st * (P("s0_ta_st") - P("g_sol_ta") * F_sol)
+              - ds * P("k_po_ta"))
         gas = P("s0_gas") + st * P("g_gas") * F_gas + ds * P("k_po")
         overext = relu(P("phi_off") - knee) * (dknee < 0).to(p.dtype)
         vas = st * (P("s0_vas") + P("g_vas") * F_vas - P("k_phi") * overext
