@@ -292,6 +292,29 @@ def test_tracking_term_prefers_the_reference():
         tracking({})
 
 
+def test_stride_time_term_costs_the_excess_over_the_band():
+    from types import SimpleNamespace
+
+    from twin.control.objective import stride_time
+
+    t = np.arange(0, 10, 0.001)
+    grf = np.zeros((3, t.size, 2, 2))
+    for b, period in enumerate((1.1, 0.9)):  # strides of 1.1 s and 0.9 s
+        grf[b, :, 0, 1] = np.where((t % period) < 0.6 * period, 700.0, 0.0)
+    # member 2 never lands: no stride
+    rec = {"time": t, "q": np.zeros((3, t.size, 1)), "grf": grf, "coordinate": ["hip_flexion_r"]}
+    r = SimpleNamespace(distance=np.zeros(3), record=rec)
+    c = stride_time(1.1, tolerance=0.05).cost(r)
+    assert c[0] == pytest.approx(0.0, abs=1e-6)
+    assert c[1] == pytest.approx((0.2 - 0.05) ** 2, rel=1e-2)
+    assert c[2] == 1.0
+    assert stride_time(1.1).cost(SimpleNamespace(distance=np.zeros(2), record=None)).tolist() == [1.0, 1.0]
+    with pytest.raises(ParameterError, match="stride duration"):
+        stride_time(11.0)
+    with pytest.raises(ParameterError, match="tolerance"):
+        stride_time(1.1, tolerance=-0.1)
+
+
 def test_tracking_joint_weights_weight_the_mean():
     from types import SimpleNamespace
 
@@ -557,3 +580,13 @@ def test_tendon_model_is_part_of_the_problem_and_the_file(tmp_path):
     del old["engine"]  # files from before the entry are rigid-tendon controllers
     p.write_text(json.dumps(old))
     assert load_controller(p)["rigid_tendon"] is True and rigid_tendon(old) is True
+
+
+def test_cli_rejects_a_bad_stride_time(tmp_path, capsys):
+    from twin.control.__main__ import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--out", str(tmp_path / "o"), "--stride-time", "11", "--stages", "speed", "--speed-generations", "1"])
+    assert e.value.code == 2
+    assert "--stride-time" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "speed.ckpt").exists()

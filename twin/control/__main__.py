@@ -76,6 +76,10 @@ def main(argv=None) -> int:
     ap.add_argument("--track-joint-weights", default="", metavar="COORD=W,...",
                     help="relative tracking weights, e.g. ankle_angle_r=3 (default 1 each)")
     ap.add_argument("--speed-weight", type=float, default=2.0, help="weight of the target-speed term")
+    ap.add_argument("--stride-time", type=float, default=None, metavar="SECONDS",
+                    help="also cost a mean right stride duration outside SECONDS +- 0.05 s (speed, effort and "
+                         "robust stages; e.g. 1.1 s = 109 steps/min): angle tracking leaves the cadence free")
+    ap.add_argument("--stride-weight", type=float, default=100.0, help="weight of the stride-time term")
     ap.add_argument("--stages", default="survive,speed,effort,robust",
                     help="comma-separated stages to run, in order")
     ap.add_argument("--chunk", type=int, default=5)
@@ -90,7 +94,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from .objective import Objective, tracking, walking
+    from ..errors import ParameterError
+    from .objective import Objective, stride_time, tracking, walking
     from .optimize import optimize
     from .store import load_controller, save_controller
 
@@ -160,6 +165,11 @@ def main(argv=None) -> int:
             joint_weights[k.strip()] = float(w)
         except ValueError:
             ap.error(f"--track-joint-weights: {item!r} is not COORD=NUMBER")
+    if args.stride_time is not None:
+        try:
+            stride_time(args.stride_time)
+        except ParameterError as e:
+            ap.error(f"--stride-time: {e}")
     t_start = time.perf_counter()
     all_stages = {"survive": (args.survive_duration, args.survive_generations),
                   "speed": (args.duration, args.speed_generations),
@@ -179,6 +189,9 @@ def main(argv=None) -> int:
             obj = Objective(duration=obj.duration, terms=obj.terms + tracking(reference, args.track_weight,
                                                                           joint_weights=joint_weights),
                             settle=obj.settle, name=obj.name + "+tracking")
+        if args.stride_time is not None and stage != "survive":
+            obj = Objective(duration=obj.duration, terms=obj.terms + stride_time(args.stride_time, args.stride_weight),
+                            settle=obj.settle, name=obj.name + f"+stride{args.stride_time:g}s")
         starts = args.robust_starts if stage == "robust" else args.starts
         perturbation = args.perturbation if stage == "robust" else 1.0
         perturb_time = args.perturb_time if stage == "robust" else 0.0

@@ -21,6 +21,9 @@ term                   cost per member
                        weights [BW^2] (heel-strike impacts, stiff landings)
 :func:`tracking`       mean squared joint-angle error to a reference gait
                        cycle [rad^2] (issue 7's fitting)
+:func:`stride_time`    ``[|T - target| - tolerance]+^2`` [s^2], T the mean
+                       right stride duration (cadence = 120 / T steps/min);
+                       angle tracking on a normalised cycle leaves it free
 =====================  =========================================================
 
 Examples
@@ -40,7 +43,7 @@ import numpy as np
 from ..errors import ParameterError
 
 __all__ = ["Term", "Terms", "Objective", "no_fall", "distance", "progress", "speed", "effort", "joint_limits", "trunk", "impact",
-           "tracking", "walking"]
+           "tracking", "stride_time", "walking"]
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,44 @@ def tracking(reference: dict, weight: float = 10.0, *, joint_weights: dict | Non
         return out
 
     return Term("tracking", _check_weight(weight), f, needs_record=True)
+
+
+def stride_time(target: float, weight: float = 100.0, *, tolerance: float = 0.05) -> Term:
+    """Squared excess of the mean right stride duration over ``target +- tolerance`` [s^2].
+
+    A member without a full stride (fell, shuffled) costs 1 s^2.
+
+    Parameters
+    ----------
+    target : float
+        Stride duration [s] (e.g. 1.1 s = 109 steps/min).
+    weight : float
+    tolerance : float, keyword-only
+        Half-width [s] of the band that costs nothing.
+
+    Examples
+    --------
+    >>> stride_time(1.1).name
+    'stride_time'
+    """
+    from .analysis import cycles
+
+    if not isinstance(target, (int, float)) or not 0.3 <= target <= 3.0:
+        raise ParameterError(f"stride_time(target={target!r}): give a stride duration in seconds, 0.3-3")
+    if not isinstance(tolerance, (int, float)) or not 0 <= tolerance < target:
+        raise ParameterError(f"stride_time(tolerance={tolerance!r}) must be >= 0 and below the target")
+
+    def f(r):
+        out = np.ones(r.distance.shape[0])
+        if r.record is None:
+            return out
+        for b in range(out.shape[0]):
+            c = cycles(r.record, b)
+            if c is not None:
+                out[b] = max(abs(float(np.mean(c["duration"])) - target) - tolerance, 0.0) ** 2
+        return out
+
+    return Term("stride_time", _check_weight(weight), f, needs_record=True)
 
 
 @dataclass(frozen=True)
