@@ -225,3 +225,38 @@ def test_from_recording_markers(data_file, kind):
     assert 0.7 < t.reference.attrs["speed_mps"] < 1.8
     if static is not None:
         assert any("scale" in h.lower() for h in t.body.history)
+
+
+def test_warm_start_falls_back_to_a_shipped_controller_that_walks_the_body(monkeypatch):
+    """The preferred controller first; if it falls on this body, the others nearest speed first."""
+    import importlib
+
+    from twin.twin import shipped_controller, warm_start_controller
+
+    opt = importlib.import_module("twin.control.optimize")  # the module (twin.control.optimize is also a function)
+
+    walked = {"walk_default.json": 1.8, "walk_slow.json": 3.4, "walk_fast.json": 6.0}
+    seen = []
+
+    def fake_evaluate(body, objective, vector, *, initial=None, rigid_tendon=True, **kw):
+        name = next(n for n, d in docs.items() if list(d["vector"]) == list(vector))
+        seen.append(name)
+        return {"metric.walked_s": walked[name]}
+
+    from pathlib import Path
+
+    from twin.twin import _shipped_docs
+    docs = {Path(d["path"]).name: d for d in _shipped_docs()}
+    if set(docs) != set(walked):
+        pytest.skip(f"shipped controllers differ from this test's: {sorted(docs)}")
+    monkeypatch.setattr(opt, "evaluate", fake_evaluate)
+    d = warm_start_controller(None, 1.1, duration=6.0)
+    assert Path(d["path"]).name == "walk_fast.json" and d["walk_test_s"] == 6.0
+    assert seen[0] == Path(shipped_controller(1.1)["path"]).name == "walk_default.json"
+    walked["walk_fast.json"] = 2.0  # nobody walks: the longest walker
+    d = warm_start_controller(None, 1.1, duration=6.0)
+    assert Path(d["path"]).name == "walk_slow.json"
+    walked["walk_default.json"] = 6.0  # the preferred one walks: no other is tried
+    seen.clear()
+    d = warm_start_controller(None, 1.1, duration=6.0)
+    assert Path(d["path"]).name == "walk_default.json" and seen == ["walk_default.json"]

@@ -80,17 +80,8 @@ def _versions() -> dict:
     return out
 
 
-def shipped_controller(speed: float | None = None) -> dict:
-    """The shipped controller for ``speed`` [m/s] (``data/controllers/walk_*.json``).
-
-    ``walk_default.json`` (the one optimised for robustness) unless ``speed``
-    is more than 0.3 m/s from its speed and another controller is closer; a
-    controller's speed is that of its ``metrics.check`` walk (else its
-    optimisation's ``metrics.speed_mps``, else 1.3).
-
-    Returns the document of :func:`twin.control.store.load_controller` plus
-    ``path``.
-    """
+def _shipped_docs() -> list[dict]:
+    """Every shipped controller's document (``path`` and measured speed ``_speed`` added)."""
     from .control.store import load_controller
 
     files = sorted(_CONTROLLERS.glob("walk_*.json"))
@@ -105,6 +96,55 @@ def shipped_controller(speed: float | None = None) -> dict:
         v = (m.get("check") or {}).get("speed_mps", m.get("speed_mps"))  # the measured 20 s walk first
         d["_speed"] = float(v) if isinstance(v, (int, float)) and math.isfinite(v) else 1.3
         docs.append(d)
+    return docs
+
+
+def warm_start_controller(body: Any, speed: float, *, duration: float = 6.0,
+                          log: Callable[[str], None] | None = None) -> dict:
+    """The shipped controller to start a person's fit from: the preferred one if it walks their body.
+
+    The preferred controller is :func:`shipped_controller` ``(speed)``; it is
+    simulated on ``body`` from its standing start for ``duration`` s, and if
+    it falls, the others are tried nearest speed first. The first that walks
+    the whole test is returned; if none does, the one that walked longest.
+    A shipped controller is optimised for the default body (and a few scaled
+    ones): a tall slender person may fall with one and walk with another.
+
+    Returns the document of :func:`shipped_controller` plus ``walk_test_s``
+    (seconds walked in the test).
+    """
+    from .control.objective import walking
+    from .control.optimize import evaluate
+
+    first = shipped_controller(speed)
+    others = sorted((d for d in _shipped_docs() if d["path"] != first["path"]), key=lambda d: abs(d["_speed"] - speed))
+    obj = walking(None, duration=duration)
+    best = None
+    for d in [first] + others:
+        walked = float(evaluate(body, obj, d["vector"], initial=d["initial"], rigid_tendon=d["rigid_tendon"])
+                       ["metric.walked_s"])
+        d["walk_test_s"] = walked
+        if log is not None:
+            log(f"warm start: {Path(d['path']).name} walks {walked:.1f} of {duration:g} s on this body")
+        if best is None or walked > best["walk_test_s"]:
+            best = d
+        if walked >= duration - 1e-6:
+            return d
+    return best
+
+
+def shipped_controller(speed: float | None = None) -> dict:
+    """The shipped controller for ``speed`` [m/s] (``data/controllers/walk_*.json``).
+
+    ``walk_default.json`` (the one optimised for robustness) unless ``speed``
+    is more than 0.3 m/s from its speed and another controller is closer; a
+    controller's speed is that of its ``metrics.check`` walk (else its
+    optimisation's ``metrics.speed_mps``, else 1.3).
+
+    Returns the document of :func:`twin.control.store.load_controller` plus
+    ``path``.
+    """
+    docs = _shipped_docs()
     default = next((d for d in docs if Path(d["path"]).name == "walk_default.json"), docs[0])
     if speed is None or abs(default["_speed"] - speed) <= 0.3:
         return default
@@ -193,7 +233,9 @@ class Twin:
             without it the default body is scaled by height and mass.
         generations, popsize, duration, seed : keyword-only
             CMA-ES budget of the controller fit (warm-started from the
-            shipped controller closest to the person's speed), rollout
+            shipped controller closest to the person's speed, or, if that
+            one falls on the person's body, another that walks it: see
+            :func:`warm_start_controller`), rollout
             duration [s], seed.
         checkpoint : path, optional, keyword-only
             Checkpoint of the controller fit (resumable).
@@ -257,7 +299,7 @@ class Twin:
                     say(f"inverse dynamics skipped: {err}")
         ref = reference_cycle(kin, body=body)
         v = float(ref.attrs["speed_mps"])
-        doc = shipped_controller(v)
+        doc = warm_start_controller(body, v, duration=min(duration, 6.0), log=say)
         vector = np.asarray(doc["vector"], dtype=float)
         initial = np.asarray(doc["initial"], dtype=float).copy()  # the controller's own start (its speed)
         quality: dict = {}
