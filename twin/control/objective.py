@@ -42,8 +42,8 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["Term", "Terms", "Objective", "no_fall", "distance", "progress", "speed", "effort", "joint_limits", "trunk", "impact",
-           "tracking", "stride_time", "walking"]
+__all__ = ["Term", "Terms", "Objective", "no_fall", "distance", "progress", "speed", "effort", "joint_limits", "trunk",
+           "impact", "tracking", "stride_time", "walking"]
 
 
 @dataclass(frozen=True)
