@@ -116,8 +116,9 @@ def warm_start_controller(body: Any, speed: float, *, duration: float = 6.0,
     from .control.objective import walking
     from .control.optimize import evaluate
 
-    first = shipped_controller(speed)
-    others = sorted((d for d in _shipped_docs() if d["path"] != first["path"]), key=lambda d: abs(d["_speed"] - speed))
+    docs = _shipped_docs()
+    first = _preferred(docs, speed)
+    others = sorted((d for d in docs if d is not first), key=lambda d: abs(d["_speed"] - speed))
     obj = walking(None, duration=duration)
     best = None
     for d in [first] + others:
@@ -144,7 +145,11 @@ def shipped_controller(speed: float | None = None) -> dict:
     Returns the document of :func:`twin.control.store.load_controller` plus
     ``path``.
     """
-    docs = _shipped_docs()
+    return _preferred(_shipped_docs(), speed)
+
+
+def _preferred(docs: list[dict], speed: float | None) -> dict:
+    """:func:`shipped_controller`'s choice among ``docs`` (see there)."""
     default = next((d for d in docs if Path(d["path"]).name == "walk_default.json"), docs[0])
     if speed is None or abs(default["_speed"] - speed) <= 0.3:
         return default

@@ -165,11 +165,12 @@ def main(argv=None) -> int:
             joint_weights[k.strip()] = float(w)
         except ValueError:
             ap.error(f"--track-joint-weights: {item!r} is not COORD=NUMBER")
+    stride_term = None
     if args.stride_time is not None:
         try:
-            stride_time(args.stride_time)
+            stride_term = stride_time(args.stride_time, args.stride_weight)
         except ParameterError as e:
-            ap.error(f"--stride-time: {e}")
+            ap.error(f"--stride-time/--stride-weight: {e}")
     t_start = time.perf_counter()
     all_stages = {"survive": (args.survive_duration, args.survive_generations),
                   "speed": (args.duration, args.speed_generations),
@@ -189,9 +190,9 @@ def main(argv=None) -> int:
             obj = Objective(duration=obj.duration, terms=obj.terms + tracking(reference, args.track_weight,
                                                                           joint_weights=joint_weights),
                             settle=obj.settle, name=obj.name + "+tracking")
-        if args.stride_time is not None and stage != "survive":
-            obj = Objective(duration=obj.duration, terms=obj.terms + stride_time(args.stride_time, args.stride_weight),
-                            settle=obj.settle, name=obj.name + f"+stride{args.stride_time:g}s")
+        if stride_term is not None and stage != "survive":
+            obj = Objective(duration=obj.duration, terms=obj.terms + stride_term, settle=obj.settle,
+                            name=obj.name + f"+stride{args.stride_time:g}s")
         starts = args.robust_starts if stage == "robust" else args.starts
         perturbation = args.perturbation if stage == "robust" else 1.0
         perturb_time = args.perturb_time if stage == "robust" else 0.0
