@@ -590,3 +590,76 @@ def test_cli_rejects_a_bad_stride_time(tmp_path, capsys):
     assert e.value.code == 2
     assert "--stride-time" in capsys.readouterr().err
     assert not (tmp_path / "o" / "speed.ckpt").exists()
+
+
+def _lowest_indentation(params, state):
+    """Deepest contact-sphere indentation [m] of each member (positive: into the ground)."""
+    from twin.engine.contact import contact_forces
+    from twin.engine.multibody import kinematics
+
+    return contact_forces(params, kinematics(params, state.q, state.qdot), state.qdot).indentation.max(dim=1).values
+
+
+@pytest.fixture(scope="module")
+def three_bodies():
+    from twin.model import BodyParams
+    from twin.scenarios import Subject, engine_inputs
+
+    bodies = [BodyParams.default(lumbar=False, marker_sets=()).scaled(height=h, mass=23.0 * h * h)
+              for h in (1.5, 1.8, 1.95)]
+    params, _, _ = engine_inputs([Subject(b) for b in bodies], dtype=torch.float64)
+    return params
+
+
+def test_starts_are_placed_on_the_ground_for_short_and_tall_bodies(three_bodies):
+    """A standing start indents the lowest sphere by the requested depth on every body, and a perturbed
+    start keeps the indentation of the state it perturbs (a foot neither floats nor sinks)."""
+    from twin.control.sim import perturbed_state
+
+    p = three_bodies
+    s = initial_walking_state(p, indentation=0.004)
+    np.testing.assert_allclose(_lowest_indentation(p, s).numpy(), 0.004, atol=1e-7)
+    dq = np.zeros((3, p.n_coordinates))
+    dq[:, list(p.coordinate_names).index("hip_flexion_r")] = np.radians(5.0)
+    dq[:, list(p.coordinate_names).index("knee_angle_l")] = np.radians(-5.0)
+    s2 = perturbed_state(p, s, dq, np.zeros(3))
+    assert not torch.equal(s2.q, s.q)
+    np.testing.assert_allclose(_lowest_indentation(p, s2).numpy(), 0.004, atol=1e-7)
+
+
+def test_gait_state_start_is_placed_for_each_body(three_bodies):
+    """body_start_state on the default body is the controller's own start (pelvis_tx at 0); on shorter and
+    taller bodies the feet are indented as deep as the default body's in that state."""
+    from twin.control.sim import body_start_state, start_state
+    from twin.twin import shipped_controller
+
+    doc = shipped_controller(1.3)
+    if not doc.get("initial_state"):
+        pytest.skip("the shipped default controller has no gait state")
+    p1 = walking_params(batch=1, dtype=torch.float64)
+    own, placed = start_state(p1, doc), body_start_state(p1, doc["initial_state"])
+    ix = list(p1.coordinate_names).index("pelvis_tx")
+    assert float(placed.q[0, ix]) == 0.0
+    keep = [i for i in range(p1.n_coordinates) if i != ix]
+    np.testing.assert_allclose(placed.q[:, keep].numpy(), own.q[:, keep].numpy(), atol=1e-9)
+    ref = float(_lowest_indentation(p1, own)[0])
+    p = three_bodies
+    s = body_start_state(p, doc["initial_state"])
+    np.testing.assert_allclose(_lowest_indentation(p, s).numpy(), ref, atol=1e-7)
+    h = s.q[:, p.root_height_coordinate].numpy()
+    assert h[0] < h[1] < h[2]  # taller body, higher pelvis
+    fallback = initial_walking_state(p)
+    mixed = body_start_state(p, [None, doc["initial_state"], None], fallback=fallback)
+    assert torch.equal(mixed.q[0], fallback.q[0]) and torch.equal(mixed.q[1], s.q[1])
+    with pytest.raises(ParameterError, match="fallback"):
+        body_start_state(p, [None, doc["initial_state"], None])
+    with pytest.raises(ParameterError, match="2 entries"):
+        body_start_state(p, [doc["initial_state"]] * 2)
+
+
+def test_fall_height_scales_with_the_body(three_bodies):
+    from twin.control.sim import FALL_HEIGHT, fall_heights
+
+    assert float(fall_heights(walking_params(batch=1, dtype=torch.float64))[0]) == pytest.approx(FALL_HEIGHT, abs=1e-9)
+    f = fall_heights(three_bodies).numpy()
+    np.testing.assert_allclose(f / f[1], np.array([1.5, 1.8, 1.95]) / 1.8, rtol=0.03)

@@ -38,13 +38,13 @@ def store(tmp_path_factory):
 @pytest.fixture
 def counting(monkeypatch):
     calls = []
-    real = gen_module._simulate_chunk
+    real = gen_module._simulate_subjects
 
     def wrapper(pop, *args, **kwargs):
         calls.append([int(s) for s in pop.subject.values])
         return real(pop, *args, **kwargs)
 
-    monkeypatch.setattr(gen_module, "_simulate_chunk", wrapper)
+    monkeypatch.setattr(gen_module, "_simulate_subjects", wrapper)
     return calls
 
 
@@ -194,7 +194,8 @@ def test_walking_subject_gets_gait_labels(tmp_path):
 def test_a_chunk_with_two_tendon_models_runs_one_batch_each():
     """Subjects whose controllers were made for different tendon models are simulated with their own model."""
     pop = sample_population(2, seed=5)
-    names, docs, _ = gen_module._controllers(pop["target_speed"].values)
+    orders, docs, _ = gen_module._controllers(pop["target_speed"].values)
+    names = [o[0] for o in orders]
     vec = np.stack([docs[n][0] for n in names])
     ini = np.stack([docs[n][1] for n in names])
     run = lambda rigid: gen_module._simulate_chunk(pop, vec, ini, duration=0.2, rigid_tendon=rigid)  # noqa: E731
@@ -202,3 +203,25 @@ def test_a_chunk_with_two_tendon_models_runs_one_batch_each():
     np.testing.assert_allclose(mixed.q.isel(subject=0), rigid.q.isel(subject=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(mixed.q.isel(subject=1), compliant.q.isel(subject=1), rtol=1e-5, atol=1e-6)
     assert np.abs(rigid.q.isel(subject=1) - compliant.q.isel(subject=1)).max() > 1e-4
+
+
+def test_a_subject_that_falls_is_retried_with_the_next_controller():
+    """A subject whose first controller drops it is simulated again with the next one; the stored controller
+    and the number of tries say which carried it."""
+    pop = sample_population(2, seed=5, impairment_rate=0.0)
+    _, docs, _ = gen_module._controllers(pop["target_speed"].values)
+    good = docs["walk_default.json"]
+    from twin.control.reflex import ReflexController
+
+    lo = ReflexController.bounds()[:, 0]  # every gain and pre-stimulation at its lower bound: collapses
+    limp = (lo.copy(), good[1], good[2], good[3])
+    library = {"limp": limp, "walk_default.json": good}
+    ds = gen_module._simulate_subjects(pop, library, [["limp", "walk_default.json"], ["walk_default.json"]],
+                                       duration=1.5)
+    assert ds.controller.values.tolist() == ["walk_default.json", "walk_default.json"]
+    assert ds.controller_tries.values.tolist() == [2, 1]
+    assert not ds.fell.values.any()
+    alone = gen_module._simulate_subjects(pop.isel(subject=[0]), library, [["limp"]], duration=1.5)
+    assert bool(alone.fell.values[0]) and alone.controller_tries.values.tolist() == [1]
+    again = gen_module._simulate_subjects(pop.isel(subject=[0]), library, [["walk_default.json"]], duration=1.5)
+    np.testing.assert_array_equal(ds.q.isel(subject=0).values, again.q.isel(subject=0).values)

@@ -116,12 +116,9 @@ def warm_start_controller(body: Any, speed: float, *, duration: float = 6.0,
     from .control.objective import walking
     from .control.optimize import evaluate
 
-    docs = _shipped_docs()
-    first = _preferred(docs, speed)
-    others = sorted((d for d in docs if d is not first), key=lambda d: abs(d["_speed"] - speed))
     obj = walking(None, duration=duration)
     best = None
-    for d in [first] + others:
+    for d in controller_order(speed):
         walked = float(evaluate(body, obj, d["vector"], initial=d["initial"], rigid_tendon=d["rigid_tendon"])
                        ["metric.walked_s"])
         d["walk_test_s"] = walked
@@ -146,6 +143,15 @@ def shipped_controller(speed: float | None = None) -> dict:
     ``path``.
     """
     return _preferred(_shipped_docs(), speed)
+
+
+def controller_order(speed: float | None = None, docs: list[dict] | None = None) -> list[dict]:
+    """The shipped controllers in the order to try them for ``speed`` [m/s]: :func:`shipped_controller`'s
+    choice first, then the others nearest speed first (documents as there; ``docs``: from ``_shipped_docs()``)."""
+    docs = _shipped_docs() if docs is None else docs
+    first = _preferred(docs, speed)
+    ref = first["_speed"] if speed is None else float(speed)
+    return [first] + sorted((d for d in docs if d is not first), key=lambda d: abs(d["_speed"] - ref))
 
 
 def _preferred(docs: list[dict], speed: float | None) -> dict:

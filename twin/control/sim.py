@@ -41,7 +41,7 @@ from ..errors import ParameterError
 
 __all__ = ["walking_params", "initial_walking_state", "rollout", "Rollout", "INIT_PARAMETERS", "INIT_NAMES",
            "DT", "FALL_HEIGHT", "WALKING_LIMITS", "apply_walking_limits", "rollout_dataset", "add_joint_moments", "start_state",
-           "capture_gait_state", "perturbed_state"]
+           "capture_gait_state", "perturbed_state", "body_start_state", "fall_heights"]
 
 #: Control and engine step [s] (rigid tendons: stable at 1 ms with contact, see twin.engine.integrate).
 DT = 1e-3
@@ -170,7 +170,7 @@ def initial_walking_state(params, init: Any = None, *, indentation: float = 0.00
     qd[:, names.index("pelvis_tx")] = v[:, 7]
     kin = kinematics(params, q, qd)
     ind = contact_forces(params, kin, qd).indentation  # [B, C]
-    q[:, params.root_height_coordinate] += indentation - ind.max(dim=1).values
+    q[:, params.root_height_coordinate] += ind.max(dim=1).values - indentation  # raising by h lessens it by h
     return initial_state(params, q=q, qdot=qd, activation=0.05)
 
 
@@ -263,8 +263,33 @@ def _loop(compile: bool):
     return _LOOPS[compile]
 
 
+def _standing_height(params):
+    """[B] pelvis height [m] at which each body stands in its default pose with its lowest contact touching."""
+    q = params.q_default.expand(params.batch_size, -1).clone()
+    q[:, params.root_height_coordinate] = 0.0
+    return _deepest_indentation(params, q, torch.zeros_like(q))
+
+
+def fall_heights(params):
+    """[B] the fall criterion of each member [m]: ``FALL_HEIGHT`` x its standing pelvis height / the default body's.
+
+    A pelvis 0.6 m above the ground is a fall for the default 1.80 m body but
+    ordinary walking for a 1.50 m one; scaling by the standing height keeps
+    the criterion at the same fraction of every body's leg length
+    (``FALL_HEIGHT`` for the default body, to float precision).
+    """
+    key = (tuple(params.coordinate_names), tuple(params.muscle_names), "standing")
+    if key not in _REFERENCE:
+        ref = walking_params(None, batch=1, dtype=torch.float64)
+        _REFERENCE[key] = float(_standing_height(ref)[0]) if tuple(ref.coordinate_names) == key[0] else None
+    ref_h = _REFERENCE[key]
+    if ref_h is None:  # another skeleton: no default to scale from
+        return torch.full((params.batch_size,), FALL_HEIGHT, dtype=params.dtype, device=params.device)
+    return (FALL_HEIGHT * (_standing_height(params) / ref_h)).to(params.dtype)
+
+
 def rollout(params, controller, cstate, state, duration: float, *, dt: float = DT,
-            fall_height: float = FALL_HEIGHT, settle: float = 2.0, record_every: int = 0,
+            fall_height: float | None = None, settle: float = 2.0, record_every: int = 0,
             integrator: str = "semi_implicit_euler", max_speed: float = 60.0,
             compile: bool = False, perturb: tuple | None = None) -> Rollout:
     """Run controller + engine for ``duration`` s from ``state``; summaries per member.
@@ -279,6 +304,9 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
         [s]
     dt : float, keyword-only
     fall_height : float, keyword-only
+        [m] A member whose pelvis drops below this has fallen. Default
+        (None): :func:`fall_heights`, ``FALL_HEIGHT`` scaled by each body's
+        standing pelvis height (0.6 m on the default 1.80 m body).
     settle : float, keyword-only
         Speed is measured from this time on [s] (the start is a transient).
     record_every : int, keyword-only
@@ -303,6 +331,8 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
     if not duration > 0:
         raise ParameterError(f"duration={duration!r} must be positive")
     bsz, dev, dtype = params.batch_size, params.device, params.dtype
+    if fall_height is None:
+        fall_height = fall_heights(params)
     names = list(params.coordinate_names)
     ix = names.index("pelvis_tx")
     it = names.index("pelvis_tilt")
@@ -405,6 +435,114 @@ def start_state(params, doc: dict):
     return initial_state(params, q=t(st["q"]), qdot=t(st["qdot"]), activation=act)
 
 
+def _deepest_indentation(params, q, qd):
+    """[B] the deepest contact-sphere indentation [m] of each member in pose ``q`` with speeds ``qd``."""
+    from ..engine.contact import contact_forces
+    from ..engine.multibody import kinematics
+
+    return contact_forces(params, kinematics(params, q, qd), qd).indentation.max(dim=1).values
+
+
+def body_start_state(params, gait_states, *, fallback=None):
+    """Start each member on a controller's gait cycle, placed for its own body.
+
+    A controller's ``initial_state`` (see :func:`capture_gait_state`) is a
+    state of the body it was made for (the default body). On another body
+    the same joint angles put the feet higher or lower, so each member is
+    moved vertically until its deepest contact sphere is indented as deep as
+    the default body's in that state; ``pelvis_tx`` starts at 0.
+
+    Parameters
+    ----------
+    params : EngineParams
+        The batch of bodies (B members).
+    gait_states : dict or list of (dict or None)
+        One ``initial_state`` for every member, or one per member (``None``:
+        that member starts from ``fallback``).
+    fallback : State, keyword-only
+        The start of members without a gait state (e.g.
+        :func:`initial_walking_state`); required when any is ``None``.
+
+    Returns
+    -------
+    State
+
+    Raises
+    ------
+    ParameterError
+        A gait state belongs to a body with other coordinates or muscles, the
+        list's length is not B, or a ``None`` has no ``fallback``.
+
+    Examples
+    --------
+    >>> from twin.control.sim import walking_params, body_start_state
+    >>> from twin.model import BodyParams
+    >>> from twin.twin import shipped_controller
+    >>> doc = shipped_controller(1.3)
+    >>> params = walking_params(BodyParams.default(lumbar=False).scaled(height=1.9, mass=80.0))
+    >>> s = body_start_state(params, doc["initial_state"])
+    >>> float(s.q[0, list(params.coordinate_names).index("pelvis_tx")])
+    0.0
+    """
+    bsz, dtype, dev = params.batch_size, params.dtype, params.device
+    states = [gait_states] * bsz if isinstance(gait_states, dict) or gait_states is None else list(gait_states)
+    if len(states) != bsz:
+        raise ParameterError(f"gait_states has {len(states)} entries for a batch of {bsz}; pass one per member or one "
+                             "for all")
+    if any(st is None for st in states) and fallback is None:
+        raise ParameterError("some members have no gait state (None); pass fallback=initial_walking_state(params, ...)")
+    names, muscles = list(params.coordinate_names), list(params.muscle_names)
+    ref = _reference_indentation(tuple(names), tuple(muscles))
+    q = fallback.q.clone() if fallback is not None else params.q_default.expand(bsz, -1).clone()
+    qd = fallback.qdot.clone() if fallback is not None else torch.zeros_like(q)
+    act = fallback.activation.clone() if fallback is not None else torch.full((bsz, len(muscles)), 0.05, dtype=dtype,
+                                                                             device=dev)
+    rows, target = [], []
+    for i, st in enumerate(states):
+        if st is None:
+            continue
+        if list(st["coordinates"]) != names or list(st.get("muscles", muscles)) != muscles:
+            raise ParameterError(f"gait state {i} belongs to a body with other coordinates or muscles; pass a "
+                                 "controller made for this body")
+        q[i] = torch.as_tensor(np.asarray(st["q"], dtype=float), dtype=dtype, device=dev)
+        qd[i] = torch.as_tensor(np.asarray(st["qdot"], dtype=float), dtype=dtype, device=dev)
+        if st.get("activation") is not None:
+            act[i] = torch.as_tensor(np.asarray(st["activation"], dtype=float), dtype=dtype, device=dev)
+        rows.append(i)
+        target.append(ref(tuple(st["q"]), tuple(st["qdot"])))
+    if rows:
+        idx = torch.as_tensor(rows, device=dev)
+        q[idx, names.index("pelvis_tx")] = 0.0
+        deep = _deepest_indentation(params, q, qd)[idx]
+        q[idx, params.root_height_coordinate] += deep - torch.as_tensor(target, dtype=dtype, device=dev)
+    from ..engine.step import initial_state
+
+    return initial_state(params, q=q, qdot=qd, activation=act)
+
+
+def _reference_indentation(names: tuple, muscles: tuple):
+    """A function (q, qdot) -> the default body's deepest indentation [m] in that state (body built once)."""
+    key = (names, muscles)
+    if key not in _REFERENCE:
+        params = walking_params(None, batch=1, dtype=torch.float64)
+        if tuple(params.coordinate_names) != names:
+            raise ParameterError("these bodies' coordinates differ from the default body's; a gait state cannot be "
+                                 "placed on them")
+        cache: dict = {}
+
+        def ref(q, qd):
+            if (q, qd) not in cache:
+                t = lambda v: torch.as_tensor(np.asarray(v, dtype=float), dtype=torch.float64).unsqueeze(0)  # noqa: E731
+                cache[(q, qd)] = float(_deepest_indentation(params, t(q), t(qd))[0])
+            return cache[(q, qd)]
+
+        _REFERENCE[key] = ref
+    return _REFERENCE[key]
+
+
+_REFERENCE: dict = {}
+
+
 def capture_gait_state(params, controller, vector, initial, *, after: float = 5.0, controller_options=None) -> dict:
     """A state on the controller's own gait cycle: the first right foot strike after ``after`` s.
 
@@ -459,7 +597,7 @@ def _perturbed(params, state, dq, dv, ix: int):
     q = state.q + dq * k
     qd = state.qdot.clone()
     qd[:, ix] = qd[:, ix] + dv * alive
-    q[:, params.root_height_coordinate] += (deepest(state.q, state.qdot) - deepest(q, qd)) * alive
+    q[:, params.root_height_coordinate] += (deepest(q, qd) - deepest(state.q, state.qdot)) * alive
     return state.replace(q=q, qdot=qd)
 
 

@@ -10,11 +10,15 @@ excitation scales and stretch gains, :func:`twin.control.sim.rollout`) and
 one Dask task. :func:`load_population` reads the store back as one Dataset,
 :func:`verify_population` checks it.
 
-Controller: each subject walks with the shipped controller nearest its
-``target_speed`` (rounded to 0.01 m/s) and that controller's initial pose;
-why, see :mod:`twin.synth.population`. Subjects that fall get ``kept =
-False`` and NaN labels; :func:`load_population` leaves them out unless
-``kept_only=False``.
+Controller: each subject walks with the shipped controller preferred for
+its ``target_speed`` (:func:`twin.twin.controller_order`, speed rounded to
+0.01 m/s), started on that controller's gait cycle (its ``initial_state``,
+placed for the subject's body by
+:func:`twin.control.sim.body_start_state`); a subject that falls is run
+again with the next controller (nearest speed first) until one walks or
+all have been tried; why, see :mod:`twin.synth.population`. Subjects that
+fall with every controller get ``kept = False`` and NaN labels;
+:func:`load_population` leaves them out unless ``kept_only=False``.
 
 Store layout (zarr format 2, written by xarray)
 -----------------------------------------------
@@ -47,8 +51,9 @@ module is ``importlib.import_module("twin.synth.generate")``.)
 
 Variables of a chunk (dim ``subject`` first)
 --------------------------------------------
-* the population table (:mod:`twin.synth.population`) and ``controller``
-  (file name of the controller used);
+* the population table (:mod:`twin.synth.population`), ``controller``
+  (file name of the controller used) and ``controller_tries`` (how many
+  were tried, the last kept);
 * ``q(time, coordinate)`` [rad or m], ``grf(time, side, axis)`` [N],
   ``activation(time, muscle)`` [1]: sampled at 100 Hz (every 10th engine
   step of 1 ms), ``time`` from 0 to ``duration``; samples after a fall
@@ -62,7 +67,7 @@ Variables of a chunk (dim ``subject`` first)
   ``n_strides`` on dim ``label_side`` = left, right, overall;
   ``step_time_asymmetry``; ``joint_angle(label_side, joint, cycle_pct)``;
   ``labels_valid``): NaN for fallen subjects and where no full stride per
-  side was found (e.g. runs shorter than about 4 s from the standing start).
+  side was found (e.g. runs shorter than about 3 s).
 
 Examples
 --------
@@ -164,29 +169,30 @@ def _write_json_atomic(path: Path, doc: dict) -> None:
 # ----------------------------------------------------------------------------- controllers
 
 
-def _controllers(speeds: np.ndarray) -> tuple[list[str], dict[str, tuple[np.ndarray, np.ndarray, bool]], dict[str, str]]:
-    """Per subject the shipped controller nearest its speed (rounded to 0.01 m/s): names, (vector, initial pose,
-    rigid tendons) by name, sha256s."""
+def _controllers(speeds: np.ndarray) -> tuple[list[list[str]], dict[str, tuple], dict[str, str]]:
+    """Per subject the shipped controllers in the order to try them (:func:`twin.twin.controller_order` of its
+    speed rounded to 0.01 m/s), (vector, initial pose, rigid tendons, gait state or None) by name, sha256s."""
     from ..control.sim import INIT_PARAMETERS
-    from ..twin import shipped_controller
+    from ..twin import _shipped_docs, controller_order
 
-    cache: dict[float, str] = {}
-    docs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    shipped = _shipped_docs()
+    docs: dict[str, tuple] = {}
     shas: dict[str, str] = {}
-    names = []
+    for doc in shipped:
+        name = Path(doc["path"]).name
+        init = doc.get("initial")
+        init = np.array([p[1] for p in INIT_PARAMETERS]) if init is None else np.asarray(init, float)
+        docs[name] = (np.asarray(doc["vector"], dtype=float), init, bool(doc["rigid_tendon"]),
+                      doc.get("initial_state") or None)
+        shas[name] = _file_sha256(Path(doc["path"]))
+    cache: dict[float, list[str]] = {}
+    orders = []
     for v in np.asarray(speeds, dtype=float):
         key = round(float(v), 2)
         if key not in cache:
-            doc = shipped_controller(key)
-            name = Path(doc["path"]).name
-            if name not in docs:
-                init = doc.get("initial")
-                init = np.array([p[1] for p in INIT_PARAMETERS]) if init is None else np.asarray(init, float)
-                docs[name] = (np.asarray(doc["vector"], dtype=float), init, bool(doc["rigid_tendon"]))
-                shas[name] = _file_sha256(Path(doc["path"]))
-            cache[key] = name
-        names.append(cache[key])
-    return names, docs, shas
+            cache[key] = [Path(d["path"]).name for d in controller_order(key, shipped)]
+        orders.append(cache[key])
+    return orders, docs, shas
 
 
 # ----------------------------------------------------------------------------- one chunk
@@ -213,19 +219,22 @@ def _fixed_length(a: np.ndarray, n: int) -> np.ndarray:
 
 def _simulate_chunk(pop: xr.Dataset, vectors: np.ndarray, initials: np.ndarray, *, duration: float,
                     controllers: list[str] | None = None, compile: bool = False,
-                    rigid_tendon: Any = True) -> xr.Dataset:
+                    rigid_tendon: Any = True, gait_states: list | None = None) -> xr.Dataset:
     """Simulate the subjects of ``pop`` (one engine batch per tendon model) and return their data and labels
     (dim subject).
 
     ``vectors`` [n, P] and ``initials`` [n, 8] are each subject's controller
     parameters and initial pose; ``controllers`` their names (stored);
     ``rigid_tendon`` the tendon model of each subject's controller (a bool
-    for all, or [n]).
+    for all, or [n]); ``gait_states`` each subject's controller's state on
+    its gait cycle (``initial_state``; None: a standing start from
+    ``initials``), placed for the subject's body by
+    :func:`twin.control.sim.body_start_state`.
     """
     import torch
 
     from ..control.reflex import ReflexController
-    from ..control.sim import DT, initial_walking_state, rollout, rollout_dataset
+    from ..control.sim import DT, body_start_state, initial_walking_state, rollout, rollout_dataset
     from ..scenarios import engine_inputs
     from .labels import LABELS, gait_labels
     from .population import subject
@@ -242,7 +251,10 @@ def _simulate_chunk(pop: xr.Dataset, vectors: np.ndarray, initials: np.ndarray, 
         ctrl = ReflexController(params, dt=DT, excitation_scale=exc, stretch_gain=gain)
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r = rollout(params, ctrl, ctrl.init(len(idx), vectors[idx]), initial_walking_state(params, initials[idx]),
+            start = initial_walking_state(params, initials[idx])
+            if gait_states is not None and any(gait_states[i] is not None for i in idx):
+                start = body_start_state(params, [gait_states[i] for i in idx], fallback=start)
+            r = rollout(params, ctrl, ctrl.init(len(idx), vectors[idx]), start,
                         float(duration), record_every=RECORD_EVERY, compile=compile)
         parts.append(rollout_dataset(r, dim="batch"))
         order.extend(idx.tolist())
@@ -320,16 +332,57 @@ def _simulate_chunk(pop: xr.Dataset, vectors: np.ndarray, initials: np.ndarray, 
     return ds
 
 
+def _simulate_subjects(pop: xr.Dataset, library: dict[str, tuple], orders: list[list[str]], *, duration: float,
+                       compile: bool = False) -> xr.Dataset:
+    """Simulate the subjects of ``pop`` with the first controller of their ``orders``; those that fall are
+    simulated again with the next one, and so on (the last try is kept if every one falls).
+
+    ``library`` maps a controller name to (vector, initial pose, rigid
+    tendons, gait state) as :func:`_controllers`. The shipped controllers
+    were each optimised on a few bodies; a body one of them cannot carry
+    another often can (the choice per subject is stored in ``controller``,
+    the number of tries in ``controller_tries``).
+    """
+    n = pop.sizes["subject"]
+    tries = np.zeros(n, dtype=np.int16)
+    rows: dict[int, tuple[int, int]] = {}  # subject -> (round, position in that round's dataset)
+    rounds: list[xr.Dataset] = []
+    todo = np.arange(n)
+    depth = max(len(o) for o in orders)
+    for k in range(depth):
+        todo = np.array([i for i in todo if k < len(orders[i])], dtype=int)
+        if not len(todo):
+            break
+        names = [orders[i][k] for i in todo]
+        ds = _simulate_chunk(pop.isel(subject=todo), np.stack([library[m][0] for m in names]),
+                             np.stack([library[m][1] for m in names]), duration=duration, controllers=names,
+                             compile=compile, rigid_tendon=np.array([library[m][2] for m in names]),
+                             gait_states=[library[m][3] for m in names])
+        rounds.append(ds)
+        tries[todo] += 1
+        for j, i in enumerate(todo):
+            rows[int(i)] = (k, j)
+        todo = todo[np.asarray(ds.fell.values, dtype=bool)]
+    if len(rounds) == 1:
+        out = rounds[0]
+    else:
+        parts = [rounds[rows[i][0]].isel(subject=[rows[i][1]]) for i in range(n)]
+        out = xr.concat(parts, "subject", data_vars="minimal", coords="minimal", compat="override",
+                        combine_attrs="override")
+    out["controller_tries"] = (("subject",), tries,
+                               {"units": "1", "long_name": "shipped controllers tried (the last is kept)"})
+    return out
+
+
 def _chunk_task(spec: dict) -> dict:
     """One Dask task: simulate one chunk and write it (data, then manifest). Returns a small summary."""
     import torch
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    ds = _simulate_chunk(spec["pop"], spec["vectors"], spec["initials"], duration=spec["duration"],
-                         controllers=list(spec["controllers"]), compile=spec["compile"],
-                         rigid_tendon=spec.get("rigid_tendon", True))
-    ds.attrs["controllers_used"] = json.dumps(sorted(set(spec["controllers"])))
+    ds = _simulate_subjects(spec["pop"], spec["library"], spec["orders"], duration=spec["duration"],
+                            compile=spec["compile"])
+    ds.attrs["controllers_used"] = json.dumps(sorted(set(str(c) for c in ds.controller.values)))
     sim_wall = time.perf_counter() - t0
     out, k = Path(spec["out"]), int(spec["chunk"])
     name = _chunk_name(k)
@@ -533,9 +586,7 @@ def generate(pop: xr.Dataset, out: str | os.PathLike, *, duration: float = 10.0,
         The zarr store (a folder, e.g. ``pop.zarr``); its parent must exist.
     duration : float, keyword-only
         Simulated seconds per subject, in [0.05, 600]. Labels need a full
-        stride per side after the first second (about 4 s or more: the
-        shipped default controller's standing start takes a while to reach
-        its gait).
+        stride per side after the first second (about 3 s or more).
     chunk : int, keyword-only
         Subjects per chunk = per engine batch = per Dask task.
     scheduler : None, "synchronous", str or dask.distributed.Client, keyword-only
@@ -590,10 +641,10 @@ def generate(pop: xr.Dataset, out: str | os.PathLike, *, duration: float = 10.0,
 
     path = Path(out)
     n = pop.sizes["subject"]
-    names, docs, shas = _controllers(pop["target_speed"].values)
+    orders, docs, shas = _controllers(pop["target_speed"].values)
     settings = {"format": FORMAT, "n_subjects": int(n), "chunk": int(chunk), "duration": float(duration),
                 "record_every": RECORD_EVERY, "dt": DT, "population_sha256": _population_sha256(pop),
-                "controllers": shas}
+                "controllers": shas, "start": "gait_state", "controller_choice": "in speed order until one walks"}
     settings_sha = _settings_sha(settings)
     n_chunks = math.ceil(n / chunk)
     if path.exists() and not resume:
@@ -629,10 +680,7 @@ def generate(pop: xr.Dataset, out: str | os.PathLike, *, duration: float = 10.0,
         sl = slice(k * chunk, min((k + 1) * chunk, n))
         rows = range(sl.start, sl.stop)
         specs.append({"out": str(path), "chunk": k, "pop": pop.isel(subject=sl).load(),
-                      "controllers": [names[i] for i in rows],
-                      "vectors": np.stack([docs[names[i]][0] for i in rows]),
-                      "initials": np.stack([docs[names[i]][1] for i in rows]),
-                      "rigid_tendon": np.array([docs[names[i]][2] for i in rows]),
+                      "library": docs, "orders": [orders[i] for i in rows],
                       "duration": float(duration), "compile": bool(compile), "settings_sha256": settings_sha})
     if redo:
         warnings.warn(f"{path}: regenerating {len(redo)} chunk(s): " + "; ".join(redo), TwinWarning, stacklevel=2)

@@ -79,23 +79,26 @@ Priors
 
 Controller
 ----------
-Every subject walks with the **shipped controller nearest its target
-speed** (:func:`twin.twin.shipped_controller`: ``data/controllers/walk_*.json``,
-whichever exist when :func:`twin.synth.generate` runs), with that
-controller's initial pose. No controller is optimised per subject: CMA-ES
+Every subject walks with a **shipped controller** (``data/controllers/walk_*.json``,
+whichever exist when :func:`twin.synth.generate` runs): the one
+:func:`twin.twin.shipped_controller` prefers for its target speed first,
+started on that controller's own gait cycle (its stored gait state, placed
+vertically for the subject's leg length); if the subject falls, the
+others are tried in turn, nearest speed first (:func:`twin.twin.controller_order`).
+No controller is optimised per subject: CMA-ES
 per subject costs minutes of CPU each on this machine's two cores, which
 would make a 10,000-subject population weeks of work, and Yamada et al.
 (2025) also drive all bodies with one fixed family of control policies.
 The body, impairment and reflex changes (excitation scale, stretch gain)
-then make the gait differ. A subject that falls during the run is an
-unstable walker: :func:`twin.synth.generate` keeps it out of the data
+then make the gait differ. A subject that falls with every controller is
+an unstable walker: :func:`twin.synth.generate` keeps it out of the data
 (``kept = False``, counted) instead of labelling a collapse as a gait.
 ``target_speed`` is therefore the speed a controller was *chosen* for;
 the achieved speed is the label ``walking_speed``. The shipped controllers
-are optimised for the default body only, so how many sampled bodies they
-carry through a run is a property of the controllers that ``twin bench
-synth`` measures (``kept_fraction``), not something these priors are tuned
-to raise.
+are optimised for the default body and a few others, so how many sampled
+bodies they carry through a run is a property of the controllers that
+``twin bench synth`` measures (``kept_fraction``), not something these
+priors are tuned to raise.
 
 Examples
 --------
