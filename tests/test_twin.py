@@ -42,10 +42,28 @@ def test_twin_uses_its_controllers_tendon_model(default_twin):
 
     assert default_twin.rigid_tendon is shipped_controller()["rigid_tendon"]
     other = Twin(default_twin.body, default_twin.controller, default_twin.initial,
-                 rigid_tendon=not default_twin.rigid_tendon)
+                 rigid_tendon=not default_twin.rigid_tendon, gait_state=default_twin.gait_state)
     a, b = default_twin.simulate(duration=0.2), other.simulate(duration=0.2)
     f = "muscle_force"
     assert np.abs(a[f].sel(muscle="soleus_r") - b[f].sel(muscle="soleus_r")).max() > 1.0  # [N]
+
+
+def test_default_twin_starts_on_its_controllers_gait_cycle(default_twin):
+    """The shipped controller's gait state is the start of every scenario (placed for each body); a twin
+    without one starts from its standing pose."""
+    st = default_twin.gait_state
+    assert st is not None and st["coordinates"] == list(default_twin.simulate(duration=0.05).coordinate.values)
+    sim = default_twin.simulate(["tka:both"], duration=0.05)
+    q0 = sim.q.isel(time=0)
+    hip = st["coordinates"].index("hip_flexion_r")
+    np.testing.assert_allclose(q0.sel(coordinate="hip_flexion_r").values, st["q"][hip], atol=1e-6)
+    assert float(abs(q0.sel(coordinate="pelvis_tx")).max()) == 0.0
+    standing = Twin(default_twin.body, default_twin.controller, default_twin.initial,
+                    rigid_tendon=default_twin.rigid_tendon).simulate(duration=0.05)
+    from twin.control.sim import INIT_NAMES
+
+    hip0 = float(default_twin.initial[list(INIT_NAMES).index("hip_lead")])
+    assert float(standing.q.isel(time=0, scenario=0).sel(coordinate="hip_flexion_r")) == pytest.approx(hip0, abs=1e-6)
 
 
 def test_simulate_rejects_bad_scenarios(default_twin):
@@ -61,10 +79,11 @@ def test_simulate_rejects_bad_scenarios(default_twin):
 def test_save_load_bit_identical(default_twin, tmp_path, suffix):
     t = Twin(default_twin.body, default_twin.controller, default_twin.initial,
              baseline=default_twin.simulate(duration=0.2), quality={"rms_deg_hip": 1.5, "note": "x"},
-             provenance=dict(default_twin.provenance), rigid_tendon=False)
+             provenance=dict(default_twin.provenance), rigid_tendon=False, gait_state=default_twin.gait_state)
     path = t.save(tmp_path / f"me{suffix}")
     back = load_twin(path)
     assert back.rigid_tendon is False  # the tendon model of its controller travels with the twin
+    assert back.gait_state == t.gait_state and t.gait_state is not None
     assert np.array_equal(back.controller, t.controller) and back.controller.dtype == t.controller.dtype
     assert np.array_equal(back.initial, t.initial)
     assert back.body == t.body

@@ -188,6 +188,12 @@ class Twin:
         The engine's tendon model the controller was made for (that of the
         shipped controller it started from; see
         :func:`twin.control.store.rigid_tendon`).
+    gait_state : dict or None
+        A state on the controller's own gait cycle (a shipped controller's
+        ``initial_state``): :meth:`simulate` starts there, placed for the
+        body (:func:`twin.control.sim.body_start_state`), instead of from
+        the standing pose ``initial``. None once the controller has been
+        fitted or adapted (those were optimised from the standing start).
     """
 
     body: Any
@@ -200,6 +206,7 @@ class Twin:
     quality: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
     rigid_tendon: bool = True
+    gait_state: dict | None = None
 
     # ------------------------------------------------------------------ construction
     @property
@@ -220,7 +227,7 @@ class Twin:
                    provenance={"sources": [{"path": Path(doc["path"]).name, "sha256": _sha256(Path(doc["path"]))}],
                                "versions": _versions(), "settings": {"made_by": "Twin.default"},
                                "created": time.strftime("%Y-%m-%dT%H:%M:%S")},
-                   rigid_tendon=doc["rigid_tendon"])
+                   rigid_tendon=doc["rigid_tendon"], gait_state=doc.get("initial_state") or None)
 
     @classmethod
     def from_recording(cls, recording: Any, *, mass: float, height: float, static: Any = None,
@@ -317,7 +324,8 @@ class Twin:
         twin = cls(body, vector, initial, kin, dynamics, ref, None, quality,
                    {"sources": sources, "versions": _versions(), "settings": settings,
                     "warm_start": Path(doc["path"]).name, "created": time.strftime("%Y-%m-%dT%H:%M:%S")},
-                   rigid_tendon=doc["rigid_tendon"])
+                   rigid_tendon=doc["rigid_tendon"], gait_state=None if fit_controller else
+                   (doc.get("initial_state") or None))
         if fit_controller:
             refd = {c: ref.angle.sel(coordinate=c).values for c in ref.coordinate.values}
             obj = Objective(duration=duration, terms=progress_term(v, 10.0) + no_fall(2.0) + speed(v, 5.0)
@@ -367,7 +375,7 @@ class Twin:
         import torch
 
         from .control.reflex import ReflexController
-        from .control.sim import DT, add_joint_moments, initial_walking_state, rollout, rollout_dataset
+        from .control.sim import DT, add_joint_moments, body_start_state, initial_walking_state, rollout, rollout_dataset
         from .scenarios import Subject, apply_scenarios, engine_inputs
 
         check_param("duration", duration, types=(int, float), minimum=0.05, maximum=600.0)
@@ -378,6 +386,7 @@ class Twin:
         n = len(subjects)
         vectors = np.repeat(self.controller[None], n, 0)
         initials = np.repeat(self.initial[None], n, 0)
+        gait = [self.gait_state] * n
         if adapt and n > 1:
             from .control.objective import walking
             from .control.optimize import optimize
@@ -389,11 +398,13 @@ class Twin:
                                sigma0=0.02, x0=self.controller, initial=self.initial, progress=progress,
                                rigid_tendon=self.rigid_tendon,
                                controller_options={"excitation_scale": exc[i:i + 1], "stretch_gain": stretch[i:i + 1]})
-                vectors[i], initials[i] = res.vector, res.initial
+                vectors[i], initials[i], gait[i] = res.vector, res.initial, None  # optimised from standing
         c = ReflexController(params, dt=DT, excitation_scale=exc, stretch_gain=stretch)
         with torch.no_grad():
-            r = rollout(params, c, c.init(n, vectors), initial_walking_state(params, initials), duration,
-                        record_every=record_every, compile=compile)
+            start = initial_walking_state(params, initials)
+            if any(g is not None for g in gait):
+                start = body_start_state(params, gait, fallback=start)
+            r = rollout(params, c, c.init(n, vectors), start, duration, record_every=record_every, compile=compile)
         ds = add_joint_moments(rollout_dataset(r, labels=labels), params)
         ds.attrs.update({"adapt": int(bool(adapt)), "scenarios": json.dumps(labels)})
         return ds
@@ -407,7 +418,8 @@ class Twin:
                            "initial": (("initial_parameter",), np.asarray(self.initial, dtype=float))},
                           coords={"controller_parameter": list(self.controller_names),
                                   "initial_parameter": list(INIT_NAMES)},
-                          attrs={"rigid_tendon": int(bool(self.rigid_tendon))})
+                          attrs={"rigid_tendon": int(bool(self.rigid_tendon)),
+                                 "gait_state": json.dumps(_plain(self.gait_state)) if self.gait_state else ""})
         nodes = {"/body": self.body.to_dataset(), "/controller": ctrl}
         for name in ("kinematics", "dynamics", "reference", "baseline"):
             ds = getattr(self, name)
@@ -477,7 +489,8 @@ def load_twin(path: str | os.PathLike) -> Twin:
     return Twin(BodyParams.from_dataset(tree["/body"].to_dataset()), ctrl.vector.values.copy(),
                 ctrl.initial.values.copy(), quality=json.loads(tree.attrs.get("quality", "{}")),
                 provenance=json.loads(tree.attrs.get("provenance", "{}")),
-                rigid_tendon=bool(ctrl.attrs.get("rigid_tendon", 1)), **parts)
+                rigid_tendon=bool(ctrl.attrs.get("rigid_tendon", 1)),
+                gait_state=json.loads(ctrl.attrs["gait_state"]) if ctrl.attrs.get("gait_state") else None, **parts)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -80,14 +80,14 @@ def make_stepper(*, compile: bool | str = False):
     return compile_or_eager(_guarded, mode=compile if isinstance(compile, str) else None)
 
 
-def compile_or_eager(fn: Callable, *, mode: str | None = None) -> Callable:
+def compile_or_eager(fn: Callable, *, mode: str | None = None, options: dict | None = None) -> Callable:
     """``torch.compile(fn)`` (static shapes) that falls back to ``fn`` with a TwinWarning if compilation fails.
 
     Used for every compiled step function (one graph per batch size / dtype / tendon model /
     integrator, so dynamo's recompile limit is raised to 64).
     """
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
-    state = {"fn": torch.compile(fn, dynamic=False, mode=mode)}
+    state = {"fn": torch.compile(fn, dynamic=False, mode=mode, options=options)}
 
     def run(*args):
         try:
