@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--controller", default=str(ROOT / "data" / "controllers" / "walk_default.json"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--compile", choices=("auto", "yes", "no"), default="auto",
-                        help="torch.compile the engine step (auto: full mode only; ~40 s to compile)")
+                        help="torch.compile the engine step (auto: full mode only; ~3 min to compile per batch size the first time)")
     args = parser.parse_args()
     import torch
 

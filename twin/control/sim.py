@@ -344,8 +344,11 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
         A member with any generalized speed above this [rad/s or m/s] is
         treated as numerically failed (frozen, ``fell`` in the result).
     compile : bool, keyword-only
-        ``torch.compile`` the engine step (about 4x faster on 2 CPU cores at
-        batch 24 after a ~40 s compilation; eager fallback on failure).
+        ``torch.compile`` the closed loop in blocks of :data:`COMPILED_BLOCK`
+        steps (10 s of a 5-member what-if: about 2.3 s on this 2-core
+        machine, about 28 s eager; the first compilation for a batch size takes about
+        3 min on a CPU, later processes load it from inductor's cache in
+        about 10 s; eager fallback on failure).
     perturb : (time, dq, dv), optional, keyword-only
         A mid-walk perturbation: at ``time`` [s] add ``dq`` [B, Q] (rad or m)
         to the coordinates and ``dv`` [B] [m/s] to the forward speed, then

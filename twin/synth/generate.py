@@ -601,8 +601,9 @@ def generate(pop: xr.Dataset, out: str | os.PathLike, *, duration: float = 10.0,
     progress : bool, keyword-only
         A tqdm bar (subjects done).
     compile : bool, keyword-only
-        ``torch.compile`` the engine step in each worker (about 40 s of
-        compilation per worker process; pays off for long runs).
+        ``torch.compile`` the closed loop in each worker (about 3 min of
+        compilation per batch size the first time, then about 10 s per
+        worker from inductor's cache; pays off for long runs).
 
     Returns
     -------
