@@ -663,3 +663,26 @@ def test_fall_height_scales_with_the_body(three_bodies):
     assert float(fall_heights(walking_params(batch=1, dtype=torch.float64))[0]) == pytest.approx(FALL_HEIGHT, abs=1e-9)
     f = fall_heights(three_bodies).numpy()
     np.testing.assert_allclose(f / f[1], np.array([1.5, 1.8, 1.95]) / 1.8, rtol=0.03)
+
+
+def test_blocks_of_steps_give_the_single_step_rollout(params2, monkeypatch):
+    """rollout(compile=True) advances in blocks of COMPILED_BLOCK steps; blocks stop at recorded samples,
+    the settle snapshot and a perturbation. Run eagerly here (the compilation takes minutes), the blocks
+    must reproduce the step-by-step rollout."""
+    from twin.control import sim
+
+    monkeypatch.setattr(sim, "_loop", lambda compile, k=1, device="cpu": sim._block(k) if k > 1 else sim._loop_step)
+    c = ReflexController(params2, dt=1e-3)
+    v = c.default_vector()
+    dq = np.zeros((2, params2.n_coordinates))
+    dq[:, list(params2.coordinate_names).index("hip_flexion_l")] = 0.05
+    kw = dict(record_every=10, settle=0.057, perturb=(0.033, dq, np.array([0.1, -0.1])))
+    s = initial_walking_state(params2)
+    a = rollout(params2, c, c.init(2, v), s, 0.623, compile=False, **kw)
+    b = rollout(params2, c, c.init(2, v), s, 0.623, compile=True, **kw)
+    for k in ("q", "qdot", "excitation", "grf"):
+        np.testing.assert_allclose(b.record[k], a.record[k], rtol=0, atol=1e-9)
+    assert np.isfinite(a.speed).all()  # the settle snapshot was taken
+    for f in ("distance", "walked_s", "speed", "energy", "limit", "trunk", "impact"):
+        np.testing.assert_allclose(getattr(b, f), getattr(a, f), rtol=1e-9, atol=1e-12)
+    assert b.record["q"].shape == a.record["q"].shape

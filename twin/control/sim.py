@@ -385,10 +385,10 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
     e = torch.full((bsz, params.n_muscles), 0.01, dtype=dtype, device=dev)
     rec = ({"q": [], "qdot": [], "grf": [], "metabolic_power": [], "excitation": [], "activation": [],
             "muscle_force": [], "fiber_length": []} if record_every else None)
-    step = _loop(compile, 1, dev.type)
     block = COMPILED_BLOCK if compile else 1
-    if block > 1:
-        multi, step = _loop(compile, block, dev.type), _loop(False)  # the few steps between blocks run eager
+    # compiled: blocks of steps; the few single steps between blocks run eager
+    step = _loop(False) if block > 1 else _loop(compile, 1, dev.type)
+    multi = _loop(compile, block, dev.type) if block > 1 else None
     i_perturb = -1
     if perturb is not None:
         t_p, dq, dv = perturb
