@@ -686,3 +686,31 @@ def test_blocks_of_steps_give_the_single_step_rollout(params2, monkeypatch):
     for f in ("distance", "walked_s", "speed", "energy", "limit", "trunk", "impact"):
         np.testing.assert_allclose(getattr(b, f), getattr(a, f), rtol=1e-9, atol=1e-12)
     assert b.record["q"].shape == a.record["q"].shape
+
+
+def test_rollout_callback_reports_between_blocks_and_can_stop_it(params2, monkeypatch):
+    """callback(step, n) comes about every callback_every steps, also on the block path (run eagerly here),
+    never inside a block; what it raises ends the rollout."""
+    from twin.control import sim
+
+    monkeypatch.setattr(sim, "_loop", lambda compile, k=1, device="cpu": sim._block(k) if k > 1 else sim._loop_step)
+    c = ReflexController(params2, dt=1e-3)
+    s = initial_walking_state(params2)
+    for compile in (False, True):
+        seen = []
+        r = rollout(params2, c, c.init(2, c.default_vector()), s, 0.35, compile=compile, record_every=10,
+                    callback=lambda i, n: seen.append((i, n)), callback_every=100)
+        assert [i for i, _ in seen] == [100, 200, 300] and {n for _, n in seen} == {350}
+        assert r.record["q"].shape[1] == 35
+
+    class Stop(Exception):
+        pass
+
+    def stop(i, n):
+        if i >= 200:
+            raise Stop
+
+    with pytest.raises(Stop):
+        rollout(params2, c, c.init(2, c.default_vector()), s, 0.5, callback=stop)
+    with pytest.raises(ParameterError, match="callback_every"):
+        rollout(params2, c, c.init(2, c.default_vector()), s, 0.1, callback=stop, callback_every=0)

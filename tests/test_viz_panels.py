@@ -267,6 +267,67 @@ def test_explorer_on_the_physics_engine():
     ex.strength["plantarflexors"].value = 0.5
     ex.run(wait=True)
     assert ex.error is None, ex.error
-    assert "<b>physics engine</b> answered" in ex.status.value
+    assert "<b>physics engine</b> (eager) answered" in ex.status.value
     assert ex.result.sizes["scenario"] == 2
     assert set(ex.figures) == {"curves", "metrics", "skeleton", "grf", "muscles"}
+
+
+def test_default_simulate_starts_on_the_gait_cycle_and_says_which_engine(monkeypatch):
+    from twin.control.store import load_controller
+    from twin.viz.demo_backend import _controller_path, compile_setting
+
+    doc = load_controller(_controller_path(None))
+    ds = default_simulate([WhatIf("heavy", extra_mass=10.0)], duration=0.05, compile="auto")
+    assert ds.attrs["engine_mode"] == "eager" and ds.attrs["start"] == "gait state"  # nothing compiled here
+    gs = doc["initial_state"]
+    q0 = dict(zip(ds.coordinate.values.tolist(), ds.q.sel(scenario="baseline").isel(time=0).values))
+    for name, v in zip(gs["coordinates"], gs["q"]):
+        if name != "pelvis_tx":  # the default body is placed as it was when the state was captured
+            assert q0[name] == pytest.approx(v, abs=1e-5), name
+    assert q0["pelvis_tx"] == 0.0
+    with pytest.raises(ParameterError, match="compile"):
+        default_simulate([WhatIf()], duration=0.05, compile="fast")
+    monkeypatch.setenv("TWIN_COMPILE", "0")
+    assert compile_setting() == "0"
+    monkeypatch.setenv("TWIN_COMPILE", "")
+    assert compile_setting() == "auto"
+
+
+def test_explorer_warms_up_a_backend_that_offers_it(monkeypatch):
+    calls = []
+
+    def fake(scenarios, *, progress=None):
+        raise AssertionError("not run here")
+
+    fake.warm_up = lambda n: calls.append(n)
+    WhatIfExplorer(fake, warm_up=True)
+    assert calls == [1]  # baseline + the explorer's one scenario: a batch of 2
+    WhatIfExplorer(fake, warm_up=True, scenario_factory=lambda wi: [wi, wi])
+    assert calls == [1, 2]
+    monkeypatch.setenv("TWIN_FAST", "1")
+    WhatIfExplorer(fake)  # tests and Binder previews: no compilation in the background
+    monkeypatch.setenv("TWIN_FAST", "0")
+    monkeypatch.setenv("TWIN_COMPILE", "0")
+    WhatIfExplorer(fake)
+    assert calls == [1, 2]
+
+    def broken(n):
+        raise RuntimeError("no compiler")
+
+    fake.warm_up = broken
+    ex = WhatIfExplorer(fake, warm_up=True)  # the explorer still opens
+    assert ex.warm_up_thread is None
+
+
+@pytest.mark.slow
+def test_compiled_engine_answers_as_the_eager_one():
+    """Compiles the explorer's batch (about 3 min the first time on a machine)."""
+    from twin.viz.demo_backend import compiled_ready, warm_up
+
+    w = [WhatIf("weak", strength={"plantarflexors": 0.4})]
+    eager = default_simulate(w, duration=0.6, compile=False)
+    warm_up(1, background=False)
+    assert compiled_ready(1)
+    fast = default_simulate(w, duration=0.6, compile="auto")
+    assert fast.attrs["engine_mode"] == "compiled"
+    np.testing.assert_allclose(fast.q.values, eager.q.values, atol=1e-4)

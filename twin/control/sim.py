@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -320,7 +320,8 @@ def fall_heights(params):
 def rollout(params, controller, cstate, state, duration: float, *, dt: float = DT,
             fall_height: float | None = None, settle: float = 2.0, record_every: int = 0,
             integrator: str = "semi_implicit_euler", max_speed: float = 60.0,
-            compile: bool = False, perturb: tuple | None = None) -> Rollout:
+            compile: bool = False, perturb: tuple | None = None,
+            callback: Callable[[int, int], Any] | None = None, callback_every: int = 100) -> Rollout:
     """Run controller + engine for ``duration`` s from ``state``; summaries per member.
 
     Parameters
@@ -356,12 +357,21 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
         shift the body vertically so the deepest contact keeps its
         indentation (no foot driven into the ground). Recovering from it is
         recovering from a perturbed state on the gait cycle.
+    callback : callable, optional, keyword-only
+        ``callback(step, n_steps)`` after about every ``callback_every``
+        steps (between compiled blocks, never inside one); for progress
+        reports. An exception it raises (e.g. a cancel) ends the rollout and
+        propagates.
+    callback_every : int, keyword-only
+        [steps] How often ``callback`` is called (default 100 = 0.1 s).
     """
     from ..engine.metabolics import BASAL_COEFFICIENT
     from ..engine.step import dynamics
 
     if not duration > 0:
         raise ParameterError(f"duration={duration!r} must be positive")
+    if callback is not None and not (isinstance(callback_every, int) and callback_every >= 1):
+        raise ParameterError(f"callback_every={callback_every!r} must be a whole number of steps >= 1")
     bsz, dev, dtype = params.batch_size, params.device, params.dtype
     if fall_height is None:
         fall_height = fall_heights(params)
@@ -402,7 +412,11 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
             cstate, _ = controller.step(cstate, state, out, 0.0)
         p, bufs = cstate.params, cstate.buffers
         i, next_check, guards_checked = 0, 0, False
+        next_callback = int(callback_every) if callback is not None else n + 1
         while i < n:
+            if i >= next_callback:
+                next_callback += int(callback_every)
+                callback(i, n)
             if i >= next_check:
                 next_check += 50
                 if bool((state.fell | state.failed).all()):

@@ -30,10 +30,16 @@ Without :mod:`twin.scenarios` (an older installation) a built-in mapping
 (:func:`apply_whatif`) changes the engine parameters directly and the knee
 replacement is not available (:data:`UNSUPPORTED`).
 
-The controller is **not** re-tuned to the changed body (no ``adapt``).
-The shipped controller does not yet walk stably (see
-``data/controllers/walk_default.json``); the explorer shows whatever the
-physics gives. ``TWIN_FAST=1`` in the environment shortens the default
+The controller is **not** re-tuned to the changed body (no ``adapt``); a
+large change can make the body fall, and the result shows the fall as the
+physics gives it. Every member starts on the controller's gait cycle.
+
+Engine mode: the eager engine answers at once (about 3 s per simulated
+second for baseline + one scenario on one core); the compiled engine about
+1 s for 4 s, once it is compiled for the batch size in the process
+(:func:`warm_up`, which the explorer starts in the background; about 3 min
+the first time on a machine, about 10 s later). ``TWIN_COMPILE`` chooses
+(:func:`compile_setting`). ``TWIN_FAST=1`` in the environment shortens the default
 duration to :data:`FAST_DURATION` s (tests, Binder previews).
 
 Examples
@@ -52,7 +58,10 @@ strength of plantarflexors is 0: a muscle group needs a strength factor between 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -64,8 +73,10 @@ import xarray as xr
 
 from ..errors import ParameterError, TwinError
 
+log = logging.getLogger(__name__)
+
 __all__ = ["WhatIf", "default_simulate", "scenario_objects", "apply_whatif", "fast_mode", "default_duration",
-           "Cancelled", "MUSCLE_GROUPS", "CONTRACTURE_GROUPS", "SPASTIC_GROUPS", "UNSUPPORTED", "DEFAULT_DURATION",
+           "Cancelled", "warm_up", "compiled_ready", "compile_setting", "MUSCLE_GROUPS", "CONTRACTURE_GROUPS", "SPASTIC_GROUPS", "UNSUPPORTED", "DEFAULT_DURATION",
            "FAST_DURATION"]
 
 #: Strength groups -> muscles of the default body (without side suffix); the groups do not overlap.
@@ -354,26 +365,79 @@ class Cancelled(TwinError):
     """The run was cancelled (raised by a ``progress`` callback)."""
 
 
-class _Hooked:
-    """The reflex controller plus progress reports (about every 0.1 simulated s), which may cancel the run."""
+#: Batch sizes whose compiled engine loop is ready in this process ((batch, controller path) keys).
+_COMPILED: set = set()
+#: Warm-ups started in this process (same keys) -> their thread.
+_WARMING: dict = {}
+#: One compiled rollout at a time (dynamo's guard stance is process-wide).
+_COMPILED_LOCK = threading.Lock()
 
-    def __init__(self, inner, n_steps: int, dt: float, progress: Callable | None):
-        self.inner = inner
-        self.n_steps = max(int(n_steps), 1)
-        self.dt = dt
-        self.progress = progress
-        self.i = 0
 
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
+def compile_setting() -> str:
+    """The engine mode :func:`default_simulate` uses by default: ``TWIN_COMPILE`` in the environment.
 
-    def step_tensors(self, p, buffers, engine_state, outputs):
-        out = self.inner.step_tensors(p, buffers, engine_state, outputs)
-        self.i += 1
-        if self.progress is not None and self.i % 100 == 0:
-            self.progress(0.05 + 0.9 * self.i / self.n_steps, f"simulating {self.i * self.dt:.1f} of "
-                                                              f"{self.n_steps * self.dt:.1f} s")
-        return out
+    ``"auto"`` (unset): the compiled engine once :func:`warm_up` made it ready
+    for the batch size in this process, eager until then; ``"1"``: always
+    compiled (the first run of a batch size waits for the compilation);
+    ``"0"``: always eager.
+    """
+    v = os.environ.get("TWIN_COMPILE", "auto").strip().lower()
+    if v in ("", "auto"):
+        return "auto"
+    return "0" if v in ("0", "false", "no", "off") else "1"
+
+
+def compiled_ready(n_scenarios: int = 1, *, controller: str | os.PathLike | None = None) -> bool:
+    """True when the compiled engine loop for baseline + ``n_scenarios`` is ready in this process."""
+    return (int(n_scenarios) + 1, str(_controller_path(controller))) in _COMPILED
+
+
+def warm_up(n_scenarios: int = 1, *, controller: str | os.PathLike | None = None,
+            background: bool = True) -> threading.Thread | None:
+    """Prepare the compiled engine for baseline + ``n_scenarios`` so later answers take about 1 s.
+
+    Compiles (``torch.compile``) the closed loop for this batch size with a
+    short run. On this 2-core machine that takes about 3 min the first time
+    on a machine and about 10 s in a later process (inductor's disk cache);
+    meanwhile :func:`default_simulate` (``compile="auto"``) answers with the
+    eager engine (about 3 s per simulated second for baseline + one scenario).
+
+    Parameters
+    ----------
+    n_scenarios : int
+        Scenarios besides the baseline (the explorer runs one).
+    controller : path, optional, keyword-only
+        As :func:`default_simulate`.
+    background : bool, keyword-only
+        Compile in a daemon thread and return it (default); else block.
+
+    Returns
+    -------
+    threading.Thread or None
+        The warm-up thread (an earlier one if already started), or None
+        when it ran in the foreground or was already done.
+    """
+    key = (int(n_scenarios) + 1, str(_controller_path(controller)))
+    if key in _COMPILED:
+        return None
+    if key in _WARMING:
+        return _WARMING[key]
+
+    def work():
+        try:
+            default_simulate([WhatIf("warm-up")] * int(n_scenarios), duration=0.05, controller=controller,
+                             compile=True, baseline_label="warm-up baseline")
+        except Exception as err:  # the eager engine keeps answering
+            log.warning("warming up the compiled engine failed (%s: %s); answers stay eager",
+                        type(err).__name__, err)
+
+    if not background:
+        work()
+        return None
+    th = threading.Thread(target=work, daemon=True, name="twin-warm-up")
+    _WARMING[key] = th
+    th.start()
+    return th
 
 
 def _controller_path(controller) -> Path:
@@ -400,8 +464,12 @@ def _labels(scenarios: Sequence[WhatIf], baseline_label: str) -> list[str]:
 def default_simulate(scenarios: Sequence[WhatIf], *, duration: float | None = None,
                      progress: Callable[[float, str], Any] | None = None, controller: str | os.PathLike | None = None,
                      record_every: int = 10, num_threads: int | None = 1,
-                     baseline_label: str = "baseline") -> xr.Dataset:
+                     baseline_label: str = "baseline", compile: bool | str | None = None) -> xr.Dataset:
     """Simulate the baseline and each scenario on the default body with the shipped controller.
+
+    Every member starts on the controller's own gait cycle (its stored
+    ``initial_state``, a right foot strike, placed for each changed body), so
+    the whole run is walking, not a start from standing.
 
     Parameters
     ----------
@@ -420,6 +488,11 @@ def default_simulate(scenarios: Sequence[WhatIf], *, duration: float | None = No
     num_threads : int or None, keyword-only
         torch threads during the run (restored after; None: unchanged).
     baseline_label : str, keyword-only
+    compile : bool or "auto", keyword-only
+        True: the compiled engine (``torch.compile``; the first run of a
+        batch size in a process compiles, see :func:`warm_up`); False:
+        eager; ``"auto"``: compiled when :func:`compiled_ready`, else eager.
+        Default (None): :func:`compile_setting` (``TWIN_COMPILE``, ``auto``).
 
     Returns
     -------
@@ -428,7 +501,8 @@ def default_simulate(scenarios: Sequence[WhatIf], *, duration: float | None = No
         first; coord ``description``), ``time``, ``coordinate``, ``muscle``,
         ``side``, ``axis``: ``q``, ``qdot``, ``grf``, ``excitation``,
         ``metabolic_power``, ``body_mass``, ``fell``, ``fell_time``;
-        ``attrs["backend"] = "physics engine"``.
+        ``attrs["backend"] = "physics engine"``, ``attrs["engine_mode"]``
+        ``"compiled"`` or ``"eager"``, ``attrs["wall_time"]`` [s].
 
     Raises
     ------
@@ -440,7 +514,7 @@ def default_simulate(scenarios: Sequence[WhatIf], *, duration: float | None = No
     import torch
 
     from ..control.reflex import ReflexController
-    from ..control.sim import DT, initial_walking_state, rollout
+    from ..control.sim import DT, body_start_state, initial_walking_state, rollout
     from ..control.store import load_controller
     from ..errors import check_param
 
@@ -451,35 +525,57 @@ def default_simulate(scenarios: Sequence[WhatIf], *, duration: float | None = No
     duration = default_duration() if duration is None else duration
     check_param("duration", duration, minimum=0.01, maximum=600.0, types=(int, float))
     check_param("record_every", record_every, minimum=1, types=int)
+    mode = compile_setting() if compile is None else compile
+    if mode not in (True, False, "auto", "0", "1"):
+        raise ParameterError(f"compile={compile!r}: use True, False or 'auto'")
     labels = _labels(scenarios, baseline_label)
     members = [WhatIf(baseline_label), *scenarios]
     path = _controller_path(controller)
     doc = load_controller(path)
+    n = len(members)
+    key = (n, str(path))
+    compiled = mode in (True, "1") or (mode == "auto" and key in _COMPILED)
     if progress is not None:
         progress(0.0, "building the bodies")
-    n = len(members)
+
+    def report(i, total):
+        if progress is not None:
+            progress(0.05 + 0.9 * i / max(total, 1), f"simulating {i * DT:.1f} of {total * DT:.1f} s")
+
     old_threads = torch.get_num_threads()
     if num_threads is not None:
         torch.set_num_threads(int(num_threads))
+    lock = _COMPILED_LOCK if compiled else contextlib.nullcontext()
     try:
         params, ctrl_kw, mapping = _bodies(members, rigid_tendon=doc["rigid_tendon"])
         ctrl = ReflexController(params, dt=DT, **ctrl_kw)
         cs = ctrl.init(n, doc["vector"])
         state = initial_walking_state(params, doc.get("initial"))
-        hooked = _Hooked(ctrl, int(round(duration / DT)), DT, progress)
+        if doc.get("initial_state"):
+            state = body_start_state(params, doc["initial_state"], fallback=state)
         if progress is not None:
-            progress(0.05, f"simulating {duration:g} s")
-        with torch.no_grad():
-            r = rollout(params, hooked, cs, state, float(duration), record_every=record_every)
+            progress(0.05, f"simulating {duration:g} s" + ("" if compiled or mode != "auto" else
+                                                          " (eager engine; the compiled one is not ready)"))
+        with lock, torch.no_grad():
+            r = rollout(params, ctrl, cs, state, float(duration), record_every=record_every, compile=compiled,
+                        callback=report if progress is not None else None)
+        if compiled:
+            _COMPILED.add(key)
     finally:
         torch.set_num_threads(old_threads)
     if progress is not None:
         progress(0.97, "collecting the results")
     ds = _dataset(params, r, labels, members, path, duration, time.perf_counter() - t0)
     ds.attrs["scenario_mapping"] = mapping
+    ds.attrs["engine_mode"] = "compiled" if compiled else "eager"
+    ds.attrs["start"] = "gait state" if doc.get("initial_state") else "standing"
     if progress is not None:
         progress(1.0, "done")
     return ds
+
+
+default_simulate.warm_up = warm_up
+default_simulate.compiled_ready = compiled_ready
 
 
 #: What callers may ask of this backend (the explorer disables the others' widgets).

@@ -127,6 +127,13 @@ class WhatIfExplorer:
         (``attrs["backend"]``).
     background : bool, keyword-only
         Run in a thread (default). False: :meth:`run` blocks (tests).
+    warm_up : bool, optional, keyword-only
+        Call the backend's ``simulate.warm_up(n_scenarios)`` (if it has one:
+        :func:`twin.viz.demo_backend.warm_up` compiles the engine in a
+        background thread; until it is ready, answers come from the eager
+        engine and the status line says which answered). Default: yes,
+        except in fast mode (``TWIN_FAST=1``: tests) or with
+        ``TWIN_COMPILE=0``.
 
     Attributes
     ----------
@@ -149,7 +156,7 @@ class WhatIfExplorer:
 
     def __init__(self, simulate: Callable | None = None, *, baseline_label: str = "baseline",
                  scenario_factory: Callable | None = None, metrics: Callable | None = None,
-                 backend_name: str | None = None, background: bool = True):
+                 backend_name: str | None = None, background: bool = True, warm_up: bool | None = None):
         import ipywidgets as w
 
         if simulate is None:
@@ -173,6 +180,17 @@ class WhatIfExplorer:
         self._thread: threading.Thread | None = None
         self._token = 0
         self._lock = threading.Lock()
+        self.warm_up_thread = None
+        hook = getattr(simulate, "warm_up", None)
+        if warm_up is None:
+            from .demo_backend import compile_setting, fast_mode
+
+            warm_up = not fast_mode() and compile_setting() != "0"
+        if warm_up and callable(hook):
+            try:
+                self.warm_up_thread = hook(len(self.scenario_factory(WhatIf())))
+            except Exception as err:  # the explorer works without it
+                log.warning("the backend's warm_up failed: %s: %s", type(err).__name__, err)
         unsupported = set(getattr(simulate, "unsupported", ()) or ())
 
         style = {"description_width": "120px"}
@@ -419,6 +437,7 @@ class WhatIfExplorer:
                 figure_output(self.outputs[name], figs[name])
         self.figures = figs
         backend = result.attrs.get("backend") or self.backend_name or "custom backend"
+        mode = result.attrs.get("engine_mode")
         falls = []
         if "fell" in result:
             for lab, f in zip(labels, result["fell"].values.reshape(len(labels), -1).any(1)):
@@ -429,7 +448,7 @@ class WhatIfExplorer:
                         t = f" at {ft:.2f} s" if ft == ft else ""
                     falls.append(f"{lab} fell{t}")
         simulated = float(result["time"].values[-1] - result["time"].values[0]) if result.sizes.get("time", 0) else 0
-        text = (f"<b>{html.escape(str(backend))}</b> answered in {elapsed:.1f} s: {len(labels)} runs "
+        text = (f"<b>{html.escape(str(backend))}</b>{f' ({html.escape(str(mode))})' if mode else ''} answered in {elapsed:.1f} s: {len(labels)} runs "
                 f"({html.escape(', '.join(labels))}), {simulated:.2f} s simulated; scenario: "
                 f"{html.escape(wi.describe())}")
         if falls:
