@@ -439,6 +439,14 @@ def skeleton_animation(data, *, member=0, every: int = 4, params=None, follow: b
                                   marker={"size": 4}, opacity=0.7, meta={"label": lab, "part": "left leg"}))
         return out
 
+    def moved(i: int):
+        # a frame carries only what changes (the points); plotly merges it into the styled traces
+        out = []
+        for lab, trunk, right, left, times in drawn:
+            k = min(i, len(times) - 1)
+            out.extend(go.Scatter(x=pts[k, :, 0], y=pts[k, :, 1]) for pts in (trunk, right, left))
+        return out
+
     allx = np.concatenate([np.concatenate([d[1][..., 0].ravel(), d[2][..., 0].ravel(), d[3][..., 0].ravel()])
                            for d in drawn])
     lo, hi = float(np.nanmin(allx)) - 0.3, float(np.nanmax(allx)) + 0.3
@@ -458,7 +466,7 @@ def skeleton_animation(data, *, member=0, every: int = 4, params=None, follow: b
     for i in range(n_frames):
         t = drawn[0][4][min(i, len(drawn[0][4]) - 1)]
         lay = {"xaxis": {"range": [centre(i) - half, centre(i) + half]}} if follow else {}
-        frames.append(go.Frame(data=traces(i), traces=dyn, name=f"{t:.2f}", layout=lay))
+        frames.append(go.Frame(data=moved(i), traces=dyn, name=f"{t:.2f}", layout=lay))
     fig.frames = frames
     ms = max(20, int(round(dt_frame * 1000)))
     play = {"label": "Play", "method": "animate",
