@@ -714,3 +714,20 @@ def test_rollout_callback_reports_between_blocks_and_can_stop_it(params2, monkey
         rollout(params2, c, c.init(2, c.default_vector()), s, 0.5, callback=stop)
     with pytest.raises(ParameterError, match="callback_every"):
         rollout(params2, c, c.init(2, c.default_vector()), s, 0.1, callback=stop, callback_every=0)
+
+
+def test_impaired_training_bodies(tmp_path, capsys):
+    from twin.control.__main__ import impaired_bodies, main
+
+    subs = impaired_bodies(["contracture:hamstrings=0.1", "weakness:vasti,rect_fem=0.7;afo:100"], with_default=True)
+    assert len(subs) == 3 and subs[0].notes == ()
+    base = subs[0].body
+    assert subs[1].body.muscle("hamstrings_r").optimal_fiber_length == pytest.approx(
+        0.9 * base.muscle("hamstrings_r").optimal_fiber_length)
+    assert subs[2].body.muscle("vasti_l").max_isometric_force == pytest.approx(
+        0.7 * base.muscle("vasti_l").max_isometric_force)
+    assert len(subs[2].notes) == 2  # both scenarios of the ';'-list applied to one body
+    assert len(impaired_bodies(["afo:100"])) == 1
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--impaired", "weakness:soleus", "--stages", "robust"])
+    assert "--impaired" in capsys.readouterr().err

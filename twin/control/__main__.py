@@ -68,6 +68,11 @@ def main(argv=None) -> int:
                     "--robust-starts must be a multiple of it")
     ap.add_argument("--bodies-strength", default="1,1", metavar="LOW,HIGH",
                     help="muscle strength factors of the --bodies other than the default one (spread)")
+    ap.add_argument("--impaired", action="append", default=[], metavar="SCENARIO[;SCENARIO...]",
+                    help="robust stage: also evaluate every candidate on the default body changed by these "
+                    "twin.scenarios (twin simulate's grammar, e.g. 'contracture:hamstrings=0.1' or "
+                    "'weakness:vasti,rect_fem=0.7;afo:100'); repeat for more bodies; counted in the bodies "
+                    "--robust-starts must be a multiple of")
     ap.add_argument("--track", metavar="KINEMATICS", default=None,
                     help="also track this recorded gait (IK .mot or kinematics file: its mean right stride, "
                     "hip/knee/ankle) in the speed, effort and robust stages; 'gaitutils': the normal adult "
@@ -149,15 +154,20 @@ def main(argv=None) -> int:
             log(f"tracking {args.track}: mean of {ref.attrs['n_strides']} right stride(s), "
                 f"{ref.attrs['speed_mps']:.2f} m/s")
     bodies = None
-    if args.bodies > 0:
+    if args.bodies > 0 or args.impaired:
         from ..scenarios import Subject
 
         try:
             lo, hi = (float(x) for x in args.bodies_strength.split(","))
         except ValueError:
             ap.error(f"--bodies-strength {args.bodies_strength!r}: give LOW,HIGH, e.g. 0.7,1.2")
-        bodies = [Subject(b) for b in training_bodies(args.bodies, strength=(lo, hi))]
-        log(f"bodies: {len(bodies)}: " + "; ".join(f"{b.body.height:.2f} m {b.body.mass:.0f} kg" for b in bodies))
+        bodies = [Subject(b) for b in training_bodies(args.bodies, strength=(lo, hi))] if args.bodies > 0 else []
+        try:
+            bodies += impaired_bodies(args.impaired, with_default=not bodies)
+        except ParameterError as e:
+            ap.error(f"--impaired: {e}")
+        log(f"bodies: {len(bodies)}: " + "; ".join(f"{b.body.height:.2f} m {b.body.mass:.0f} kg"
+                                                    + (f" ({'; '.join(b.notes)})" if b.notes else "") for b in bodies))
     joint_weights = {}
     for item in filter(None, (x.strip() for x in args.track_joint_weights.split(","))):
         k, _, w = item.partition("=")
@@ -261,6 +271,30 @@ def training_bodies(n: int, *, strength: tuple[float, float] = (1.0, 1.0)) -> li
             for m in b.muscle_names:
                 b = b.with_muscle(m, max_isometric_force=b.muscle(m).max_isometric_force * f)
         out.append(b)
+    return out
+
+
+def impaired_bodies(specs: list[str], *, with_default: bool = False) -> list:
+    """The default body changed by each of ``specs`` (``;``-separated twin.scenarios strings), as Subjects.
+
+    ``with_default`` puts the unchanged default body first.
+
+    Raises
+    ------
+    ParameterError
+        A scenario string that :func:`twin.scenarios.parse_scenario` refuses.
+    """
+    from ..errors import ParameterError
+    from ..model import BodyParams
+    from ..scenarios import Subject, apply_scenarios, parse_scenario
+
+    base = BodyParams.default(lumbar=False, marker_sets=())
+    out = [Subject(base)] if with_default else []
+    for spec in specs:
+        items = [parse_scenario(x) for x in (t.strip() for t in spec.split(";")) if x]
+        if not items:
+            raise ParameterError(f"{spec!r} holds no scenario")
+        out.append(apply_scenarios(Subject(base), items))
     return out
 
 

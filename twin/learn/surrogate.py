@@ -12,7 +12,8 @@ simulated (parameters, outcome) pairs:
 * outcome (what the physics gives, :func:`simulate_outcomes`): the default
   body scaled to height and mass (:meth:`BodyParams.scaled`), the scenarios
   applied (:mod:`twin.scenarios`), walked by the shipped reflex controller
-  (:func:`twin.control.sim.rollout`, 1 ms steps, recorded at 100 Hz); after
+  (:func:`twin.control.sim.rollout`, 1 ms steps, recorded at 100 Hz) from its
+  own gait cycle (its ``initial_state``, placed for each body); after
   ``settle`` s, the mean gait cycle of hip flexion, knee angle and ankle
   angle (both sides' strides, 101 points, :func:`twin.synth.gait_labels`)
   [deg], the overall cadence [steps/min] of those strides and the
@@ -25,10 +26,12 @@ A prediction is one forward pass (well under a millisecond for one sample;
 :meth:`Surrogate.predict` with its xarray packaging takes about a
 millisecond).
 
-It approximates *this* simulator with *this* controller: with the shipped
-controller of this version (which shuffles at about 0.1 m/s, see
-``data/controllers/walk_default.json``) it reproduces shuffling, not human
-walking; retrain it (:func:`train_surrogate`) when the controller changes.
+It approximates *this* simulator with *this* controller, unadapted: where
+that controller falls (e.g. a hamstring contracture of 5 % or more, or
+quadriceps below about 80 % strength, with ``walk_default.json`` of this
+version) there is no outcome to learn, and the surrogate's answer there is
+an extrapolation. Retrain it (:func:`train_surrogate`) when the controller
+changes.
 
 Saved like the estimators (a folder with ``weights.pt`` and
 ``config.json``, written atomically; format :data:`FORMAT`; the config holds
@@ -157,7 +160,7 @@ def simulate_outcomes(params: Any, *, duration: float = 6.0, settle: float = 1.0
         bool, ``seconds`` (wall time), ``controller`` (file).
     """
     from ..control.reflex import ReflexController
-    from ..control.sim import DT, initial_walking_state, rollout, rollout_dataset
+    from ..control.sim import DT, body_start_state, initial_walking_state, rollout, rollout_dataset
     from ..scenarios import engine_inputs
     from ..synth.labels import gait_labels
     from ..twin import shipped_controller
@@ -179,8 +182,10 @@ def simulate_outcomes(params: Any, *, duration: float = 6.0, settle: float = 1.0
         ini = np.repeat(np.asarray(doc["initial"], float)[None], b, 0)
         c = ReflexController(params_e, dt=DT, excitation_scale=exc, stretch_gain=stretch)
         with torch.no_grad():
-            r = rollout(params_e, c, c.init(b, vec), initial_walking_state(params_e, ini), float(duration),
-                        record_every=10)
+            start = initial_walking_state(params_e, ini)
+            if doc.get("initial_state"):  # on the controller's gait cycle, placed for each body
+                start = body_start_state(params_e, doc["initial_state"], fallback=start)
+            r = rollout(params_e, c, c.init(b, vec), start, float(duration), record_every=10)
         ds = rollout_dataset(r, dim="batch")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
