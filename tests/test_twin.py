@@ -254,7 +254,8 @@ def test_warm_start_falls_back_to_a_shipped_controller_that_walks_the_body(monke
 
     opt = importlib.import_module("twin.control.optimize")  # the module (twin.control.optimize is also a function)
 
-    walked = {"walk_default.json": 1.8, "walk_slow.json": 3.4, "walk_fast.json": 6.0, "walk_robust.json": 2.5}
+    walked = {"walk_default.json": 1.8, "walk_slow.json": 3.4, "walk_fast.json": 6.0, "walk_robust.json": 2.5,
+              "walk_impaired.json": 2.2}
     seen = []
 
     def fake_evaluate(body, objective, vector, *, initial=None, rigid_tendon=True, **kw):
