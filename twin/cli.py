@@ -7,7 +7,7 @@
     twin fit REC [GRF] --static S --mass KG   scale, IK, ID (OpenSim) -> Datasets + scaled .osim
     twin demo [--out DIR]            the README's demo (read, analyse, report)
     twin synth --n N --out POP.zarr  synthetic gait population (Dask, resumable zarr)
-    twin bench NAME [--quick]        benchmarks/bench_NAME.py (last line: JSON)
+    twin bench NAME [--quick] [...]  benchmarks/bench_NAME.py and its options (last line: JSON)
     twin data list|path|verify       the example-data registry
 
 Several files given together are one trial (e.g. ``walk.trc walk_grf.mot``).
@@ -103,7 +103,8 @@ def _cmd_bench(args) -> int:
     if not script.exists():
         names = sorted(p.stem[len("bench_"):] for p in _benchmarks_dir().glob("bench_*.py"))
         raise TwinError(f"no benchmark named {args.name!r}; available: {', '.join(names)}")
-    sys.argv = [str(script)] + (["--quick"] if args.quick else [])
+    more = [a for a in (getattr(args, "more", None) or []) if a != "--"]
+    sys.argv = [str(script)] + (["--quick"] if args.quick else []) + more
     runpy.run_path(str(script), run_name="__main__")
     return 0
 
@@ -254,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="run a benchmark from benchmarks/")
     p.add_argument("name")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("more", nargs=argparse.REMAINDER,
+                   help="the benchmark's own options (e.g. walk --controller FILE, synth --keep DIR, learn "
+                        "--population STORE; python benchmarks/bench_NAME.py --help lists them)")
     p.set_defaults(func=_cmd_bench)
     p = sub.add_parser("data", help="the example-data registry")
     p.add_argument("action", choices=("list", "path", "verify"))
