@@ -171,11 +171,14 @@ def test_from_recording_validates_before_work(data_file):
     rec.attrs["subject_mass"] = 72.0
     with pytest.raises(ParameterError, match="inconsistent"):
         Twin.from_recording(rec, mass=100.0, height=1.8)
+    with pytest.raises(ParameterError, match="compile"):
+        Twin.from_recording(ik, mass=72.6, height=1.8, compile="fast")
 
 
 def test_from_recording_kinematics_only(data_file):
     t = Twin.from_recording(data_file(IK), mass=72.6, height=1.8, fit_controller=False, duration=1.0)
     assert t.reference is not None and t.baseline is not None
+    assert t.provenance["settings"]["compiled_engine"] is True  # 30 x 16 evaluations by default: worth compiling
     assert t.provenance["sources"][0]["sha256"] and len(t.provenance["sources"][0]["sha256"]) == 64
     assert abs(t.body.mass - 72.6) < 1e-6
     for k in ("rms_deg_hip", "rms_deg_knee", "rms_deg_ankle", "speed_err_mps", "fit_minutes"):

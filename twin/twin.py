@@ -233,7 +233,8 @@ class Twin:
     def from_recording(cls, recording: Any, *, mass: float, height: float, static: Any = None,
                        generations: int = 30, popsize: int = 16, duration: float = 10.0, seed: int = 1,
                        checkpoint: str | os.PathLike | None = None, progress: bool = True,
-                       fit_controller: bool = True, log: Callable[[str], None] | None = None) -> Twin:
+                       fit_controller: bool = True, log: Callable[[str], None] | None = None,
+                       compile: bool | str = "auto") -> Twin:
         """Fit a twin to a person's walking recording.
 
         Parameters
@@ -262,6 +263,13 @@ class Twin:
             False: keep the shipped controller (fast; the baseline then shows
             how far the generic walker is from this person).
         log : callable, optional, keyword-only
+        compile : bool or "auto", keyword-only
+            Run the controller fit's rollouts on the compiled engine
+            (:func:`twin.control.sim.rollout`, ``compile=True``): about 3 min
+            to compile the first time on a machine (seconds later, from
+            inductor's cache), then several times faster than eager.
+            ``"auto"`` (default): compiled when the fit is worth it
+            (``generations * popsize >= 160``), else eager.
 
         Raises
         ------
@@ -284,8 +292,12 @@ class Twin:
         if isinstance(rec_mass, (int, float)) and rec_mass > 0 and abs(rec_mass / mass - 1) > 0.15:
             raise ParameterError(f"mass={mass:g} kg is inconsistent with the recording's subject mass "
                                  f"{rec_mass:g} kg (>15 % apart); pass the person's mass")
+        if compile not in (True, False, "auto"):
+            raise ParameterError(f"compile={compile!r}: use True, False or 'auto'")
+        compiled = bool(compile) if compile != "auto" else generations * popsize >= 160
         settings = {"mass": mass, "height": height, "generations": generations, "popsize": popsize,
-                    "duration": duration, "seed": seed, "fit_controller": fit_controller}
+                    "duration": duration, "seed": seed, "fit_controller": fit_controller,
+                    "compiled_engine": compiled}
         generic = BodyParams.default(lumbar=False)
         dynamics = None
         kind = rec.attrs.get("kind")
@@ -332,7 +344,7 @@ class Twin:
                             + tracking(refd, 20.0) + joint_limits(5.0), name=f"twin fit @{v:.2f}")
             res = optimize(body, obj, generations=generations, popsize=popsize, seed=seed, sigma0=0.02,
                            checkpoint=checkpoint, progress=progress, x0=vector, initial=initial,
-                           log=say, compile=False, rigid_tendon=twin.rigid_tendon)
+                           log=say, compile=compiled, rigid_tendon=twin.rigid_tendon)
             twin.controller, twin.initial = np.asarray(res.vector), np.asarray(res.initial)
             settings["objective"] = obj.describe()
             quality["fit_report"] = res.report
