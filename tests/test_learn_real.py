@@ -55,6 +55,18 @@ def test_kinematic_gaits_consistent(gaits):
     assert np.median(resting) < 0.35
 
 
+def test_simulated_gaits_come_from_the_factory():
+    """simulated_gaits walks sampled subjects as twin.synth.generate does (gait-state start, fallback)."""
+    from twin.learn import simulated_gaits
+
+    g = simulated_gaits(4, seed=5, duration=3.0)
+    n = len(g.ids)
+    assert 1 <= n <= 4 and int(g.info["n_simulated"][0]) == 4 and int(g.info["n_valid"][0]) == n
+    assert g.q.dims == ("subject", "time", "coordinate") and g.q.sizes["subject"] == n
+    assert np.isfinite(g.labels).all() and (g.labels[:, 0] > 0.3).all()  # walking speeds [m/s]
+    assert g.source == "twin.learn.simulated_gaits" and all(i.startswith("sim5_") for i in g.ids)
+
+
 def test_sensor_windows_both_modalities(gaits):
     for mod in ("keypoints", "imu"):
         w = sensor_windows(gaits, WindowSpec(mod, duration=1.6, hop=0.8), seed=0)

@@ -8,13 +8,13 @@ A :class:`Gaits` is what the learning code needs of any synthetic source:
 * :func:`gaits_from_population` -- a population store of
   :func:`twin.synth.generate` (physics: reflex controller on the engine),
   read with :func:`twin.synth.load_population`;
-* :func:`simulated_gaits` -- a small physics population made here
-  (:func:`twin.synth.sample_population` bodies and impairments, the shipped
-  controller, :func:`twin.control.sim.rollout`), subjects that fell or
-  made no full stride left out;
-* :func:`kinematic_gaits` -- *kinematic* synthesis, for as long as the
-  physics population does not walk like people (the shipped controller of
-  this version shuffles at about 0.1 m/s): sagittal joint angles from the
+* :func:`simulated_gaits` -- a small physics population made here as the
+  factory makes one (:func:`twin.synth.sample_population` bodies and
+  impairments, the shipped controllers with their fallback, from their gait
+  cycles), subjects that fell or made no full stride left out;
+* :func:`kinematic_gaits` -- *kinematic* synthesis (made when the shipped
+  controller did not yet walk like a person; kept as a second source and
+  for comparison): sagittal joint angles from the
   Schwartz et al. (2008) normative curves at the subject's dimensionless
   speed, varied per subject, on a scaled body whose pelvis is moved so that
   the lowest foot point stays on the ground (see below). It is not a
@@ -457,54 +457,37 @@ def gaits_from_population(pop: xr.Dataset, *, settle: float = 1.0) -> Gaits:
 
 def simulated_gaits(n: int, *, seed: int = 0, duration: float = 8.0, settle: float = 1.0,
                     impairment_rate: float = 0.3) -> Gaits:
-    """A small physics population: sampled subjects walked by the shipped controller (one engine batch).
+    """A small physics population, made as the factory makes one (:mod:`twin.synth.generate`, in process).
 
-    Subjects that fall, or whose labels (:func:`twin.synth.gait_labels`)
-    are missing, are left out; ``info["n_simulated"]`` and
-    ``info["n_valid"]`` say how many.
+    ``n`` subjects of :func:`twin.synth.sample_population`, each walked from
+    its shipped controller's gait cycle, a faller simulated again with the
+    next controller (:func:`twin.twin.controller_order`). Subjects that
+    fall with every controller, or whose labels are missing, are left out;
+    ``info["n_simulated"]`` and ``info["n_valid"]`` say how many.
 
     Raises
     ------
     DataError
         No subject walked with valid labels.
     """
-    import torch
+    from dataclasses import replace
 
-    from ..control.reflex import ReflexController
-    from ..control.sim import DT, initial_walking_state, rollout, rollout_dataset
-    from ..scenarios import engine_inputs
-    from ..synth.labels import gait_labels
-    from ..synth.population import sample_population, subject, subject_body
-    from ..twin import shipped_controller
+    from ..synth.generate import _controllers, _simulate_subjects
+    from ..synth.population import sample_population
 
     check_param("n", n, minimum=1, types=(int, np.integer))
     pop = sample_population(int(n), seed=int(seed), impairment_rate=impairment_rate)
-    subs = [subject(pop, i) for i in range(int(n))]
-    doc = shipped_controller()
-    params, exc, stretch = engine_inputs(subs, dtype=torch.float32, rigid_tendon=doc["rigid_tendon"])
-    vec = np.repeat(np.asarray(doc["vector"], float)[None], int(n), 0)
-    ini = np.repeat(np.asarray(doc["initial"], float)[None], int(n), 0)
-    c = ReflexController(params, dt=DT, excitation_scale=exc, stretch_gain=stretch)
-    with torch.no_grad():
-        r = rollout(params, c, c.init(int(n), vec), initial_walking_state(params, ini), float(duration),
-                    record_every=10)
-    ds = rollout_dataset(r, dim="batch")
-    bodies = [subject_body(pop, i) for i in range(int(n))]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lab = gait_labels(ds, body=bodies, settle=settle)
-    y = np.stack([lab[k].sel(side="overall").values for k in TARGETS], 1)
-    ok = np.isfinite(y).all(1) & ~np.asarray(ds["fell"].values, bool)
-    idx = np.flatnonzero(ok)
-    if idx.size == 0:
-        raise DataError(f"none of the {n} simulated subjects walked with valid labels (fell, or no full stride "
-                        "per side); the shipped controller may not walk these bodies")
-    q = ds["q"].isel(batch=idx).rename(batch="subject").transpose("subject", "time", "coordinate")
-    q = q.assign_coords(subject=np.arange(idx.size))
-    g = Gaits(q, [bodies[i] for i in idx], y[idx], [f"sim{int(seed)}_{i:05d}" for i in idx], float(settle),
-              "twin.learn.simulated_gaits", {"n_simulated": np.full(idx.size, int(n)),
-                                             "n_valid": np.full(idx.size, idx.size)})
-    return g
+    orders, library, _ = _controllers(pop["target_speed"].values)
+    ds = _simulate_subjects(pop, library, orders, duration=float(duration))
+    try:
+        g = gaits_from_population(ds, settle=settle)
+    except DataError:
+        raise DataError(f"none of the {n} simulated subjects walked with valid labels (fell with every shipped "
+                        "controller, or no full stride per side)") from None
+    m = len(g.ids)
+    q = g.q.assign_coords(subject=np.arange(m))
+    return replace(g, q=q, ids=[f"sim{int(seed)}_{i}" for i in g.ids], source="twin.learn.simulated_gaits",
+                   info={"n_simulated": np.full(m, int(n)), "n_valid": np.full(m, m)})
 
 
 # ============================================================================================ virtual sensors
