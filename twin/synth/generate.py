@@ -334,43 +334,55 @@ def _simulate_chunk(pop: xr.Dataset, vectors: np.ndarray, initials: np.ndarray, 
 
 def _simulate_subjects(pop: xr.Dataset, library: dict[str, tuple], orders: list[list[str]], *, duration: float,
                        compile: bool = False) -> xr.Dataset:
-    """Simulate the subjects of ``pop`` with the first controller of their ``orders``; those that fall are
-    simulated again with the next one, and so on (the last try is kept if every one falls).
+    """Simulate the subjects of ``pop`` with the first controller of their ``orders``; a subject that falls gets
+    the first of its other controllers that walks it (the last one if every one falls).
 
     ``library`` maps a controller name to (vector, initial pose, rigid
     tendons, gait state) as :func:`_controllers`. The shipped controllers
     were each optimised on a few bodies; a body one of them cannot carry
     another often can (the choice per subject is stored in ``controller``,
-    the number of tries in ``controller_tries``).
+    its position in the subject's order in ``controller_tries``).
+
+    Two engine batches: every subject with its first controller, then every
+    faller with all its remaining controllers at once (the eager engine's
+    cost per step hardly grows with the batch, so one batch of all retries
+    costs about what one retry would; the result is the same as trying them
+    in turn).
     """
     n = pop.sizes["subject"]
-    tries = np.zeros(n, dtype=np.int16)
-    rows: dict[int, tuple[int, int]] = {}  # subject -> (round, position in that round's dataset)
-    rounds: list[xr.Dataset] = []
-    todo = np.arange(n)
-    depth = max(len(o) for o in orders)
-    for k in range(depth):
-        todo = np.array([i for i in todo if k < len(orders[i])], dtype=int)
-        if not len(todo):
-            break
-        names = [orders[i][k] for i in todo]
-        ds = _simulate_chunk(pop.isel(subject=todo), np.stack([library[m][0] for m in names]),
-                             np.stack([library[m][1] for m in names]), duration=duration, controllers=names,
-                             compile=compile, rigid_tendon=np.array([library[m][2] for m in names]),
-                             gait_states=[library[m][3] for m in names])
-        rounds.append(ds)
-        tries[todo] += 1
-        for j, i in enumerate(todo):
-            rows[int(i)] = (k, j)
-        todo = todo[np.asarray(ds.fell.values, dtype=bool)]
-    if len(rounds) == 1:
-        out = rounds[0]
+    tries = np.ones(n, dtype=np.int16)
+
+    def run(idx: np.ndarray, names: list[str]) -> xr.Dataset:
+        return _simulate_chunk(pop.isel(subject=idx), np.stack([library[m][0] for m in names]),
+                               np.stack([library[m][1] for m in names]), duration=duration, controllers=names,
+                               compile=compile, rigid_tendon=np.array([library[m][2] for m in names]),
+                               gait_states=[library[m][3] for m in names])
+
+    first = run(np.arange(n), [o[0] for o in orders])
+    fallers = [i for i in np.flatnonzero(np.asarray(first.fell.values, dtype=bool)) if len(orders[i]) > 1]
+    if not fallers:
+        out = first
     else:
-        parts = [rounds[rows[i][0]].isel(subject=[rows[i][1]]) for i in range(n)]
+        idx = np.array([i for i in fallers for _ in orders[i][1:]], dtype=int)
+        names = [m for i in fallers for m in orders[i][1:]]
+        retry = run(idx, names)
+        fell = np.asarray(retry.fell.values, dtype=bool)
+        rows = {i: ("first", i) for i in range(n)}
+        pos = 0
+        for i in fallers:
+            k = len(orders[i]) - 1
+            walks = np.flatnonzero(~fell[pos:pos + k])
+            j = int(walks[0]) if walks.size else k - 1  # the first that walks, else the last tried
+            rows[i] = ("retry", pos + j)
+            tries[i] = j + 2
+            pos += k
+        parts = [(first if src == "first" else retry).isel(subject=[r]) for src, r in (rows[i] for i in range(n))]
         out = xr.concat(parts, "subject", data_vars="minimal", coords="minimal", compat="override",
                         combine_attrs="override")
+        out = out.assign_coords(subject=pop["subject"].variable)
     out["controller_tries"] = (("subject",), tries,
-                               {"units": "1", "long_name": "shipped controllers tried (the last is kept)"})
+                               {"units": "1", "long_name": "position of the kept controller in the subject's "
+                                                          "order (the last one if every one fell)"})
     return out
 
 
