@@ -76,7 +76,8 @@ from ..errors import ParameterError, TwinError
 log = logging.getLogger(__name__)
 
 __all__ = ["WhatIf", "default_simulate", "scenario_objects", "apply_whatif", "fast_mode", "default_duration",
-           "Cancelled", "warm_up", "compiled_ready", "compile_setting", "MUSCLE_GROUPS", "CONTRACTURE_GROUPS", "SPASTIC_GROUPS", "UNSUPPORTED", "DEFAULT_DURATION",
+           "Cancelled", "warm_up", "compiled_ready", "compile_setting", "MUSCLE_GROUPS", "CONTRACTURE_GROUPS",
+           "SPASTIC_GROUPS", "UNSUPPORTED", "DEFAULT_DURATION",
            "FAST_DURATION"]
 
 #: Strength groups -> muscles of the default body (without side suffix); the groups do not overlap.

@@ -438,6 +438,7 @@ class WhatIfExplorer:
         self.figures = figs
         backend = result.attrs.get("backend") or self.backend_name or "custom backend"
         mode = result.attrs.get("engine_mode")
+        mode = f" ({html.escape(str(mode))})" if mode else ""
         falls = []
         if "fell" in result:
             for lab, f in zip(labels, result["fell"].values.reshape(len(labels), -1).any(1)):
@@ -448,7 +449,7 @@ class WhatIfExplorer:
                         t = f" at {ft:.2f} s" if ft == ft else ""
                     falls.append(f"{lab} fell{t}")
         simulated = float(result["time"].values[-1] - result["time"].values[0]) if result.sizes.get("time", 0) else 0
-        text = (f"<b>{html.escape(str(backend))}</b>{f' ({html.escape(str(mode))})' if mode else ''} answered in {elapsed:.1f} s: {len(labels)} runs "
+        text = (f"<b>{html.escape(str(backend))}</b>{mode} answered in {elapsed:.1f} s: {len(labels)} runs "
                 f"({html.escape(', '.join(labels))}), {simulated:.2f} s simulated; scenario: "
                 f"{html.escape(wi.describe())}")
         if falls:
