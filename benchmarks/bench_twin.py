@@ -13,9 +13,9 @@ output is one JSON object with the figures.
 * **directions**: :func:`twin.whatif.check_directions` -- how many literature directions the
   default twin reproduces.
 
-The fits run on the compiled engine (``Twin.from_recording(compile="auto")``; the first compilation
-on a machine, about 3 min, is inside the first fit's time). ``--generations N`` changes the fit
-budget, ``--fits-only`` skips the what-if and directions parts.
+The fits (50 generations of 16) run on the compiled engine (``Twin.from_recording(compile="auto")``;
+the first compilation on a machine, about 3 min, is inside the first fit's time). ``--generations N``
+changes the fit budget, ``--fits-only`` skips the what-if and directions parts.
 
 ``--quick``: 2 fit generations (eager), 4 s simulations (under a few minutes on 2 busy cores: the OpenSim
 scaling/IK dominate).
@@ -72,7 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--generations", type=int, default=None, help="fit generations (default 20; --quick: 2)")
+    ap.add_argument("--generations", type=int, default=None, help="fit generations (default 50; --quick: 2)")
     ap.add_argument("--fits-only", action="store_true", help="skip the what-if timing and the directions")
     args = ap.parse_args()
     import torch
@@ -83,7 +83,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     figures: dict = {"quick": bool(args.quick)}
     root = data_dir()
-    gens = args.generations or (2 if args.quick else 20)
+    gens = args.generations or (2 if args.quick else 50)
     dur = 4.0 if args.quick else 10.0
 
     # what-if speed: baseline + 4 scenarios x 10 s, one batch
