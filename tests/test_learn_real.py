@@ -65,6 +65,9 @@ def test_simulated_gaits_come_from_the_factory():
     assert g.q.dims == ("subject", "time", "coordinate") and g.q.sizes["subject"] == n
     assert np.isfinite(g.labels).all() and (g.labels[:, 0] > 0.3).all()  # walking speeds [m/s]
     assert g.source == "twin.learn.simulated_gaits" and all(i.startswith("sim5_") for i in g.ids)
+    for mod in ("keypoints", "imu"):  # the bodies carry the marker sets the virtual sensors need
+        w = sensor_windows(g, WindowSpec(mod, duration=1.6, hop=0.8), seed=0)
+        assert w.sizes["window"] >= n
 
 
 def test_sensor_windows_both_modalities(gaits):

@@ -447,7 +447,8 @@ def gaits_from_population(pop: xr.Dataset, *, settle: float = 1.0) -> Gaits:
     if idx.size == 0:
         raise DataError("no subject of the population has valid labels (all fell or made no full stride)")
     sub = pop.isel(subject=idx).load()
-    bodies = [subject_body(sub, i) for i in range(idx.size)]
+    # the bodies carry the marker sets sensor_windows renders keypoints from
+    bodies = [subject_body(sub, i, marker_sets=("opencap", "plug_in_gait")) for i in range(idx.size)]
     q = sub["q"].transpose("subject", "time", "coordinate")
     ids = [f"pop_{int(s)}" if not isinstance(s, str) else s for s in
            (sub["subject"].values if "subject" in sub.coords else idx)]
