@@ -134,8 +134,20 @@ def _toy_outcomes(p):
     return {"joint_angle": curves, "walking_speed": 0.7 * p[:, 0] * p[:, 2], "cadence": 100 + 20 * p[:, 3]}
 
 
+def test_surrogate_parameter_sampling():
+    p = sample_parameters(400, seed=1)
+    changed = (p[:, 2] < 1) | (p[:, 3] < 1) | (p[:, 4] > 0) | (p[:, 5] > 0)
+    n_changes = (p[:, 2] < 1).astype(int) + (p[:, 3] < 1) + (p[:, 4] > 0) + (p[:, 5] > 0)
+    assert n_changes.max() == 1 and 0.4 < changed.mean() < 0.6  # half unchanged, the others one change
+    assert (p[:, 0] >= 1.6).all() and (p[:, 0] <= 1.95).all() and np.ptp(p[:, 1]) > 30
+    a = sample_parameters(50, seed=1, impairments="all")
+    assert ((a[:, 2] < 1) & (a[:, 4] > 0)).mean() > 0.9
+    with pytest.raises(ParameterError, match="impairments"):
+        sample_parameters(5, impairments="some")
+
+
 def test_surrogate_fit_timing_and_roundtrip(tmp_path):
-    p = sample_parameters(160, seed=0)
+    p = sample_parameters(160, seed=0, impairments="all")
     o = _toy_outcomes(p)
     s = train_surrogate(p[:128], {k: v[:128] for k, v in o.items()}, epochs=600, seed=0, hidden=64)
     held = rms_deg(s, p[128:], {k: v[128:] for k, v in o.items()})

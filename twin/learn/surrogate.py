@@ -105,13 +105,35 @@ def _check_params(params: Any) -> tuple[np.ndarray, bool]:
     return x, single
 
 
-def sample_parameters(n: int, *, seed: int = 0) -> np.ndarray:
-    """``n`` parameter vectors, uniform in the ranges of :data:`PARAMETERS` (Latin hypercube, seeded)."""
+def sample_parameters(n: int, *, seed: int = 0, impairments: str = "single") -> np.ndarray:
+    """``n`` parameter vectors in the ranges of :data:`PARAMETERS` (seeded).
+
+    Height and mass: Latin hypercube over their ranges. ``impairments``:
+    ``"single"`` (default) -- half of the samples unchanged, the others one
+    of the four changes (plantarflexor or quadriceps strength, hamstring
+    contracture, AFO stiffness; equally likely) at a uniform severity, the
+    others at no change, as the what-if explorer and the population sampler
+    change a body; ``"all"`` -- every parameter over its whole range at
+    once (Latin hypercube; most such bodies fall with the unadapted
+    controller, so few samples give outcomes).
+    """
     check_param("n", n, minimum=1, types=(int, np.integer))
+    if impairments not in ("single", "all"):
+        raise ParameterError(f"impairments={impairments!r}: use 'single' or 'all'")
     rng = np.random.default_rng(int(seed))
     lo, hi = _lo_hi()
     u = (np.stack([rng.permutation(int(n)) for _ in PARAMETERS], 1) + rng.random((int(n), len(PARAMETERS)))) / int(n)
-    return lo + u * (hi - lo)
+    x = lo + u * (hi - lo)
+    if impairments == "all":
+        return x
+    none = np.array([1.0, 1.0, 0.0, 0.0])  # plantarflexor, quadriceps strength; contracture; AFO: no change
+    out = x.copy()
+    out[:, 2:] = none
+    changed = rng.random(int(n)) < 0.5
+    which = rng.integers(0, 4, int(n))
+    for i in np.flatnonzero(changed):
+        out[i, 2 + which[i]] = x[i, 2 + which[i]]
+    return out
 
 
 def _subject(p: np.ndarray):
