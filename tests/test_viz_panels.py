@@ -331,3 +331,31 @@ def test_compiled_engine_answers_as_the_eager_one():
     fast = default_simulate(w, duration=0.6, compile="auto")
     assert fast.attrs["engine_mode"] == "compiled"
     np.testing.assert_allclose(fast.q.values, eager.q.values, atol=1e-4)
+
+
+def test_default_simulate_adapts_the_controller_to_the_changed_body():
+    calls = []
+    w = [WhatIf("weak", strength={"plantarflexors": 0.5})]
+    ds = default_simulate(w, duration=0.3, adapt=True, adapt_generations=2, adapt_popsize=4,
+                          progress=lambda f, m: calls.append((f, m)))
+    assert ds.attrs["adapt"] == 1 and ds.sizes["scenario"] == 2 and np.isfinite(ds.q.values).all()
+    msgs = [m for _, m in calls]
+    assert any("adapting the controller to 'weak': generation 2 of 2" in m for m in msgs)
+    fr = [f for f, _ in calls]
+    assert fr == sorted(fr) and fr[-1] == 1.0
+    plain = default_simulate(w, duration=0.3)
+    assert plain.attrs["adapt"] == 0
+    # the baseline is not adapted (same start and controller), the scenario is (another controller, standing start)
+    np.testing.assert_allclose(ds.q.sel(scenario="baseline").values, plain.q.sel(scenario="baseline").values,
+                               atol=1e-5)
+    assert np.abs(ds.q.sel(scenario="weak").values - plain.q.sel(scenario="weak").values).max() > 1e-3
+
+    def stop(f, m):
+        if "generation 1" in m:
+            raise Cancelled("cancelled by the user")
+
+    with pytest.raises(Cancelled):
+        default_simulate(w, duration=0.3, adapt=True, adapt_generations=3, adapt_popsize=4, progress=stop)
+    with pytest.raises(ParameterError, match="adapt_popsize"):
+        default_simulate(w, duration=0.3, adapt=True, adapt_popsize=1)
+    assert not WhatIfExplorer(default_simulate, background=False).adapt.disabled  # the explorer offers it
