@@ -69,6 +69,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="32 subjects x 2 s, 1 vs 2 workers only (~1 min)")
     parser.add_argument("--keep", default=None, help="keep the stores in this folder (default: a temporary one)")
+    parser.add_argument("--no-thousand", action="store_true",
+                        help="full mode without the 1,000-subject population (the 1 vs 2 worker figures only)")
     args = parser.parse_args()
     from twin.synth import sample_population, verify_population
 
@@ -113,7 +115,7 @@ def main() -> None:
         names = sorted(set(s1.controller.values.tolist()))
         figures["controllers"] = names
         print(f"  controllers used: {', '.join(names)}")
-        if not quick:
+        if not quick and not args.no_thousand:
             pop_k = sample_population(1000, seed=2026)
             t0 = time.perf_counter()
             sk, wk = _run(pop_k, root / "thousand.zarr", duration=10.0, chunk=64, workers=2)
