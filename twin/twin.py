@@ -92,11 +92,16 @@ def _shipped_docs() -> list[dict]:
     for f in files:
         d = load_controller(f)
         d["path"] = str(f)
-        m = d.get("metrics") or {}
-        v = (m.get("check") or {}).get("speed_mps", m.get("speed_mps"))  # the measured 20 s walk first
-        d["_speed"] = float(v) if isinstance(v, (int, float)) and math.isfinite(v) else 1.3
+        d["_speed"] = controller_speed(d)
         docs.append(d)
     return docs
+
+
+def controller_speed(doc: dict) -> float:
+    """A controller document's measured speed [m/s]: its 20 s check's, else its recorded metric, else 1.3."""
+    m = doc.get("metrics") or {}
+    v = (m.get("check") or {}).get("speed_mps", m.get("speed_mps"))  # the measured 20 s walk first
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else 1.3
 
 
 def warm_start_controller(body: Any, speed: float, *, duration: float = 6.0,

@@ -367,19 +367,18 @@ def _simulate_subjects(pop: xr.Dataset, library: dict[str, tuple], orders: list[
         names = [m for i in fallers for m in orders[i][1:]]
         retry = run(idx, names)
         fell = np.asarray(retry.fell.values, dtype=bool)
-        rows = {i: ("first", i) for i in range(n)}
+        chosen = {}  # faller -> its row in retry
         pos = 0
         for i in fallers:
             k = len(orders[i]) - 1
             walks = np.flatnonzero(~fell[pos:pos + k])
             j = int(walks[0]) if walks.size else k - 1  # the first that walks, else the last tried
-            rows[i] = ("retry", pos + j)
+            chosen[i] = pos + j
             tries[i] = j + 2
             pos += k
-        parts = [(first if src == "first" else retry).isel(subject=[r]) for src, r in (rows[i] for i in range(n))]
+        parts = [retry.isel(subject=[chosen[i]]) if i in chosen else first.isel(subject=[i]) for i in range(n)]
         out = xr.concat(parts, "subject", data_vars="minimal", coords="minimal", compat="override",
                         combine_attrs="override")
-        out = out.assign_coords(subject=pop["subject"].variable)
     out["controller_tries"] = (("subject",), tries,
                                {"units": "1", "long_name": "position of the kept controller in the subject's "
                                                           "order (the last one if every one fell)"})

@@ -609,10 +609,9 @@ def _adapt(params, ctrl_kw, doc, members, vectors, initials, gait, *, duration, 
     from ..control.objective import walking
     from ..control.optimize import optimize
 
-    check = ((doc.get("metrics") or {}).get("check") or {})
-    target = check.get("speed_mps")
-    target = float(target) if isinstance(target, (int, float)) and np.isfinite(target) else 1.3
-    obj = walking(target, duration=min(duration, 10.0), stage="speed")
+    from ..twin import controller_speed
+
+    obj = walking(controller_speed(doc), duration=min(duration, 10.0), stage="speed")
     vectors, initials, gait = vectors.copy(), initials.copy(), list(gait)
     n = len(members)
     for i in range(1, n):

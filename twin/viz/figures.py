@@ -423,28 +423,22 @@ def skeleton_animation(data, *, member=0, every: int = 4, params=None, follow: b
     n_frames = max(len(d[4]) for d in drawn)
     dt_frame = float(np.median(np.diff(drawn[0][4]))) if len(drawn[0][4]) > 1 else 0.05
 
-    def traces(i: int):
+    def traces(i: int, styled: bool = True):
+        # frames carry only what changes (styled=False: the points); plotly merges them into the styled traces
         out = []
         for lab, trunk, right, left, times in drawn:
             k = min(i, len(times) - 1)
             col = colour[lab]
-            out.append(go.Scatter(x=trunk[k, :, 0], y=trunk[k, :, 1], mode="lines+markers", name=f"{lab}",
-                                  legendgroup=lab, line={"color": col, "width": 5}, marker={"size": 5},
-                                  meta={"label": lab, "part": "trunk"}))
-            out.append(go.Scatter(x=right[k, :, 0], y=right[k, :, 1], mode="lines+markers", name=f"{lab} right",
-                                  legendgroup=lab, showlegend=False, line={"color": col, "width": 4},
-                                  marker={"size": 5}, meta={"label": lab, "part": "right leg"}))
-            out.append(go.Scatter(x=left[k, :, 0], y=left[k, :, 1], mode="lines+markers", name=f"{lab} left",
-                                  legendgroup=lab, showlegend=False, line={"color": col, "width": 3, "dash": "dot"},
-                                  marker={"size": 4}, opacity=0.7, meta={"label": lab, "part": "left leg"}))
-        return out
-
-    def moved(i: int):
-        # a frame carries only what changes (the points); plotly merges it into the styled traces
-        out = []
-        for lab, trunk, right, left, times in drawn:
-            k = min(i, len(times) - 1)
-            out.extend(go.Scatter(x=pts[k, :, 0], y=pts[k, :, 1]) for pts in (trunk, right, left))
+            parts = ((trunk, dict(name=f"{lab}", line={"color": col, "width": 5}, marker={"size": 5},
+                                  meta={"label": lab, "part": "trunk"})),
+                     (right, dict(name=f"{lab} right", showlegend=False, line={"color": col, "width": 4},
+                                  marker={"size": 5}, meta={"label": lab, "part": "right leg"})),
+                     (left, dict(name=f"{lab} left", showlegend=False,
+                                 line={"color": col, "width": 3, "dash": "dot"}, marker={"size": 4}, opacity=0.7,
+                                 meta={"label": lab, "part": "left leg"})))
+            for pts, style in parts:
+                extra = dict(mode="lines+markers", legendgroup=lab, **style) if styled else {}
+                out.append(go.Scatter(x=pts[k, :, 0], y=pts[k, :, 1], **extra))
         return out
 
     allx = np.concatenate([np.concatenate([d[1][..., 0].ravel(), d[2][..., 0].ravel(), d[3][..., 0].ravel()])
@@ -466,7 +460,7 @@ def skeleton_animation(data, *, member=0, every: int = 4, params=None, follow: b
     for i in range(n_frames):
         t = drawn[0][4][min(i, len(drawn[0][4]) - 1)]
         lay = {"xaxis": {"range": [centre(i) - half, centre(i) + half]}} if follow else {}
-        frames.append(go.Frame(data=moved(i), traces=dyn, name=f"{t:.2f}", layout=lay))
+        frames.append(go.Frame(data=traces(i, styled=False), traces=dyn, name=f"{t:.2f}", layout=lay))
     fig.frames = frames
     ms = max(20, int(round(dt_frame * 1000)))
     play = {"label": "Play", "method": "animate",
