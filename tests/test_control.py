@@ -474,6 +474,32 @@ def test_ankle_yield_and_push_off_laws(params2):
     assert d == pytest.approx([0.0, 0.0, 0.0, 0.0, 0.2, 0.0], abs=1e-6)  # stance-only TA pre-stimulation
 
 
+def test_swing_tibialis_anterior_law(params2):
+    """TA length feedback: in swing its gain is g_ta + dg_ta_sw and its offset loff_ta + dloff_ta_sw; stance as before."""
+    from twin.control.reflex import vector_from_dict
+
+    dt = 1e-3
+    names = list(params2.muscle_names)
+    ta_r, ta_l = names.index("tib_ant_r"), names.index("tib_ant_l")
+    s = initial_walking_state(params2)
+    bw = float(params2.total_mass[0]) * 9.80665
+
+    def exc(**kw):  # right leg in stance, left in swing; every fibre at 1.0 optimal length
+        v = vector_from_dict({"s0_ta": 0.02, "g_ta": 1.0, "loff_ta": 0.8, "s0_ta_st": 0.0, "g_sol_ta": 0.0, **kw})
+        c = ReflexController(params2, dt=dt)
+        cs = c.init(2, v)
+        out = _Out(2, params2.n_muscles, grf_y=(0.5 * bw, 0.0))
+        out.fiber_length = params2.lopt.to(torch.float64)
+        for k in range(int(round(DELAYS["ankle"] / dt)) + 3):
+            cs, e = c.step(cs, s, out, k * dt)
+        return e[0, [ta_r, ta_l]].numpy()
+
+    assert exc() == pytest.approx([0.02 + 0.2, 0.02 + 0.2], abs=1e-6)  # one law for both phases (GH2010)
+    assert exc(dg_ta_sw=1.0) == pytest.approx([0.22, 0.02 + 2.0 * 0.2], abs=1e-6)  # swing gain 2
+    assert exc(dloff_ta_sw=0.1) == pytest.approx([0.22, 0.02 + 0.1], abs=1e-6)  # swing offset 0.9
+    assert exc(dg_ta_sw=-3.0) == pytest.approx([0.22, 0.02], abs=1e-6)  # the swing gain never turns negative
+
+
 def test_older_controller_files_get_the_added_parameters(tmp_path):
     from twin.control.reflex import ADDED_PARAMETERS
 
@@ -489,6 +515,7 @@ def test_older_controller_files_get_the_added_parameters(tmp_path):
     d = dict(zip(ReflexController.parameter_names(), old["vector"]))
     assert d["fp_kp"] == 0.0 and d["fp_kd"] == 0.0  # no effect
     assert d["g_sol_l"] == 0.0 and d["k_po"] == 0.0 and d["s0_ta_st"] == 0.0 and d["k_po_ta"] == 0.0
+    assert d["dg_ta_sw"] == 0.0 and d["dloff_ta_sw"] == 0.0
     doc["names"] = doc["names"][1:]
     doc["vector"] = doc["vector"][1:]
     p.write_text(json.dumps(doc))

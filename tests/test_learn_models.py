@@ -24,7 +24,7 @@ from twin.learn import (
     windows_dataset,
 )
 from twin.learn.pretrain import mask_spans
-from twin.learn.surrogate import JOINTS, PARAMETERS, rms_deg
+from twin.learn.surrogate import JOINTS, PARAMETERS, POPULATION_PARAMETERS, rms_deg
 
 torch.set_num_threads(1)
 
@@ -172,3 +172,84 @@ def test_surrogate_fit_timing_and_roundtrip(tmp_path):
     with pytest.raises(DataError, match="valid"):
         train_surrogate(p, bad, epochs=1)
     assert len(PARAMETERS) == p.shape[1]
+
+
+def _toy_population(n=240, seed=3):
+    """A sampled population with labels from a known smooth 'simulator' of its inputs (no physics)."""
+    import xarray as xr
+
+    from twin.learn.surrogate import population_inputs
+    from twin.synth import sample_population
+
+    pop = sample_population(n, seed=seed, impairment_rate=0.5)
+    x = population_inputs(pop)
+    col = {p[0]: k for k, p in enumerate(POPULATION_PARAMETERS)}
+    phase = np.linspace(0, 2 * np.pi, 101)
+    weak_pf = x[:, col["weakness_plantarflexors"]]
+    amp = np.stack([30 * x[:, col["strength_r"]], 60 - 80 * x[:, col["contracture_hamstrings"]],
+                    15 - 10 * weak_pf + 0.02 * x[:, col["afo_stiffness"]]], 1)
+    curves = np.radians(amp[:, :, None] * np.sin(phase)[None, None] + 10 * (x[:, :1, None] - 1.7))
+    ja = np.repeat(curves[:, None], 3, 1)  # left, right, overall alike
+    speed = 0.8 * x[:, col["target_speed"]] - 0.3 * weak_pf
+    cad = 100 + 20 * x[:, col["target_speed"]]
+    kept = np.ones(n, bool)
+    kept[::7] = False  # fallers: left out
+    ja[~kept] = np.nan
+    rep = lambda a: np.repeat(a[:, None], 3, 1)  # noqa: E731
+    return pop.assign(
+        joint_angle=(("subject", "label_side", "joint", "cycle_pct"), ja),
+        walking_speed=(("subject", "label_side"), rep(speed)), cadence=(("subject", "label_side"), rep(cad)),
+        kept=("subject", kept), labels_valid=("subject", kept)).assign_coords(
+        label_side=["left", "right", "overall"], joint=["hip_flexion", "knee_angle", "ankle_angle"],
+        cycle_pct=np.linspace(0, 100, 101)), x
+
+
+def test_population_inputs_encoding():
+    from twin.learn.surrogate import population_inputs
+    from twin.synth import sample_population
+
+    pop = sample_population(60, seed=5, impairment_rate=1.0)
+    x = population_inputs(pop)
+    col = {p[0]: k for k, p in enumerate(POPULATION_PARAMETERS)}
+    assert np.allclose(x[:, col["height"]], pop.height.values) and np.allclose(x[:, col["mass"]], pop.mass.values)
+    for i in range(60):
+        side, kind = str(pop.impairment_side.values[i]), str(pop.impairment.values[i])
+        assert x[i, col["impaired_r"]] == (side in ("r", "both")) and x[i, col["impaired_l"]] == (side in ("l", "both"))
+        if kind == "weakness":
+            g = str(pop.weakness_group.values[i])
+            assert x[i, col[f"weakness_{g}"]] == pytest.approx(1 - float(pop.weakness_strength.values[i]))
+        if kind == "afo":
+            assert x[i, col["afo_stiffness"]] == pytest.approx(float(pop.afo_stiffness.values[i]))
+    # exactly one impairment column set per subject (everyone impaired here)
+    sev = x[:, 7:]
+    assert ((sev > 0).sum(1) >= 1).all() and ((sev[:, :-3] > 0).sum(1) <= 1).all()
+    healthy = population_inputs(sample_population(20, seed=5, impairment_rate=0.0))
+    assert (healthy[:, 5:] == 0).all()
+    bad = pop.copy()
+    bad["weakness_group"] = bad.weakness_group.where(bad.impairment != "weakness", "toes")
+    with pytest.raises(DataError, match="toes"):
+        population_inputs(bad)
+    with pytest.raises(DataError, match="lacks height"):
+        population_inputs(pop.drop_vars("height"))
+
+
+def test_surrogate_trained_on_a_population(tmp_path):
+    from twin.learn import train_on_population
+
+    pop, x = _toy_population()
+    s = train_on_population(pop, holdout=0.25, epochs=800, seed=0, hidden=64)
+    held = s.training["held_out"]
+    print("toy population surrogate held-out:", held)
+    n_valid = int(pop.kept.sum())
+    assert s.training["n_valid"] == n_valid and held["n"] == round(0.25 * n_valid)
+    assert not set(s.training["held_out_subjects"]) & set(np.flatnonzero(~pop.kept.values).tolist())
+    assert held["rms_deg"] < 0.35 * held["baseline_rms_deg"]  # learnt the dependence, not the mean curve
+    assert held["speed_mae_mps"] < 0.05
+    assert s.parameters == POPULATION_PARAMETERS and s.predict(x[0]).joint_angle.shape == (3, 101)
+    again = load_surrogate(s.save(tmp_path / "pop_sur"))
+    assert again.parameters == POPULATION_PARAMETERS
+    assert np.array_equal(again.predict(x[:4]).joint_angle.values, s.predict(x[:4]).joint_angle.values)
+    with pytest.raises(ParameterError, match="values per sample"):
+        s.predict(x[0, :6])
+    with pytest.raises(DataError, match="simulated population"):
+        train_on_population(pop.drop_vars("joint_angle"))

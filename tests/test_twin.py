@@ -37,6 +37,37 @@ def test_simulate_scenarios_in_one_batch(default_twin):
     np.testing.assert_allclose(alone.q.isel(scenario=0), sim.q.isel(scenario=0), atol=1e-4)
 
 
+def test_simulate_adapt_reoptimises_only_the_changed_members(default_twin):
+    """adapt=True: each scenario member gets its own warm-started CMA-ES (twin.control.optimize.adapt_members);
+    the baseline keeps the twin's controller and its gait-cycle start."""
+    plain = default_twin.simulate(["weakness:soleus,gastroc=0.5"], duration=0.3)
+    adapted = default_twin.simulate(["weakness:soleus,gastroc=0.5"], duration=0.3, adapt=True, generations=2,
+                                    popsize=4, progress=False)
+    assert adapted.attrs["adapt"] == 1 and plain.attrs["adapt"] == 0
+    np.testing.assert_allclose(adapted.q.isel(scenario=0), plain.q.isel(scenario=0), atol=1e-4)
+    # the adapted member starts from its optimised standing pose, not from the gait cycle
+    assert not np.allclose(adapted.q.isel(scenario=1, time=0), plain.q.isel(scenario=1, time=0), atol=1e-3)
+
+
+def test_adapt_members_reports_each_generation():
+    import torch
+
+    from twin.control.optimize import adapt_members
+    from twin.control.reflex import ReflexController
+    from twin.control.sim import INIT_PARAMETERS, walking_params
+
+    params = walking_params(batch=2, dtype=torch.float32)
+    v0 = np.repeat(ReflexController.default_vector()[None], 2, 0)
+    i0 = np.repeat(np.array([p[1] for p in INIT_PARAMETERS])[None], 2, 0)
+    seen = []
+    v, i = adapt_members(params, v0, i0, target_speed=1.2, duration=0.2, generations=2, popsize=4,
+                         on_generation=lambda m, g: seen.append((m, g)))
+    assert seen == [(1, 0), (1, 1), (1, 2)]
+    assert np.array_equal(v[0], v0[0]) and np.array_equal(i[0], i0[0])  # the baseline is never changed
+    assert not np.array_equal(v[1], v0[1])
+    assert np.array_equal(v0, np.repeat(ReflexController.default_vector()[None], 2, 0))  # inputs not modified
+
+
 def test_twin_uses_its_controllers_tendon_model(default_twin):
     from twin.twin import shipped_controller
 

@@ -405,17 +405,14 @@ class Twin:
         initials = np.repeat(self.initial[None], n, 0)
         gait = [self.gait_state] * n
         if adapt and n > 1:
-            from .control.objective import walking
-            from .control.optimize import optimize
+            from .control.optimize import adapt_members
 
             target = float(self.reference.attrs["speed_mps"]) if self.reference is not None else 1.3
-            obj = walking(target, duration=min(duration, 10.0), stage="speed")
-            for i in range(1, n):
-                res = optimize(params.select([i]), obj, generations=generations, popsize=popsize, seed=seed,
-                               sigma0=0.02, x0=self.controller, initial=self.initial, progress=progress,
-                               rigid_tendon=self.rigid_tendon,
-                               controller_options={"excitation_scale": exc[i:i + 1], "stretch_gain": stretch[i:i + 1]})
-                vectors[i], initials[i], gait[i] = res.vector, res.initial, None  # optimised from standing
+            vectors, initials = adapt_members(params, vectors, initials, target_speed=target, duration=duration,
+                                              generations=generations, popsize=popsize, seed=seed,
+                                              rigid_tendon=self.rigid_tendon, progress=progress,
+                                              controller_options={"excitation_scale": exc, "stretch_gain": stretch})
+            gait = [gait[0]] + [None] * (n - 1)  # adapted members were optimised from standing
         c = ReflexController(params, dt=DT, excitation_scale=exc, stretch_gain=stretch)
         with torch.no_grad():
             start = initial_walking_state(params, initials)

@@ -40,7 +40,7 @@ import xarray as xr
 
 from ..errors import ParameterError, TwinError, TwinWarning
 
-__all__ = ["optimize", "OptimizeResult", "evaluate"]
+__all__ = ["optimize", "OptimizeResult", "evaluate", "adapt_members"]
 
 _CKPT_VERSION = 1
 
@@ -596,3 +596,60 @@ def evaluate(body: Any, objective: Any, vector: Any, *, initial: Any = None, dev
         x = np.concatenate([x, np.asarray(initial, dtype=float)])
     total, parts = problem.evaluate(x[None])
     return {"cost": float(total[0]), **{k: float(v[0]) for k, v in parts.items()}}
+
+
+def adapt_members(params: Any, vectors: Any, initials: Any, *, target_speed: float, duration: float,
+                  generations: int, popsize: int, seed: int = 1, rigid_tendon: bool = True,
+                  controller_options: dict | None = None, progress: bool = False,
+                  on_generation: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Warm-started re-optimisation of the controller of every member of a batch but the first (the baseline).
+
+    What a "what if" with ``adapt`` does: the nervous system re-learns the
+    changed body. Member ``i`` (``i >= 1``) gets its own CMA-ES run on its own
+    body (``params.select([i])``), from its controller ``vectors[i]`` and
+    standing-start pose ``initials[i]`` (``sigma0`` 0.02), on the objective
+    ``walking(target_speed, duration=min(duration, 10), stage="speed")``.
+
+    Parameters
+    ----------
+    params : EngineParams
+        The batch (member 0 is the baseline and is not changed).
+    vectors, initials : array (batch, P), (batch, 8)
+        Start controllers and standing-start poses.
+    target_speed, duration, generations, popsize, seed, rigid_tendon : as :func:`optimize`'s
+    controller_options : dict, optional
+        Per-member controller inputs (``excitation_scale``, ``stretch_gain``: [batch, ...]); member ``i``
+        gets rows ``i:i+1``.
+    progress : bool
+        :func:`optimize`'s progress bar.
+    on_generation : callable ``f(member, generation)``, optional
+        Called before each member's run (generation 0) and after each of its
+        generations (progress and cancel hooks: raise to stop).
+
+    Returns
+    -------
+    (vectors, initials) : new arrays; each adapted member walks from its
+    standing start (its gait-cycle start no longer applies).
+    """
+    from .objective import walking
+
+    obj = walking(float(target_speed), duration=min(float(duration), 10.0), stage="speed")
+    vectors = np.array(vectors, dtype=float)
+    initials = np.array(initials, dtype=float)
+    for i in range(1, vectors.shape[0]):
+        done = [0]
+
+        def log(msg: str, i: int = i, done: list = done) -> None:
+            if msg.startswith("gen "):
+                done[0] += 1
+                if on_generation is not None:
+                    on_generation(i, done[0])
+
+        if on_generation is not None:
+            on_generation(i, 0)
+        opts = {k: v[i:i + 1] for k, v in (controller_options or {}).items()}
+        res = optimize(params.select([i]), obj, generations=generations, popsize=popsize, seed=seed, sigma0=0.02,
+                       x0=vectors[i], initial=initials[i], progress=progress, rigid_tendon=rigid_tendon,
+                       controller_options=opts, log=log)
+        vectors[i], initials[i] = res.vector, res.initial
+    return vectors, initials

@@ -20,7 +20,8 @@ GH     model          stance / swing law (``[x]+`` = max(x, 0))
 SOL    soleus         st: S0 + G_SOL F_SOL (+ G_SOL_L [L_SOL - l_off_SOL]+ + k_po ds);
                       sw: S0
 TA     tib_ant        both: S0 + G_TA [L_TA - l_off_TA]+ ; st: - G_SOL_TA F_SOL
-                      (+ S0_TA_ST - k_po_TA ds)
+                      (+ S0_TA_ST - k_po_TA ds); in swing G_TA and l_off_TA
+                      (+ dG_TA_sw, + dl_off_TA_sw)
 GAS    gastroc        st: S0 + G_GAS F_GAS (+ k_po ds); sw: S0
 VAS    vasti          st: S0_VAS + G_VAS F_VAS - k_phi [knee overextension]
                       - k_bw F_contra (double support, trailing leg); sw: S0
@@ -148,9 +149,13 @@ PARAMETERS: tuple[tuple[str, float, float, float, str], ...] = (
     ("k_po", 0.0, 0.0, 1.0, "push-off drive of SOL and GAS in double support, trailing leg (new)"),
     ("s0_ta_st", 0.0, 0.0, 0.3, "TA pre-stimulation added in stance (new)"),
     ("k_po_ta", 0.0, 0.0, 1.0, "inhibition of TA in double support, trailing leg (push-off, new)"),
+    # swing-phase TA (new; zero: the stance law's gain and offset, GH2010 unchanged)
+    ("dg_ta_sw", 0.0, -4.0, 4.0, "TA length-feedback gain in swing minus the stance gain g_ta (new)"),
+    ("dloff_ta_sw", 0.0, -0.3, 0.5, "TA length offset in swing minus the stance offset loff_ta [lopt] (new)"),
 )
 #: parameters added after controllers were shipped: a file without them gets their defaults (no effect)
-ADDED_PARAMETERS = ("fp_kp", "fp_kd", "fp_alpha0", "fp_cv", "g_sol_l", "loff_sol", "k_po", "s0_ta_st", "k_po_ta")
+ADDED_PARAMETERS = ("fp_kp", "fp_kd", "fp_alpha0", "fp_cv", "g_sol_l", "loff_sol", "k_po", "s0_ta_st", "k_po_ta",
+                    "dg_ta_sw", "dloff_ta_sw")
 _INDEX = {p[0]: i for i, p in enumerate(PARAMETERS)}
 
 
@@ -457,7 +462,12 @@ class ReflexController:
         # ankle yields to a set dorsiflexion before the soleus stiffens) and a push-off drive of
         # both plantarflexors while this leg trails in double support
         sol = P("s0_sol") + st * (P("g_sol") * F_sol + P("g_sol_l") * relu(L_sol - P("loff_sol"))) + ds * P("k_po")
-        ta = (P("s0_ta") + P("g_ta") * relu(L_ta - P("loff_ta")) + st * (P("s0_ta_st") - P("g_sol_ta") * F_sol)
+        # TA: length feedback with its own gain and offset in swing (dg_ta_sw, dloff_ta_sw; zero:
+        # GH2010's one law for both phases); a larger swing offset lets the foot leave the ground
+        # plantarflexed instead of being snapped to dorsiflexion at toe-off
+        g_ta = P("g_ta") + sw * P("dg_ta_sw")
+        loff_ta = P("loff_ta") + sw * P("dloff_ta_sw")
+        ta = (P("s0_ta") + relu(g_ta) * relu(L_ta - loff_ta) + st * (P("s0_ta_st") - P("g_sol_ta") * F_sol)
               - ds * P("k_po_ta"))
         gas = P("s0_gas") + st * P("g_gas") * F_gas + ds * P("k_po")
         overext = relu(P("phi_off") - knee) * (dknee < 0).to(p.dtype)

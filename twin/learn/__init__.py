@@ -22,7 +22,9 @@ synthetic walking estimate gait parameters from real sensors they never saw.
   from real markers, the heuristic baseline, leave-one-trial-out training on
   real data, the SSL experiment, :func:`score` (per-trial MAE and r).
 * :mod:`twin.learn.surrogate` -- :class:`Surrogate`: body/scenario
-  parameters -> mean gait cycle, speed and cadence in about a millisecond.
+  parameters -> mean gait cycle, speed and cadence in about a millisecond;
+  trained on its own rollouts (:func:`simulate_outcomes`) or on a simulated
+  population store (:func:`train_on_population`).
 
 ``twin bench learn`` (``benchmarks/bench_learn.py``) runs it all and reports
 the figures.
@@ -71,7 +73,18 @@ from .evaluate import (
 )
 from .models import Encoder, Estimator, TemporalCNN, load_estimator, train
 from .pretrain import Pretrained, finetune, load_pretrained, pretrain
-from .surrogate import PARAMETERS, Surrogate, load_surrogate, sample_parameters, simulate_outcomes, train_surrogate
+from .surrogate import (
+    PARAMETERS,
+    POPULATION_PARAMETERS,
+    Surrogate,
+    load_surrogate,
+    population_inputs,
+    population_outcomes,
+    sample_parameters,
+    simulate_outcomes,
+    train_on_population,
+    train_surrogate,
+)
 from .synthetic import Gaits, gaits_from_population, kinematic_gaits, sensor_windows, simulated_gaits
 
 __all__ = [
@@ -84,4 +97,5 @@ __all__ = [
     "REAL_TRIALS", "RealTrial", "load_real_trials", "joint_markers", "real_keypoints", "real_imu", "real_windows",
     "heuristic_predict", "alexander_stride", "score", "leave_one_trial_out", "ssl_experiment",
     "PARAMETERS", "Surrogate", "sample_parameters", "simulate_outcomes", "train_surrogate", "load_surrogate",
+    "POPULATION_PARAMETERS", "population_inputs", "population_outcomes", "train_on_population",
 ]

@@ -70,7 +70,8 @@ from ..errors import DataError, ParameterError, ReadError, check_param
 from .models import _read_folder, _save_folder
 
 __all__ = ["PARAMETERS", "PARAMETER_NAMES", "JOINTS", "Surrogate", "sample_parameters", "simulate_outcomes",
-           "train_surrogate", "load_surrogate", "rms_deg", "FORMAT"]
+           "train_surrogate", "load_surrogate", "rms_deg", "FORMAT", "POPULATION_PARAMETERS",
+           "POPULATION_PARAMETER_NAMES", "population_inputs", "population_outcomes", "train_on_population"]
 
 #: Format tag of saved surrogates.
 FORMAT = "twin.learn.Surrogate/1"
@@ -88,18 +89,43 @@ PARAMETER_NAMES = tuple(p[0] for p in PARAMETERS)
 JOINTS = ("hip_flexion", "knee_angle", "ankle_angle")
 _N = 101
 
+# inputs of a surrogate trained on a synthetic population (twin.synth): the population's own
+# variables (twin.synth.population), one severity column per impairment kind and muscle group
+_GROUPS = {"weakness": ("plantarflexors", "dorsiflexors", "quadriceps", "hamstrings", "hip_flexors", "hip_extensors"),
+           "contracture": ("plantarflexors", "hamstrings", "iliopsoas"),
+           "spasticity": ("plantarflexors", "hamstrings", "rect_fem")}
+#: (name, units, low, high, meaning) of :func:`population_inputs` (ranges: DEFAULT_PRIORS' and
+#: sample_population's defaults; they only scale the inputs)
+POPULATION_PARAMETERS: tuple[tuple[str, str, float, float, str], ...] = (
+    ("height", "m", 1.40, 2.05, "standing height"),
+    ("mass", "kg", 35.0, 150.0, "body mass"),
+    ("strength_r", "1", 0.3, 1.5, "strength factor of the right-leg muscles"),
+    ("strength_l", "1", 0.3, 1.5, "strength factor of the left-leg muscles"),
+    ("target_speed", "m/s", 0.9, 1.7, "target walking speed (the factory picks the controller by it)"),
+    ("impaired_r", "1", 0.0, 1.0, "the impairment acts on the right leg (0 or 1)"),
+    ("impaired_l", "1", 0.0, 1.0, "the impairment acts on the left leg (0 or 1)"),
+) + tuple((f"weakness_{g}", "1", 0.0, 1.0, f"{g}: 1 - strength of the weak group (0: not weak)")
+          for g in _GROUPS["weakness"]) \
+  + tuple((f"contracture_{g}", "1", 0.0, 0.25, f"{g}: contracture shortening fraction (0: none)")
+          for g in _GROUPS["contracture"]) \
+  + tuple((f"spasticity_{g}", "1", 0.0, 5.0, f"{g}: stretch-reflex gain (0: none)") for g in _GROUPS["spasticity"]) \
+  + (("tka_inhibition", "1", 0.0, 0.4, "knee replacement: quadriceps inhibition (0: none)"),
+     ("tka_implant_mass", "kg", 0.0, 0.7, "knee replacement: implant mass (0: none)"),
+     ("afo_stiffness", "N m/rad", 0.0, 300.0, "ankle-foot orthosis spring (0: none)"))
+POPULATION_PARAMETER_NAMES = tuple(p[0] for p in POPULATION_PARAMETERS)
 
-def _lo_hi() -> tuple[np.ndarray, np.ndarray]:
-    return np.array([p[2] for p in PARAMETERS]), np.array([p[3] for p in PARAMETERS])
+
+def _lo_hi(table: tuple = PARAMETERS) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([p[2] for p in table]), np.array([p[3] for p in table])
 
 
-def _check_params(params: Any) -> tuple[np.ndarray, bool]:
+def _check_params(params: Any, table: tuple = PARAMETERS) -> tuple[np.ndarray, bool]:
     x = np.asarray(params, float)
     single = x.ndim == 1
     x = np.atleast_2d(x)
-    if x.ndim != 2 or x.shape[1] != len(PARAMETERS):
-        raise ParameterError(f"parameters must have {len(PARAMETERS)} values per sample ({', '.join(PARAMETER_NAMES)}); "
-                             f"got shape {np.shape(params)}")
+    if x.ndim != 2 or x.shape[1] != len(table):
+        raise ParameterError(f"parameters must have {len(table)} values per sample "
+                             f"({', '.join(p[0] for p in table)}); got shape {np.shape(params)}")
     if not np.isfinite(x).all():
         raise ParameterError("parameters contain NaN/inf")
     return x, single
@@ -234,6 +260,167 @@ def simulate_outcomes(params: Any, *, duration: float = 6.0, settle: float = 1.0
             "seconds": time.perf_counter() - t0, "controller": Path(doc.get("path", "")).name}
 
 
+def population_inputs(pop: xr.Dataset) -> np.ndarray:
+    """The surrogate inputs (:data:`POPULATION_PARAMETERS`) of each subject of a population.
+
+    Parameters
+    ----------
+    pop : xarray.Dataset
+        A population (dim ``subject``): :func:`twin.synth.sample_population`'s
+        (no simulation needed: a trained surrogate predicts for new subjects)
+        or a store read by :func:`twin.synth.load_population`.
+
+    Returns
+    -------
+    array (subject, len(POPULATION_PARAMETERS))
+
+    Raises
+    ------
+    DataError
+        A variable missing, or an impairment kind, side or muscle group this
+        table has no column for (named).
+
+    Examples
+    --------
+    >>> from twin.synth import sample_population
+    >>> x = population_inputs(sample_population(5, seed=1))
+    >>> x.shape == (5, len(POPULATION_PARAMETERS))
+    True
+    """
+    if not isinstance(pop, xr.Dataset) or "subject" not in pop.dims:
+        raise DataError("pop must be a population Dataset (dim 'subject'): twin.synth.sample_population or "
+                        "twin.synth.load_population")
+    need = ("height", "mass", "strength_r", "strength_l", "target_speed", "impairment", "impairment_side",
+            "weakness_group", "weakness_strength", "contracture_group", "contracture_fraction", "spasticity_group",
+            "spasticity_gain", "tka_inhibition", "tka_implant_mass", "afo_stiffness")
+    missing = [v for v in need if v not in pop.data_vars]
+    if missing:
+        raise DataError(f"population lacks {', '.join(missing)} (not a twin.synth population?)")
+    col = {name: k for k, name in enumerate(POPULATION_PARAMETER_NAMES)}
+    v = {name: np.asarray(pop[name].values) for name in need}
+    n = pop.sizes["subject"]
+    x = np.zeros((n, len(POPULATION_PARAMETERS)))
+    for name in ("height", "mass", "strength_r", "strength_l", "target_speed"):
+        x[:, col[name]] = v[name].astype(float)
+    for i in range(n):
+        kind = str(v["impairment"][i])
+        if kind in ("", "none"):
+            continue
+        side = str(v["impairment_side"][i])
+        if side not in ("r", "l", "both"):
+            raise DataError(f"subject {i}: impairment_side {side!r} is not r, l or both")
+        x[i, col["impaired_r"]] = float(side in ("r", "both"))
+        x[i, col["impaired_l"]] = float(side in ("l", "both"))
+        if kind in _GROUPS:
+            group = str(v[f"{kind}_group"][i])
+            name = f"{kind}_{group}"
+            if name not in col:
+                raise DataError(f"subject {i}: {kind} of {group!r} has no surrogate input (groups: "
+                                f"{', '.join(_GROUPS[kind])})")
+            value = {"weakness": lambda: 1.0 - float(v["weakness_strength"][i]),
+                     "contracture": lambda: float(v["contracture_fraction"][i]),
+                     "spasticity": lambda: float(v["spasticity_gain"][i])}[kind]()
+            x[i, col[name]] = value
+        elif kind == "tka":
+            x[i, col["tka_inhibition"]] = float(v["tka_inhibition"][i])
+            x[i, col["tka_implant_mass"]] = float(v["tka_implant_mass"][i])
+        elif kind == "afo":
+            x[i, col["afo_stiffness"]] = float(v["afo_stiffness"][i])
+        else:
+            raise DataError(f"subject {i}: impairment kind {kind!r} has no surrogate input")
+    if not np.isfinite(x).all():
+        bad = sorted({POPULATION_PARAMETER_NAMES[j] for j in np.flatnonzero(~np.isfinite(x).all(0))})
+        raise DataError(f"population inputs {', '.join(bad)} are NaN for some subject")
+    return x
+
+
+def population_outcomes(pop: xr.Dataset) -> dict:
+    """The outcomes of a simulated population, as :func:`simulate_outcomes` returns them.
+
+    ``joint_angle`` (subject, 3, 101) [deg]: the mean cycle over both sides'
+    strides (``label_side="overall"``) of :data:`JOINTS`; ``walking_speed``
+    [m/s] (the strides' speed, the run's mean pelvis speed where that is
+    NaN); ``cadence`` [steps/min]; ``valid``: kept (no fall) with labels.
+
+    Raises
+    ------
+    DataError
+        Not a simulated population (no ``joint_angle`` labels).
+    """
+    need = ("joint_angle", "walking_speed", "cadence", "kept", "labels_valid")
+    if not isinstance(pop, xr.Dataset) or any(k not in pop.data_vars for k in need):
+        raise DataError("pop must be a simulated population (twin.synth.load_population) with "
+                        f"{', '.join(need)}")
+    missing = [j for j in JOINTS if j not in [str(k) for k in pop["joint"].values]]
+    if missing:
+        raise DataError(f"population joint_angle lacks {', '.join(missing)}")
+    ja = np.degrees(np.asarray(pop["joint_angle"].sel(label_side="overall", joint=list(JOINTS)).values, float))
+    sp = np.asarray(pop["walking_speed"].sel(label_side="overall").values, float)
+    if "mean_speed" in pop.data_vars:
+        sp = np.where(np.isfinite(sp), sp, np.asarray(pop["mean_speed"].values, float))
+    cad = np.asarray(pop["cadence"].sel(label_side="overall").values, float)
+    valid = np.asarray(pop["kept"].values, bool) & np.asarray(pop["labels_valid"].values, bool) & \
+        np.isfinite(sp) & np.isfinite(cad) & np.isfinite(ja).all(axis=(1, 2))
+    return {"joint_angle": ja, "walking_speed": sp, "cadence": cad, "valid": valid}
+
+
+def train_on_population(pop: Any, *, holdout: float = 0.2, seed: int = 0, epochs: int = 2000,
+                        hidden: int = 128) -> Surrogate:
+    """Train a surrogate on a simulated population and score it on subjects it did not see.
+
+    Parameters
+    ----------
+    pop : xarray.Dataset or path
+        A store written by :func:`twin.synth.generate` (path), or its
+        Dataset (:func:`twin.synth.load_population`).
+    holdout : float, keyword-only, default 0.2
+        Fraction of the valid subjects kept out of training (drawn with
+        ``seed``); their errors are in ``surrogate.training["held_out"]``
+        (:func:`rms_deg`'s figures, plus the RMS of predicting the training
+        mean curve, ``baseline_rms_deg``). 0: train on all, no score.
+    seed, epochs, hidden : training options (:func:`train_surrogate`)
+
+    Returns
+    -------
+    Surrogate
+        With ``parameters = POPULATION_PARAMETERS``; ``training`` records the
+        population (``source``, subjects, valid) and the held-out subjects.
+
+    Raises
+    ------
+    DataError
+        Fewer than 4 valid training subjects, or not a population.
+    """
+    check_param("holdout", holdout, minimum=0.0, maximum=0.9, types=(int, float))
+    source = ""
+    if not isinstance(pop, xr.Dataset):
+        from ..synth import load_population
+
+        source = str(pop)
+        pop = load_population(pop, kept_only=False)
+    source = source or str(pop.attrs.get("source", ""))
+    x = population_inputs(pop)
+    out = population_outcomes(pop)
+    idx = np.flatnonzero(out["valid"])
+    rng = np.random.default_rng(int(seed))
+    test = np.sort(rng.permutation(idx)[:int(round(holdout * idx.size))]) if holdout > 0 else np.array([], int)
+    train = np.setdiff1d(idx, test)
+    fit_valid = np.zeros(x.shape[0], bool)
+    fit_valid[train] = True
+    sur = train_surrogate(x, {**out, "valid": fit_valid}, epochs=epochs, seed=seed, hidden=hidden,
+                          parameters=POPULATION_PARAMETERS)
+    sur.training.update(source=source, n_subjects=int(x.shape[0]), n_valid=int(idx.size), holdout=float(holdout),
+                        held_out_subjects=[int(s) for s in np.asarray(pop["subject"].values)[test]])
+    if test.size:
+        test_valid = np.zeros(x.shape[0], bool)
+        test_valid[test] = True
+        held = rms_deg(sur, x, {**out, "valid": test_valid})
+        mean_curve = out["joint_angle"][train].mean(0)
+        held["baseline_rms_deg"] = float(np.sqrt(np.mean((out["joint_angle"][test] - mean_curve) ** 2)))
+        sur.training["held_out"] = held
+    return sur
+
+
 class _MLP(nn.Module):
     def __init__(self, n_in: int, n_out: int, hidden: int):
         super().__init__()
@@ -254,11 +441,18 @@ class Surrogate:
     hidden: int
     training: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
+    #: the input table, (name, units, low, high, meaning) per input: :data:`PARAMETERS` (a body changed as
+    #: the what-if explorer changes it) or :data:`POPULATION_PARAMETERS` (a subject of a synthetic population)
+    parameters: tuple = PARAMETERS
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return tuple(p[0] for p in self.parameters)
 
     def predict_arrays(self, params: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(joint_angle (n, 3, 101) [deg], walking_speed (n,), cadence (n,)) for parameter vectors (n, 6)."""
-        x, _ = _check_params(params)
-        lo, hi = _lo_hi()
+        """(joint_angle (n, 3, 101) [deg], walking_speed (n,), cadence (n,)) for parameter vectors (n, inputs)."""
+        x, _ = _check_params(params, self.parameters)
+        lo, hi = _lo_hi(self.parameters)
         xn = torch.as_tensor(2 * (x - lo) / (hi - lo) - 1, dtype=torch.float32)
         with torch.no_grad():
             y = self.model(xn).numpy().astype(float) * self.y_std + self.y_mean
@@ -275,10 +469,10 @@ class Surrogate:
             Wrong number of parameters, NaN. Values outside the training
             ranges are extrapolated (``attrs["outside_range"]`` lists them).
         """
-        x, single = _check_params(params)
+        x, single = _check_params(params, self.parameters)
         ja, sp, cad = self.predict_arrays(x)
-        lo, hi = _lo_hi()
-        outside = sorted({PARAMETER_NAMES[j] for j in np.flatnonzero(((x < lo) | (x > hi)).any(0))})
+        lo, hi = _lo_hi(self.parameters)
+        outside = sorted({self.parameter_names[j] for j in np.flatnonzero(((x < lo) | (x > hi)).any(0))})
         lead = () if single else ("sample",)
         sl = 0 if single else slice(None)
         ds = xr.Dataset(
@@ -287,7 +481,7 @@ class Surrogate:
              "walking_speed": (lead, sp[sl], {"units": "m/s", "long_name": "walking speed"}),
              "cadence": (lead, cad[sl], {"units": "steps/min", "long_name": "cadence"})},
             coords={"joint": list(JOINTS), "cycle_pct": np.linspace(0, 100, _N)},
-            attrs={"kind": "surrogate_prediction", "parameters": ", ".join(PARAMETER_NAMES),
+            attrs={"kind": "surrogate_prediction", "parameters": ", ".join(self.parameter_names),
                    "outside_range": ", ".join(outside)})
         return ds
 
@@ -297,11 +491,11 @@ class Surrogate:
         return {"format": FORMAT, "twin_version": __version__,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "parameters": [{"name": p[0], "units": p[1], "low": p[2], "high": p[3], "meaning": p[4]}
-                               for p in PARAMETERS],
+                               for p in self.parameters],
                 "outputs": {"joint_angle": {"joints": list(JOINTS), "points": _N, "units": "deg"},
                             "walking_speed": "m/s", "cadence": "steps/min",
                             "layout": "joint_angle (joint-major, 3 x 101), walking_speed, cadence"},
-                "architecture": {"n_in": len(PARAMETERS), "n_out": len(JOINTS) * _N + 2, "hidden": self.hidden},
+                "architecture": {"n_in": len(self.parameters), "n_out": len(JOINTS) * _N + 2, "hidden": self.hidden},
                 "normalisation": {"inputs": "2 (x - low) / (high - low) - 1", "y_mean": self.y_mean.tolist(),
                                   "y_std": self.y_std.tolist()},
                 "training": self.training, "history": [float(v) for v in self.history[-50:]]}
@@ -320,10 +514,12 @@ def load_surrogate(path: str | os.PathLike) -> Surrogate:
         Missing files, another format, or weights that do not fit.
     """
     cfg, state = _read_folder(path, FORMAT)
-    names = [p["name"] for p in cfg.get("parameters", [])]
-    if tuple(names) != PARAMETER_NAMES:
-        raise ReadError(Path(path) / "config.json", f"parameters {names} differ from this version's "
-                                                    f"{list(PARAMETER_NAMES)}")
+    names = tuple(p["name"] for p in cfg.get("parameters", []))
+    tables = {tuple(p[0] for p in t): t for t in (PARAMETERS, POPULATION_PARAMETERS)}
+    if names not in tables:
+        raise ReadError(Path(path) / "config.json", f"parameters {list(names)} are neither this version's "
+                                                    f"{list(PARAMETER_NAMES)} nor its population inputs "
+                                                    f"{list(POPULATION_PARAMETER_NAMES)}")
     arch = cfg["architecture"]
     model = _MLP(arch["n_in"], arch["n_out"], arch["hidden"])
     try:
@@ -333,27 +529,33 @@ def load_surrogate(path: str | os.PathLike) -> Surrogate:
     model.eval()
     norm = cfg["normalisation"]
     return Surrogate(model, np.asarray(norm["y_mean"]), np.asarray(norm["y_std"]), int(arch["hidden"]),
-                     cfg.get("training", {}), cfg.get("history", []))
+                     cfg.get("training", {}), cfg.get("history", []), tables[names])
 
 
 def train_surrogate(params: Any, outcomes: dict, *, epochs: int = 2000, seed: int = 0, hidden: int = 128,
-                    lr: float = 3e-3, weight_decay: float = 1e-4) -> Surrogate:
+                    lr: float = 3e-3, weight_decay: float = 1e-4, parameters: tuple = PARAMETERS) -> Surrogate:
     """Fit a :class:`Surrogate` to (parameters, outcomes) pairs (invalid rows are left out).
 
     Parameters
     ----------
-    params : array (n, len(PARAMETERS))
+    params : array (n, len(parameters))
     outcomes : dict
         ``joint_angle`` (n, 3, 101) [deg], ``walking_speed`` (n,), ``cadence``
-        (n,), optional ``valid`` (n,) (as :func:`simulate_outcomes` returns).
+        (n,), optional ``valid`` (n,) (as :func:`simulate_outcomes` and
+        :func:`population_outcomes` return).
     epochs, seed, hidden, lr, weight_decay : training options (full batch)
+    parameters : tuple, default :data:`PARAMETERS`
+        The input table (:data:`POPULATION_PARAMETERS` for
+        :func:`population_outcomes`' inputs).
 
     Raises
     ------
     DataError
         Fewer than 4 valid rows, or shapes that do not match.
     """
-    x, _ = _check_params(params)
+    if parameters not in (PARAMETERS, POPULATION_PARAMETERS):
+        raise ParameterError("parameters must be twin.learn.surrogate.PARAMETERS or POPULATION_PARAMETERS")
+    x, _ = _check_params(params, parameters)
     check_param("epochs", epochs, minimum=1, types=(int, np.integer))
     ja = np.asarray(outcomes["joint_angle"], float)
     sp = np.asarray(outcomes["walking_speed"], float).ravel()
@@ -371,10 +573,10 @@ def train_surrogate(params: Any, outcomes: dict, *, epochs: int = 2000, seed: in
     xv = x[valid]
     torch.manual_seed(int(seed))
     y_mean, y_std = y.mean(0), np.maximum(y.std(0), 1e-3)
-    lo, hi = _lo_hi()
+    lo, hi = _lo_hi(parameters)
     xt = torch.as_tensor(2 * (xv - lo) / (hi - lo) - 1, dtype=torch.float32)
     yt = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32)
-    model = _MLP(len(PARAMETERS), y.shape[1], int(hidden))
+    model = _MLP(len(parameters), y.shape[1], int(hidden))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, int(epochs))
     history = []
@@ -390,7 +592,7 @@ def train_surrogate(params: Any, outcomes: dict, *, epochs: int = 2000, seed: in
     training = dict(epochs=int(epochs), seed=int(seed), hidden=int(hidden), lr=float(lr), n_pairs=int(valid.sum()),
                     n_invalid=int((~valid).sum()), seconds=round(time.perf_counter() - t0, 3),
                     final_loss=history[-1])
-    return Surrogate(model, y_mean, y_std, int(hidden), training, history)
+    return Surrogate(model, y_mean, y_std, int(hidden), training, history, parameters)
 
 
 def rms_deg(surrogate: Surrogate, params: Any, outcomes: dict) -> dict:
@@ -402,7 +604,7 @@ def rms_deg(surrogate: Surrogate, params: Any, outcomes: dict) -> dict:
         ``rms_deg`` (RMS over held-out samples, joints and cycle points),
         ``rms_deg_per_joint``, ``speed_mae_mps``, ``cadence_mae_spm``, ``n``.
     """
-    x, _ = _check_params(params)
+    x, _ = _check_params(params, surrogate.parameters)
     ja = np.asarray(outcomes["joint_angle"], float)
     valid = np.asarray(outcomes.get("valid", np.isfinite(ja).all(axis=(1, 2))), bool)
     if not valid.any():

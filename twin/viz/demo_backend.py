@@ -605,32 +605,24 @@ def default_simulate(scenarios: Sequence[WhatIf], *, duration: float | None = No
 
 
 def _adapt(params, ctrl_kw, doc, members, vectors, initials, gait, *, duration, generations, popsize, progress):
-    """Warm-started CMA-ES per scenario member (see :func:`default_simulate`'s ``adapt``)."""
-    from ..control.objective import walking
-    from ..control.optimize import optimize
-
+    """Warm-started CMA-ES per scenario member (see :func:`default_simulate`'s ``adapt``), progress each
+    generation (the progress callback may raise to cancel)."""
+    from ..control.optimize import adapt_members
     from ..twin import controller_speed
 
-    obj = walking(controller_speed(doc), duration=min(duration, 10.0), stage="speed")
-    vectors, initials, gait = vectors.copy(), initials.copy(), list(gait)
     n = len(members)
-    for i in range(1, n):
-        done = [0]
 
-        def log(msg, i=i, done=done):
-            if msg.startswith("gen "):
-                done[0] += 1
-            if progress is not None:
-                k = (i - 1) * generations + done[0]
-                progress(0.05 + 0.45 * k / ((n - 1) * generations),
-                         f"adapting the controller to {members[i].label!r}: generation {done[0]} of {generations}")
+    def on_generation(i, gen):
+        if progress is not None:
+            k = (i - 1) * generations + gen
+            progress(0.05 + 0.45 * k / ((n - 1) * generations),
+                     f"adapting the controller to {members[i].label!r}: generation {gen} of {generations}")
 
-        log("start")
-        res = optimize(params.select([i]), obj, generations=generations, popsize=popsize, seed=1, sigma0=0.02,
-                       x0=vectors[i], initial=initials[i], progress=False, rigid_tendon=bool(doc["rigid_tendon"]),
-                       controller_options={k: v[i:i + 1] for k, v in ctrl_kw.items()}, log=log)
-        vectors[i], initials[i], gait[i] = res.vector, res.initial, None  # optimised from standing
-    return vectors, initials, gait
+    vectors, initials = adapt_members(params, vectors, initials, target_speed=controller_speed(doc),
+                                      duration=duration, generations=generations, popsize=popsize, seed=1,
+                                      rigid_tendon=bool(doc["rigid_tendon"]), controller_options=ctrl_kw,
+                                      on_generation=on_generation)
+    return vectors, initials, [gait[0]] + [None] * (n - 1)  # adapted members: optimised from standing
 
 
 default_simulate.warm_up = warm_up
