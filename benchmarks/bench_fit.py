@@ -14,6 +14,12 @@ In one process, on the Gait10dof18musc subject01 trial (2.5 s walk, 60 Hz marker
 3. twin's own scaling of the generic model (twin.fit.scale with OpenSim's published subject01
    scale setup, and with its measurements only; and of twin.model.BodyParams.default())
    followed by IK and ID: joint-angle and ID error against OutputReference, marker RMS;
+   then OpenSim 4.6's own ScaleTool run from that published setup (Pipelines/Gait2354_Simbody,
+   copied to a temporary folder): how far twin's placed markers are from its, and twin's IK and ID
+   with its markers (on the reference model's bodies) against OutputReference -- as published,
+   and with the setup's coordinate tasks switched off, which is how OutputReference's markers
+   were evidently placed (the reason the trunk moments cannot match it with the setup as
+   published);
 4. time of twin's scale + IK + ID (Datasets included) over OpenSim's IK + ID tools:
    ``time_ratio_vs_opensim`` (target <= 2);
 5. marker error on other labs' trials (BMClab, kineticstoolkit, OpenCap);
@@ -122,6 +128,56 @@ def opensim_tools(root: Path, tmp: Path, repeat: int):
     return t_ik, t_id, twin.read(ik_out), twin.read(tmp / "ID" / "subject01_walk_ID.sto")
 
 
+GAIT2354 = "opensim-models/Pipelines/Gait2354_Simbody"
+GAIT2354_MODEL = "opensim-models/Models/Gait2354_Simbody/gait2354_simbody.osim"
+
+
+def opensim_scaletool(root: Path, tmp: Path, *, coordinate_tasks: bool = True):
+    """OpenSim's ScaleTool run from the published subject01 setup (3-D Gait2354 model) in ``tmp``; the scaled
+    model with its placed markers, or None when the files are absent. ``coordinate_tasks=False`` switches the
+    setup's IKCoordinateTasks (lumbar_extension at 0, subtalar and mtp at their defaults, weight 1000) off."""
+    import re
+
+    import opensim as osim
+
+    src = root / GAIT2354
+    files = [src / "subject01_Setup_Scale.xml", src / "gait2354_Scale_MarkerSet.xml", src / "subject01_static.trc",
+             root / GAIT2354_MODEL]
+    if not all(f.exists() for f in files):
+        return None
+    tmp.mkdir(parents=True, exist_ok=True)
+    for f in files[1:]:
+        shutil.copy(f, tmp / f.name)
+    xml = files[0].read_text()
+    if not coordinate_tasks:
+        xml = re.sub(r"<IKCoordinateTask.*?</IKCoordinateTask>",
+                     lambda m: re.sub(r"<apply>\s*true\s*</apply>", "<apply> false </apply>", m.group(0)), xml, flags=re.S)
+    (tmp / "setup.xml").write_text(xml)
+    osim.Logger.setLevelString("error")
+    osim.ScaleTool(str(tmp / "setup.xml")).run()
+    return osim.Model(str(tmp / "subject01_simbody.osim"))
+
+
+def _markers_onto(model_path: Path, placed):
+    """The model at ``model_path`` with the marker locations of ``placed`` (same bodies, same body frames)."""
+    import opensim as osim
+
+    m = osim.Model(str(model_path))
+    for mk in m.getMarkerSet():
+        mk.set_location(placed.getMarkerSet().get(mk.getName()).get_location())
+    m.finalizeConnections()
+    return m
+
+
+def _marker_distances_mm(a, b) -> dict[str, float]:
+    def loc(m, n):
+        v = m.getMarkerSet().get(n).get_location()
+        return np.array([v[0], v[1], v[2]])
+
+    return {mk.getName(): 1000 * float(np.linalg.norm(loc(a, mk.getName()) - loc(b, mk.getName())))
+            for mk in a.getMarkerSet() if b.getMarkerSet().contains(mk.getName())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer timing repeats, fewer trials (under a minute)")
@@ -204,6 +260,41 @@ def main() -> None:
         e1b, e2b, kb = own["BodyParams.default(), published setup"]
         figures.update(own_model_ik_rms_deg=worst(e1b)[1], own_model_id_rms_pct_of_peak=worst(e2b, rotational_only=False)[1],
                        own_model_marker_rms_m=kb.attrs["marker_rms_m"])
+
+    # 3b. OpenSim's own ScaleTool from the published setup: does it reproduce OutputReference's markers?
+    own_model, _ = fit.scale(generic, static, mass=72.6, manual_scales=SUBJECT01_MANUAL_SCALES)
+    with tempfile.TemporaryDirectory(prefix="twin_bench_scale_") as tmp:
+        placed = {"as published": opensim_scaletool(root, Path(tmp) / "published"),
+                  "coordinate tasks off": opensim_scaletool(root, Path(tmp) / "no_tasks", coordinate_tasks=False)}
+    if placed["as published"] is None:
+        print("== OpenSim ScaleTool: Gait2354 setup absent, skipped")
+    else:
+        import opensim as osim
+
+        ref_osim = osim.Model(str(ref_model))
+        torso = ("Sternum", "R.Acromium", "L.Acromium", "Top.Head")
+        print("== OpenSim's ScaleTool from the published subject01 setup (3-D Gait2354), its markers on the reference "
+              "model's bodies, then twin IK + ID")
+        d = _marker_distances_mm(own_model, placed["as published"])
+        rest = max(v for k, v in d.items() if k not in torso)
+        print(f"  twin.fit.scale's placed markers vs the ScaleTool's: torso max {max(d[k] for k in torso):.1f} mm, "
+              f"the others max {rest:.1f} mm")
+        figures.update(own_vs_scaletool_torso_markers_max_mm=max(d[k] for k in torso),
+                       own_vs_scaletool_other_markers_max_mm=rest)
+        for label, pm in placed.items():
+            d = _marker_distances_mm(pm, ref_osim)
+            m = _markers_onto(ref_model, pm)
+            k = fit.inverse_kinematics(m, walk)
+            dd = fit.inverse_dynamics(m, k, grf=walk)
+            e1, e2 = ik_errors(k, ref_ik), id_errors(dd, ref_id)
+            print(f"  ScaleTool, {label}: markers vs OutputReference's: torso max {max(d[k_] for k_ in torso):.1f} mm, "
+                  f"the others max {max(v for k_, v in d.items() if k_ not in torso):.1f} mm")
+            print(f"    IK worst {worst(e1)[0]} {worst(e1)[1]:.2f} deg; ID (%): "
+                  + ", ".join(f"{c} {v:.1f}" for c, v in e2.items()))
+            key = "scaletool" if label == "as published" else "scaletool_no_coordinate_tasks"
+            figures.update({f"{key}_ik_rms_deg": worst(e1)[1], f"{key}_id_lumbar_pct_of_peak": e2["lumbar_extension"],
+                            f"{key}_id_pelvis_tilt_pct_of_peak": e2["pelvis_tilt"],
+                            f"{key}_torso_markers_vs_reference_max_mm": max(d[k_] for k_ in torso)})
 
     # 4. speed: twin scale + IK + ID (Datasets included) vs OpenSim's IK + ID tools
     opts = {"manual_scales": SUBJECT01_MANUAL_SCALES}

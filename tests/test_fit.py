@@ -11,8 +11,15 @@ Numbers measured on this machine (OpenSim 4.6), printed by the tests with -s and
   manual thigh/shank scales): joint angles within 2.8 deg of the reference, sagittal
   marker RMS 1.9 cm (3-D 3.5 cm: a planar model cannot follow sideways motion; the
   reference model itself gives 3.0 cm), ID within 8.7 % of peak except
-  lumbar_extension (17 %) and pelvis_tilt (10.5 %), which follow a 2.7 deg trunk-lean
-  offset of the static pose (xfail below).
+  lumbar_extension (17 %) and pelvis_tilt (10.5 %) (xfail below).
+* why those two miss: OutputReference's markers were placed from a static pose solved
+  *without* the setup's coordinate tasks (lumbar_extension held at 0, subtalar and mtp at
+  their defaults, weight 1000): OpenSim 4.6's own ScaleTool run from the published
+  Gait2354 setup reproduces them to 0.2 mm only with those tasks switched off (trunk
+  -2.9 deg); as published it holds the trunk at 0 and puts the torso markers up to 32 mm
+  from the reference's, and its markers then give lumbar_extension 14.9 % and
+  pelvis_tilt 8.9 %. twin.fit.scale's placement is within 4.9 mm (torso) and 1.5 mm
+  (the rest) of that ScaleTool's.
 """
 
 from __future__ import annotations
@@ -155,13 +162,81 @@ def test_own_scaling_inverse_dynamics(s01, own_setup):
         assert errors[c] <= 20.0, c
 
 
-@pytest.mark.xfail(reason="lumbar_extension 17 % and pelvis_tilt 10.5 % of peak: the trunk of the static pose leans "
-                          "2.7 deg less than in OpenSim's reference placement (made with the 3-D Gait2354 model); "
-                          "the torso's weight then acts 1.6 cm off", strict=False)
+@pytest.mark.xfail(reason="lumbar_extension 17 % and pelvis_tilt 10.5 % of peak: OutputReference's markers were placed "
+                          "with the scale setup's coordinate tasks off (trunk -2.9 deg in the static pose; twin and "
+                          "OpenSim 4.6's ScaleTool hold it at 0 as the setup says); OpenSim 4.6's own ScaleTool "
+                          "markers give 14.9 % and 8.9 % (twin bench fit; "
+                          "test_reference_markers_placed_without_coordinate_tasks)",
+                   strict=False)
 def test_own_scaling_trunk_moments_within_10pct(s01, own_setup):
     *_, dyn = own_setup
     for c in ("pelvis_tilt", "lumbar_extension"):
         assert _id_pct(dyn, s01["ref_id"], c) <= 10.0
+
+
+GAIT2354 = "opensim-models/Pipelines/Gait2354_Simbody"
+TORSO = ("Sternum", "R.Acromium", "L.Acromium", "Top.Head")
+
+
+@pytest.fixture(scope="module")
+def scaletool(data_file, tmp_path_factory):
+    """OpenSim's own ScaleTool run from the published subject01 setup (3-D Gait2354 model, in a temporary folder):
+    {"published": placed model, "no_tasks": the same with the setup's IKCoordinateTasks switched off}."""
+    import re
+    import shutil
+
+    import opensim as osim
+
+    files = [data_file(f"{GAIT2354}/{n}") for n in ("subject01_Setup_Scale.xml", "gait2354_Scale_MarkerSet.xml",
+                                                      "subject01_static.trc")]
+    files.append(data_file("opensim-models/Models/Gait2354_Simbody/gait2354_simbody.osim"))
+    out = {}
+    for key in ("published", "no_tasks"):
+        tmp = tmp_path_factory.mktemp(f"scaletool_{key}")
+        for f in files[1:]:
+            shutil.copy(f, tmp / f.name)
+        xml = files[0].read_text()
+        if key == "no_tasks":
+            xml = re.sub(r"<IKCoordinateTask.*?</IKCoordinateTask>",
+                         lambda m: re.sub(r"<apply>\s*true\s*</apply>", "<apply> false </apply>", m.group(0)),
+                         xml, flags=re.S)
+        (tmp / "setup.xml").write_text(xml)
+        osim.ScaleTool(str(tmp / "setup.xml")).run()
+        out[key] = osim.Model(str(tmp / "subject01_simbody.osim"))
+    return out
+
+
+def _marker_mm(a, b) -> dict[str, float]:
+    def loc(m, n):
+        v = m.getMarkerSet().get(n).get_location()
+        return np.array([v[0], v[1], v[2]])
+
+    return {mk.getName(): 1000 * float(np.linalg.norm(loc(a, mk.getName()) - loc(b, mk.getName())))
+            for mk in a.getMarkerSet() if b.getMarkerSet().contains(mk.getName())}
+
+
+def test_placement_matches_opensim_scaletool(own_setup, scaletool):
+    """twin's marker placement against OpenSim 4.6's ScaleTool from the same published setup (its 3-D Gait2354
+    model; twin places on a 3-D copy of the planar model, with a pin ankle and no subtalar joint)."""
+    model, *_ = own_setup
+    d = _marker_mm(model, scaletool["published"])
+    print("twin vs ScaleTool placed markers (mm):", {k: round(v, 1) for k, v in d.items()})
+    assert len(d) == 39
+    assert max(d[k] for k in TORSO) <= 6.0  # measured 4.9 mm (Top.Head)
+    assert max(v for k, v in d.items() if k not in TORSO) <= 2.5  # measured 1.5 mm
+
+
+def test_reference_markers_placed_without_coordinate_tasks(s01, scaletool):
+    """Why the trunk moments miss OutputReference: its markers are the ScaleTool's with the setup's coordinate
+    tasks off, not with the setup as published (which twin follows)."""
+    import opensim as osim
+
+    ref = osim.Model(str(s01["files"]["model"]))
+    published, no_tasks = _marker_mm(scaletool["published"], ref), _marker_mm(scaletool["no_tasks"], ref)
+    print("ScaleTool vs OutputReference markers, max (mm): published", round(max(published.values()), 1),
+          "coordinate tasks off", round(max(no_tasks.values()), 2))
+    assert max(no_tasks.values()) <= 0.5  # measured 0.2 mm
+    assert min(published[k] for k in TORSO) >= 10.0  # measured 14.8-31.9 mm
 
 
 def test_own_scaling_measurements_only(s01):
