@@ -619,6 +619,21 @@ def test_cli_rejects_a_bad_stride_time(tmp_path, capsys):
     assert not (tmp_path / "o" / "speed.ckpt").exists()
 
 
+def test_impact_weight_option(tmp_path, capsys):
+    from twin.control.__main__ import main
+    from twin.control.objective import walking
+
+    w = {t.name: t.weight for t in walking(1.3, stage="effort", impact_weight=80.0).terms}
+    with pytest.raises(ParameterError, match="weight"):
+        walking(1.3, stage="speed", impact_weight=float("nan"))
+    assert w["impact"] == 80.0 and {t.name: t.weight for t in walking(1.3, stage="effort").terms}["impact"] == 10.0
+    with pytest.raises(SystemExit) as e:
+        main(["--out", str(tmp_path / "o"), "--impact-weight", "-1", "--stages", "speed", "--speed-generations", "1"])
+    assert e.value.code == 2
+    assert "--impact-weight" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "speed.ckpt").exists()
+
+
 def _lowest_indentation(params, state):
     """Deepest contact-sphere indentation [m] of each member (positive: into the ground)."""
     from twin.engine.contact import contact_forces

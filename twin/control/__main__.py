@@ -85,6 +85,9 @@ def main(argv=None) -> int:
                     help="also cost a mean right stride duration outside SECONDS +- 0.05 s (speed, effort and "
                          "robust stages; e.g. 1.1 s = 109 steps/min): angle tracking leaves the cadence free")
     ap.add_argument("--stride-weight", type=float, default=100.0, help="weight of the stride-time term")
+    ap.add_argument("--impact-weight", type=float, default=10.0,
+                    help="weight of the landing-impact term (effort and robust stages; mean squared vGRF above "
+                         "1.2 BW)")
     ap.add_argument("--stages", default="survive,speed,effort,robust",
                     help="comma-separated stages to run, in order")
     ap.add_argument("--chunk", type=int, default=5)
@@ -181,6 +184,8 @@ def main(argv=None) -> int:
             stride_term = stride_time(args.stride_time, args.stride_weight)
         except ParameterError as e:
             ap.error(f"--stride-time/--stride-weight: {e}")
+    if not (np.isfinite(args.impact_weight) and args.impact_weight >= 0):
+        ap.error(f"--impact-weight {args.impact_weight!r} must be a finite number >= 0")
     t_start = time.perf_counter()
     all_stages = {"survive": (args.survive_duration, args.survive_generations),
                   "speed": (args.duration, args.speed_generations),
@@ -195,7 +200,7 @@ def main(argv=None) -> int:
         if max_gen < 1:
             continue
         obj = walking(args.speed, duration=duration, stage="effort" if stage == "robust" else stage,
-                      speed_weight=args.speed_weight)
+                      speed_weight=args.speed_weight, impact_weight=args.impact_weight)
         if reference is not None and stage != "survive":
             obj = Objective(duration=obj.duration, terms=obj.terms + tracking(reference, args.track_weight,
                                                                           joint_weights=joint_weights),

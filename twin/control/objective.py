@@ -296,7 +296,7 @@ class Objective:
 
 
 def walking(target_speed: float | None = 1.3, *, duration: float = 10.0, stage: str = "speed",
-            speed_weight: float = 2.0) -> Objective:
+            speed_weight: float = 2.0, impact_weight: float = 10.0) -> Objective:
     """The staged walking objectives.
 
     Parameters
@@ -310,15 +310,20 @@ def walking(target_speed: float | None = 1.3, *, duration: float = 10.0, stage: 
         effort: + cost of transport + trunk stability + landing impacts.
     speed_weight : float, keyword-only
         Weight of the target-speed term (speed and effort stages).
+    impact_weight : float, keyword-only
+        Weight of the landing-impact term (effort stage): the mean over time
+        of the squared vertical GRF above 1.2 BW, so a heel-strike spike of
+        25 ms counts little at the default 10.
     """
     if stage not in ("survive", "speed", "effort"):
         raise ParameterError(f"stage={stage!r}; choose 'survive', 'speed' or 'effort'")
+    _check_weight(impact_weight)
     terms = no_fall(10.0) + distance(2.0)
     if stage == "survive" and target_speed is not None:
         terms = progress(target_speed, 10.0) + no_fall(2.0)
     if stage in ("speed", "effort") and target_speed is not None:
         terms = no_fall(10.0) + distance(1.0) + speed(target_speed, speed_weight) + joint_limits(5.0)
     if stage == "effort":
-        terms = terms + effort(0.5) + trunk(0.05) + impact(10.0)
+        terms = terms + effort(0.5) + trunk(0.05) + impact(impact_weight)
     return Objective(duration=duration, terms=terms, name=f"walking/{stage}"
                      + (f"@{target_speed:g}" if target_speed is not None else ""))
