@@ -192,6 +192,8 @@ def _toy_population(n=240, seed=3):
     ja = np.repeat(curves[:, None], 3, 1)  # left, right, overall alike
     speed = 0.8 * x[:, col["target_speed"]] - 0.3 * weak_pf
     cad = 100 + 20 * x[:, col["target_speed"]]
+    ctrl = np.where(x[:, col["target_speed"]] > 1.3, "walk_fast.json", "walk_default.json")
+    cad = cad + 10 * (ctrl == "walk_fast.json")  # the controller that walked shapes the outcome too
     kept = np.ones(n, bool)
     kept[::7] = False  # fallers: left out
     ja[~kept] = np.nan
@@ -199,7 +201,7 @@ def _toy_population(n=240, seed=3):
     return pop.assign(
         joint_angle=(("subject", "label_side", "joint", "cycle_pct"), ja),
         walking_speed=(("subject", "label_side"), rep(speed)), cadence=(("subject", "label_side"), rep(cad)),
-        kept=("subject", kept), labels_valid=("subject", kept)).assign_coords(
+        kept=("subject", kept), labels_valid=("subject", kept), controller=("subject", ctrl)).assign_coords(
         label_side=["left", "right", "overall"], joint=["hip_flexion", "knee_angle", "ankle_angle"],
         cycle_pct=np.linspace(0, 100, 101)), x
 
@@ -220,11 +222,22 @@ def test_population_inputs_encoding():
             assert x[i, col[f"weakness_{g}"]] == pytest.approx(1 - float(pop.weakness_strength.values[i]))
         if kind == "afo":
             assert x[i, col["afo_stiffness"]] == pytest.approx(float(pop.afo_stiffness.values[i]))
-    # exactly one impairment column set per subject (everyone impaired here)
-    sev = x[:, 7:]
-    assert ((sev > 0).sum(1) >= 1).all() and ((sev[:, :-3] > 0).sum(1) <= 1).all()
+    # one impairment per subject (everyone impaired here): one severity column, two for a knee replacement
+    ctrl = [k for k, p in enumerate(POPULATION_PARAMETERS) if p[0].startswith("controller_")]
+    sev = x[:, 7:ctrl[0]]
+    n_set = (sev > 0).sum(1)
+    assert ((n_set == 1) | ((n_set == 2) & (pop.impairment.values == "tka"))).all()
     healthy = population_inputs(sample_population(20, seed=5, impairment_rate=0.0))
-    assert (healthy[:, 5:] == 0).all()
+    assert (healthy[:, 5:ctrl[0]] == 0).all()
+    # no controller variable: the one named (walk_default unless told)
+    assert (healthy[:, col["controller_walk_default"]] == 1).all() and (healthy[:, ctrl].sum(1) == 1).all()
+    slow = population_inputs(sample_population(3, seed=5), controller="walk_slow.json")
+    assert (slow[:, col["controller_walk_slow"]] == 1).all() and (slow[:, ctrl].sum(1) == 1).all()
+    with pytest.raises(DataError, match="walk_sideways"):
+        population_inputs(sample_population(3, seed=5), controller="walk_sideways")
+    sim = pop.assign(controller=("subject", np.array(["walk_fast.json"] * 59 + [""])))
+    xs = population_inputs(sim)
+    assert (xs[:59, col["controller_walk_fast"]] == 1).all() and xs[59, ctrl].sum() == 0
     bad = pop.copy()
     bad["weakness_group"] = bad.weakness_group.where(bad.impairment != "weakness", "toes")
     with pytest.raises(DataError, match="toes"):
