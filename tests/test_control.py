@@ -315,6 +315,37 @@ def test_stride_time_term_costs_the_excess_over_the_band():
         stride_time(1.1, tolerance=-0.1)
 
 
+def test_stance_term_costs_the_stance_fraction_outside_the_band():
+    from types import SimpleNamespace
+
+    from twin.control.objective import stance
+
+    t = np.arange(0, 10, 0.001)
+    grf = np.zeros((3, t.size, 2, 2))
+    for b, frac in enumerate((0.60, 0.52)):  # 1.1 s strides, the foot loaded 60 % / 52 % of each
+        grf[b, :, 0, 1] = np.where((t % 1.1) < frac * 1.1, 700.0, 0.0)
+        grf[b, :, 1, 1] = np.roll(grf[b, :, 0, 1], 550)
+    rec = {"time": t, "q": np.zeros((3, t.size, 1)), "grf": grf, "coordinate": ["hip_flexion_r"]}
+    r = SimpleNamespace(distance=np.zeros(3), record=rec)
+    c = stance(0.60, tolerance=0.02).cost(r)
+    assert c[0] == pytest.approx(0.0, abs=1e-6)
+    # 8 % short, minus the band; the 101-point cycle counts the next strike as stance (about +1 %)
+    assert (0.08 - 0.02 - 0.012) ** 2 <= c[1] <= (0.08 - 0.02) ** 2
+    assert c[2] == 1.0  # no stride
+    with pytest.raises(ParameterError, match="stance fraction"):
+        stance(60.0)
+    with pytest.raises(ParameterError, match="tolerance"):
+        stance(0.6, tolerance=0.5)
+
+
+def test_cli_rejects_a_bad_stance(tmp_path, capsys):
+    from twin.control.__main__ import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--out", str(tmp_path / "o"), "--stance", "60", "--stages", "speed", "--speed-generations", "1"])
+    assert e.value.code == 2 and "--stance" in capsys.readouterr().err
+
+
 def test_tracking_joint_weights_weight_the_mean():
     from types import SimpleNamespace
 

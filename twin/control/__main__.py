@@ -85,6 +85,10 @@ def main(argv=None) -> int:
                     help="also cost a mean right stride duration outside SECONDS +- 0.05 s (speed, effort and "
                          "robust stages; e.g. 1.1 s = 109 steps/min): angle tracking leaves the cadence free")
     ap.add_argument("--stride-weight", type=float, default=100.0, help="weight of the stride-time term")
+    ap.add_argument("--stance", type=float, default=None, metavar="FRACTION",
+                    help="also cost a mean right stance fraction outside FRACTION +- 0.02 (speed, effort and robust "
+                         "stages; e.g. 0.6)")
+    ap.add_argument("--stance-weight", type=float, default=300.0, help="weight of the stance term")
     ap.add_argument("--impact-weight", type=float, default=10.0,
                     help="weight of the landing-impact term (effort and robust stages; mean squared vGRF above "
                          "1.2 BW)")
@@ -103,7 +107,7 @@ def main(argv=None) -> int:
     import torch
 
     from ..errors import ParameterError
-    from .objective import Objective, stride_time, tracking, walking
+    from .objective import Objective, stance, stride_time, tracking, walking
     from .optimize import optimize
     from .store import load_controller, save_controller
 
@@ -184,6 +188,12 @@ def main(argv=None) -> int:
             stride_term = stride_time(args.stride_time, args.stride_weight)
         except ParameterError as e:
             ap.error(f"--stride-time/--stride-weight: {e}")
+    stance_term = None
+    if args.stance is not None:
+        try:
+            stance_term = stance(args.stance, args.stance_weight)
+        except ParameterError as e:
+            ap.error(f"--stance/--stance-weight: {e}")
     if not (np.isfinite(args.impact_weight) and args.impact_weight >= 0):
         ap.error(f"--impact-weight {args.impact_weight!r} must be a finite number >= 0")
     t_start = time.perf_counter()
@@ -208,6 +218,9 @@ def main(argv=None) -> int:
         if stride_term is not None and stage != "survive":
             obj = Objective(duration=obj.duration, terms=obj.terms + stride_term, settle=obj.settle,
                             name=obj.name + f"+stride{args.stride_time:g}s")
+        if stance_term is not None and stage != "survive":
+            obj = Objective(duration=obj.duration, terms=obj.terms + stance_term, settle=obj.settle,
+                            name=obj.name + f"+stance{args.stance:g}")
         starts = args.robust_starts if stage == "robust" else args.starts
         perturbation = args.perturbation if stage == "robust" else 1.0
         perturb_time = args.perturb_time if stage == "robust" else 0.0

@@ -22,6 +22,15 @@ def strikes(fy: np.ndarray, *, threshold: float) -> np.ndarray:
     return np.flatnonzero(~on[:-1] & on[1:]) + 1
 
 
+def contact_threshold(record: dict, b: int, threshold_bw: float = 0.05) -> float:
+    """Vertical GRF [N] above which a foot of member ``b`` is on the ground: ``threshold_bw`` body weights
+    (``record["weight"][b]`` [N] when the record has it, else the peak of the summed vertical GRF)."""
+    fy = record["grf"][b, :, :, 1]
+    bw = float(np.nanmax(fy.sum(-1))) if fy.size else 1.0
+    mass_g = record.get("weight", [None] * (b + 1))[b] if "weight" in record else None
+    return threshold_bw * (mass_g if mass_g else max(bw, 1.0))
+
+
 def cycles(record: dict, b: int, *, side: int = 0, skip_s: float = 2.0, n: int = 101,
            threshold_bw: float = 0.05, min_s: float = 0.6, max_s: float = 2.0) -> dict | None:
     """Strides of member ``b`` normalised to ``n`` points: ``{coordinate: [cycles, n], "grf_y": ...}``.
@@ -32,9 +41,7 @@ def cycles(record: dict, b: int, *, side: int = 0, skip_s: float = 2.0, n: int =
     """
     t = record["time"]
     fy = record["grf"][b, :, side, 1]
-    bw = float(np.nanmax(record["grf"][b, :, :, 1].sum(-1))) if fy.size else 1.0
-    mass_g = record.get("weight", [None] * (b + 1))[b] if "weight" in record else None
-    thr = threshold_bw * (mass_g if mass_g else max(bw, 1.0))
+    thr = contact_threshold(record, b, threshold_bw)
     idx = strikes(fy, threshold=thr)
     idx = idx[t[idx] >= skip_s]
     if "walked_s" in record:

@@ -24,6 +24,9 @@ term                   cost per member
 :func:`stride_time`    ``[|T - target| - tolerance]+^2`` [s^2], T the mean
                        right stride duration (cadence = 120 / T steps/min);
                        angle tracking on a normalised cycle leaves it free
+:func:`stance`         ``[|S - target| - tolerance]+^2``, S the mean stance
+                       fraction of the right strides (foot loaded above 5 %
+                       body weight); tracking angles leaves it free too
 =====================  =========================================================
 
 Examples
@@ -43,7 +46,7 @@ import numpy as np
 from ..errors import ParameterError
 
 __all__ = ["Term", "Terms", "Objective", "no_fall", "distance", "progress", "speed", "effort", "joint_limits", "trunk",
-           "impact", "tracking", "stride_time", "walking"]
+           "impact", "tracking", "stride_time", "stance", "walking"]
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,50 @@ def stride_time(target: float, weight: float = 100.0, *, tolerance: float = 0.05
         return out
 
     return Term("stride_time", _check_weight(weight), f, needs_record=True)
+
+
+def stance(target: float = 0.60, weight: float = 300.0, *, tolerance: float = 0.02) -> Term:
+    """Squared excess of the mean stance fraction of the right strides over ``target +- tolerance``.
+
+    The stance fraction of a stride is the share of its time with the right
+    foot's vertical GRF above 5 % body weight (the threshold of
+    :func:`twin.control.analysis.cycles`, where strides start). A member
+    without a full stride costs 1. Healthy adults walking at their preferred
+    speed are in stance about 60 % of the stride (Perry & Burnfield 2010,
+    Gait Analysis, ch. 1): the default target.
+
+    Parameters
+    ----------
+    target : float
+        Stance fraction in (0.3, 0.9).
+    weight : float
+    tolerance : float, keyword-only
+        Half-width of the band that costs nothing.
+
+    Examples
+    --------
+    >>> stance(0.6).name
+    'stance'
+    """
+    from .analysis import contact_threshold, cycles
+
+    if not isinstance(target, (int, float)) or not 0.3 < target < 0.9:
+        raise ParameterError(f"stance(target={target!r}): give a stance fraction of the stride, 0.3-0.9")
+    if not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 0.3:
+        raise ParameterError(f"stance(tolerance={tolerance!r}) must be >= 0 and below 0.3")
+
+    def f(r):
+        out = np.ones(r.distance.shape[0])
+        if r.record is None:
+            return out
+        for b in range(out.shape[0]):
+            c = cycles(r.record, b)
+            if c is not None:
+                frac = float(np.mean(c["grf_y_r"] > contact_threshold(r.record, b)))
+                out[b] = max(abs(frac - target) - tolerance, 0.0) ** 2
+        return out
+
+    return Term("stance", _check_weight(weight), f, needs_record=True)
 
 
 @dataclass(frozen=True)
