@@ -136,26 +136,14 @@ def opensim_scaletool(root: Path, tmp: Path, *, coordinate_tasks: bool = True):
     """OpenSim's ScaleTool run from the published subject01 setup (3-D Gait2354 model) in ``tmp``; the scaled
     model with its placed markers, or None when the files are absent. ``coordinate_tasks=False`` switches the
     setup's IKCoordinateTasks (lumbar_extension at 0, subtalar and mtp at their defaults, weight 1000) off."""
-    import re
-
-    import opensim as osim
+    from twin.fit._osim import run_scale_tool
 
     src = root / GAIT2354
     files = [src / "subject01_Setup_Scale.xml", src / "gait2354_Scale_MarkerSet.xml", src / "subject01_static.trc",
              root / GAIT2354_MODEL]
     if not all(f.exists() for f in files):
         return None
-    tmp.mkdir(parents=True, exist_ok=True)
-    for f in files[1:]:
-        shutil.copy(f, tmp / f.name)
-    xml = files[0].read_text()
-    if not coordinate_tasks:
-        xml = re.sub(r"<IKCoordinateTask.*?</IKCoordinateTask>",
-                     lambda m: re.sub(r"<apply>\s*true\s*</apply>", "<apply> false </apply>", m.group(0)), xml, flags=re.S)
-    (tmp / "setup.xml").write_text(xml)
-    osim.Logger.setLevelString("error")
-    osim.ScaleTool(str(tmp / "setup.xml")).run()
-    return osim.Model(str(tmp / "subject01_simbody.osim"))
+    return run_scale_tool(files[0], files[1:], tmp, coordinate_tasks=coordinate_tasks)
 
 
 def _markers_onto(model_path: Path, placed):
@@ -167,15 +155,6 @@ def _markers_onto(model_path: Path, placed):
         mk.set_location(placed.getMarkerSet().get(mk.getName()).get_location())
     m.finalizeConnections()
     return m
-
-
-def _marker_distances_mm(a, b) -> dict[str, float]:
-    def loc(m, n):
-        v = m.getMarkerSet().get(n).get_location()
-        return np.array([v[0], v[1], v[2]])
-
-    return {mk.getName(): 1000 * float(np.linalg.norm(loc(a, mk.getName()) - loc(b, mk.getName())))
-            for mk in a.getMarkerSet() if b.getMarkerSet().contains(mk.getName())}
 
 
 def main() -> None:
@@ -266,6 +245,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="twin_bench_scale_") as tmp:
         placed = {"as published": opensim_scaletool(root, Path(tmp) / "published"),
                   "coordinate tasks off": opensim_scaletool(root, Path(tmp) / "no_tasks", coordinate_tasks=False)}
+    from twin.fit._osim import marker_distances_mm
+
     if placed["as published"] is None:
         print("== OpenSim ScaleTool: Gait2354 setup absent, skipped")
     else:
@@ -275,14 +256,14 @@ def main() -> None:
         torso = ("Sternum", "R.Acromium", "L.Acromium", "Top.Head")
         print("== OpenSim's ScaleTool from the published subject01 setup (3-D Gait2354), its markers on the reference "
               "model's bodies, then twin IK + ID")
-        d = _marker_distances_mm(own_model, placed["as published"])
+        d = marker_distances_mm(own_model, placed["as published"])
         rest = max(v for k, v in d.items() if k not in torso)
         print(f"  twin.fit.scale's placed markers vs the ScaleTool's: torso max {max(d[k] for k in torso):.1f} mm, "
               f"the others max {rest:.1f} mm")
         figures.update(own_vs_scaletool_torso_markers_max_mm=max(d[k] for k in torso),
                        own_vs_scaletool_other_markers_max_mm=rest)
         for label, pm in placed.items():
-            d = _marker_distances_mm(pm, ref_osim)
+            d = marker_distances_mm(pm, ref_osim)
             m = _markers_onto(ref_model, pm)
             k = fit.inverse_kinematics(m, walk)
             dd = fit.inverse_dynamics(m, k, grf=walk)

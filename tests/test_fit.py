@@ -36,6 +36,7 @@ twin = pytest.importorskip("twin")
 pytest.importorskip("opensim")
 import twin.fit as fit  # noqa: E402
 from twin.fit.markersets import SUBJECT01_MANUAL_SCALES  # noqa: E402
+from twin.fit._osim import marker_distances_mm  # noqa: E402
 
 pytestmark = pytest.mark.data
 
@@ -182,44 +183,21 @@ TORSO = ("Sternum", "R.Acromium", "L.Acromium", "Top.Head")
 def scaletool(data_file, tmp_path_factory):
     """OpenSim's own ScaleTool run from the published subject01 setup (3-D Gait2354 model, in a temporary folder):
     {"published": placed model, "no_tasks": the same with the setup's IKCoordinateTasks switched off}."""
-    import re
-    import shutil
-
-    import opensim as osim
+    from twin.fit._osim import run_scale_tool
 
     files = [data_file(f"{GAIT2354}/{n}") for n in ("subject01_Setup_Scale.xml", "gait2354_Scale_MarkerSet.xml",
                                                       "subject01_static.trc")]
     files.append(data_file("opensim-models/Models/Gait2354_Simbody/gait2354_simbody.osim"))
-    out = {}
-    for key in ("published", "no_tasks"):
-        tmp = tmp_path_factory.mktemp(f"scaletool_{key}")
-        for f in files[1:]:
-            shutil.copy(f, tmp / f.name)
-        xml = files[0].read_text()
-        if key == "no_tasks":
-            xml = re.sub(r"<IKCoordinateTask.*?</IKCoordinateTask>",
-                         lambda m: re.sub(r"<apply>\s*true\s*</apply>", "<apply> false </apply>", m.group(0)),
-                         xml, flags=re.S)
-        (tmp / "setup.xml").write_text(xml)
-        osim.ScaleTool(str(tmp / "setup.xml")).run()
-        out[key] = osim.Model(str(tmp / "subject01_simbody.osim"))
-    return out
-
-
-def _marker_mm(a, b) -> dict[str, float]:
-    def loc(m, n):
-        v = m.getMarkerSet().get(n).get_location()
-        return np.array([v[0], v[1], v[2]])
-
-    return {mk.getName(): 1000 * float(np.linalg.norm(loc(a, mk.getName()) - loc(b, mk.getName())))
-            for mk in a.getMarkerSet() if b.getMarkerSet().contains(mk.getName())}
+    return {key: run_scale_tool(files[0], files[1:], tmp_path_factory.mktemp(f"scaletool_{key}"),
+                                coordinate_tasks=key == "published")
+            for key in ("published", "no_tasks")}
 
 
 def test_placement_matches_opensim_scaletool(own_setup, scaletool):
     """twin's marker placement against OpenSim 4.6's ScaleTool from the same published setup (its 3-D Gait2354
     model; twin places on a 3-D copy of the planar model, with a pin ankle and no subtalar joint)."""
     model, *_ = own_setup
-    d = _marker_mm(model, scaletool["published"])
+    d = marker_distances_mm(model, scaletool["published"])
     print("twin vs ScaleTool placed markers (mm):", {k: round(v, 1) for k, v in d.items()})
     assert len(d) == 39
     assert max(d[k] for k in TORSO) <= 6.0  # measured 4.9 mm (Top.Head)
@@ -232,7 +210,7 @@ def test_reference_markers_placed_without_coordinate_tasks(s01, scaletool):
     import opensim as osim
 
     ref = osim.Model(str(s01["files"]["model"]))
-    published, no_tasks = _marker_mm(scaletool["published"], ref), _marker_mm(scaletool["no_tasks"], ref)
+    published, no_tasks = marker_distances_mm(scaletool["published"], ref), marker_distances_mm(scaletool["no_tasks"], ref)
     print("ScaleTool vs OutputReference markers, max (mm): published", round(max(published.values()), 1),
           "coordinate tasks off", round(max(no_tasks.values()), 2))
     assert max(no_tasks.values()) <= 0.5  # measured 0.2 mm

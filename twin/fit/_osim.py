@@ -285,3 +285,45 @@ def spline_fit(time: np.ndarray, values: np.ndarray, *, lowpass: float | None = 
             out[1, i, j] = f.calcDerivative(d1, x)
             out[2, i, j] = f.calcDerivative(d2, x)
     return out[0], out[1], out[2]
+
+
+def run_scale_tool(setup_xml: str | os.PathLike, files: Sequence[str | os.PathLike], workdir: str | os.PathLike, *,
+                   coordinate_tasks: bool = True):
+    """OpenSim's own ScaleTool run from a setup file in ``workdir``: the scaled model it writes.
+
+    ``files`` (the generic model, marker set, static trial the setup names) are
+    copied into ``workdir`` beside the setup (OpenSim resolves them relative to
+    it). ``coordinate_tasks=False`` switches the setup's IKCoordinateTasks off
+    (how OpenSim's subject01 OutputReference markers were evidently placed; see
+    tests/test_fit.py). Used to check :func:`twin.fit.scale` against OpenSim.
+    """
+    import re
+    import shutil
+
+    o = osim()
+    work = Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        shutil.copy(f, work / Path(f).name)
+    xml = Path(setup_xml).read_text()
+    if not coordinate_tasks:
+        xml = re.sub(r"<IKCoordinateTask.*?</IKCoordinateTask>",
+                     lambda m: re.sub(r"<apply>\s*true\s*</apply>", "<apply> false </apply>", m.group(0)), xml,
+                     flags=re.S)
+    setup = work / "setup.xml"
+    setup.write_text(xml)
+    with quiet():
+        tool = o.ScaleTool(str(setup))
+        tool.run()
+        out = str(tool.getMarkerPlacer().getOutputModelFileName()).strip()
+    return o.Model(str(work / out))
+
+
+def marker_distances_mm(a: Any, b: Any) -> dict[str, float]:
+    """Distance [mm] between the body-frame locations of the markers two OpenSim models share, by name."""
+    def loc(m, n):
+        v = m.getMarkerSet().get(n).get_location()
+        return np.array([v[0], v[1], v[2]])
+
+    return {mk.getName(): 1000 * float(np.linalg.norm(loc(a, mk.getName()) - loc(b, mk.getName())))
+            for mk in a.getMarkerSet() if b.getMarkerSet().contains(mk.getName())}
