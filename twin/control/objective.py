@@ -220,24 +220,30 @@ def stride_time(target: float, weight: float = 100.0, *, tolerance: float = 0.05
     >>> stride_time(1.1).name
     'stride_time'
     """
-    from .analysis import cycles
-
     if not isinstance(target, (int, float)) or not 0.3 <= target <= 3.0:
         raise ParameterError(f"stride_time(target={target!r}): give a stride duration in seconds, 0.3-3")
     if not isinstance(tolerance, (int, float)) or not 0 <= tolerance < target:
         raise ParameterError(f"stride_time(tolerance={tolerance!r}) must be >= 0 and below the target")
 
     def f(r):
-        out = np.ones(r.distance.shape[0])
-        if r.record is None:
-            return out
-        for b in range(out.shape[0]):
-            c = cycles(r.record, b)
-            if c is not None:
-                out[b] = max(abs(float(np.mean(c["duration"])) - target) - tolerance, 0.0) ** 2
-        return out
+        return _band_cost(r, lambda c, b: float(np.mean(c["duration"])), target, tolerance)
 
     return Term("stride_time", _check_weight(weight), f, needs_record=True)
+
+
+def _band_cost(r, value, target: float, tolerance: float) -> np.ndarray:
+    """Per member ``[|value(strides, b) - target| - tolerance]+^2`` over its right strides
+    (:func:`twin.control.analysis.cycles`); 1 for a member without a full stride."""
+    from .analysis import cycles
+
+    out = np.ones(r.distance.shape[0])
+    if r.record is None:
+        return out
+    for b in range(out.shape[0]):
+        c = cycles(r.record, b)
+        if c is not None:
+            out[b] = max(abs(value(c, b) - target) - tolerance, 0.0) ** 2
+    return out
 
 
 def stance(target: float = 0.60, weight: float = 300.0, *, tolerance: float = 0.02) -> Term:
@@ -263,7 +269,7 @@ def stance(target: float = 0.60, weight: float = 300.0, *, tolerance: float = 0.
     >>> stance(0.6).name
     'stance'
     """
-    from .analysis import contact_threshold, cycles
+    from .analysis import contact_threshold
 
     if not isinstance(target, (int, float)) or not 0.3 < target < 0.9:
         raise ParameterError(f"stance(target={target!r}): give a stance fraction of the stride, 0.3-0.9")
@@ -271,15 +277,8 @@ def stance(target: float = 0.60, weight: float = 300.0, *, tolerance: float = 0.
         raise ParameterError(f"stance(tolerance={tolerance!r}) must be >= 0 and below 0.3")
 
     def f(r):
-        out = np.ones(r.distance.shape[0])
-        if r.record is None:
-            return out
-        for b in range(out.shape[0]):
-            c = cycles(r.record, b)
-            if c is not None:
-                frac = float(np.mean(c["grf_y_r"] > contact_threshold(r.record, b)))
-                out[b] = max(abs(frac - target) - tolerance, 0.0) ** 2
-        return out
+        return _band_cost(r, lambda c, b: float(np.mean(c["grf_y_r"] > contact_threshold(r.record, b))), target,
+                          tolerance)
 
     return Term("stance", _check_weight(weight), f, needs_record=True)
 
