@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     import torch
 
     from ..errors import ParameterError
-    from .objective import Objective, stance, stride_time, tracking, walking
+    from .objective import Objective, impact, stance, stride_time, tracking, walking
     from .optimize import optimize
     from .store import load_controller, save_controller
 
@@ -182,20 +182,21 @@ def main(argv=None) -> int:
             joint_weights[k.strip()] = float(w)
         except ValueError:
             ap.error(f"--track-joint-weights: {item!r} is not COORD=NUMBER")
-    stride_term = None
+    def term(flags, make):  # a cost term from command-line values; bad ones are usage errors before any work
+        try:
+            return make()
+        except ParameterError as e:
+            ap.error(f"{flags}: {e}")
+
+    extra_terms = []  # (term, name suffix) added to the speed, effort and robust stages
     if args.stride_time is not None:
-        try:
-            stride_term = stride_time(args.stride_time, args.stride_weight)
-        except ParameterError as e:
-            ap.error(f"--stride-time/--stride-weight: {e}")
-    stance_term = None
+        extra_terms.append((term("--stride-time/--stride-weight", lambda: stride_time(args.stride_time,
+                                                                                      args.stride_weight)),
+                            f"+stride{args.stride_time:g}s"))
     if args.stance is not None:
-        try:
-            stance_term = stance(args.stance, args.stance_weight)
-        except ParameterError as e:
-            ap.error(f"--stance/--stance-weight: {e}")
-    if not (np.isfinite(args.impact_weight) and args.impact_weight >= 0):
-        ap.error(f"--impact-weight {args.impact_weight!r} must be a finite number >= 0")
+        extra_terms.append((term("--stance/--stance-weight", lambda: stance(args.stance, args.stance_weight)),
+                            f"+stance{args.stance:g}"))
+    term("--impact-weight", lambda: impact(args.impact_weight))
     t_start = time.perf_counter()
     all_stages = {"survive": (args.survive_duration, args.survive_generations),
                   "speed": (args.duration, args.speed_generations),
@@ -215,12 +216,8 @@ def main(argv=None) -> int:
             obj = Objective(duration=obj.duration, terms=obj.terms + tracking(reference, args.track_weight,
                                                                           joint_weights=joint_weights),
                             settle=obj.settle, name=obj.name + "+tracking")
-        if stride_term is not None and stage != "survive":
-            obj = Objective(duration=obj.duration, terms=obj.terms + stride_term, settle=obj.settle,
-                            name=obj.name + f"+stride{args.stride_time:g}s")
-        if stance_term is not None and stage != "survive":
-            obj = Objective(duration=obj.duration, terms=obj.terms + stance_term, settle=obj.settle,
-                            name=obj.name + f"+stance{args.stance:g}")
+        for extra, suffix in extra_terms if stage != "survive" else ():
+            obj = Objective(duration=obj.duration, terms=obj.terms + extra, settle=obj.settle, name=obj.name + suffix)
         starts = args.robust_starts if stage == "robust" else args.starts
         perturbation = args.perturbation if stage == "robust" else 1.0
         perturb_time = args.perturb_time if stage == "robust" else 0.0

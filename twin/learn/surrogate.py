@@ -67,6 +67,7 @@ import xarray as xr
 from torch import nn
 
 from ..errors import DataError, ParameterError, ReadError, check_param
+from ..synth.population import DEFAULT_PRIORS
 from .models import _read_folder, _save_folder
 
 __all__ = ["PARAMETERS", "PARAMETER_NAMES", "JOINTS", "Surrogate", "sample_parameters", "simulate_outcomes",
@@ -90,10 +91,10 @@ JOINTS = ("hip_flexion", "knee_angle", "ankle_angle")
 _N = 101
 
 # inputs of a surrogate trained on a synthetic population (twin.synth): the population's own
-# variables (twin.synth.population), one severity column per impairment kind and muscle group
-_GROUPS = {"weakness": ("plantarflexors", "dorsiflexors", "quadriceps", "hamstrings", "hip_flexors", "hip_extensors"),
-           "contracture": ("plantarflexors", "hamstrings", "iliopsoas"),
-           "spasticity": ("plantarflexors", "hamstrings", "rect_fem")}
+# variables (twin.synth.population), one severity column per impairment kind and muscle group of
+# the sampler's default priors
+_GROUPS = {"weakness": DEFAULT_PRIORS.weakness_groups, "contracture": DEFAULT_PRIORS.contracture_groups,
+           "spasticity": DEFAULT_PRIORS.spasticity_groups}
 # the shipped controllers the factory chooses from: which one walked a subject shapes its gait as much as
 # its body does (held-out RMS of a population surrogate 6.4 deg without this input, 2.1 deg with it)
 _CONTROLLERS = ("walk_default", "walk_slow", "walk_fast", "walk_robust", "walk_impaired")
@@ -326,10 +327,12 @@ def population_inputs(pop: xr.Dataset, *, controller: str = "walk_default") -> n
             if name not in col:
                 raise DataError(f"subject {i}: {kind} of {group!r} has no surrogate input (groups: "
                                 f"{', '.join(_GROUPS[kind])})")
-            value = {"weakness": lambda: 1.0 - float(v["weakness_strength"][i]),
-                     "contracture": lambda: float(v["contracture_fraction"][i]),
-                     "spasticity": lambda: float(v["spasticity_gain"][i])}[kind]()
-            x[i, col[name]] = value
+            if kind == "weakness":
+                x[i, col[name]] = 1.0 - float(v["weakness_strength"][i])
+            elif kind == "contracture":
+                x[i, col[name]] = float(v["contracture_fraction"][i])
+            else:
+                x[i, col[name]] = float(v["spasticity_gain"][i])
         elif kind == "tka":
             x[i, col["tka_inhibition"]] = float(v["tka_inhibition"][i])
             x[i, col["tka_implant_mass"]] = float(v["tka_implant_mass"][i])
