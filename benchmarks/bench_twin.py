@@ -5,7 +5,9 @@ output is one JSON object with the figures.
 
 * **fit**: :meth:`twin.Twin.from_recording` on each example recording with markers + GRF under
   ``TWIN_DATA_DIR`` (subject01 of OpenSim's Gait10dof18musc pipeline, with its static trial;
-  plus the kinematics-only fit of its IK) -- CMA-ES generations warm-started from the shipped
+  plus the kinematics-only fit of its IK; and BMClab's walk1 with its force plates, a recording from
+  another lab without a static trial, whose mass is the plates' mean total vertical force / g and whose
+  height is the markers' thigh + shank length / 0.491, Winter 2009) -- CMA-ES generations warm-started from the shipped
   controller, tracking the person's mean right stride; the table gives RMS [deg] of the simulated
   vs the person's stride for hip, knee, ankle and the speed error, and the fit time.
 * **what-if speed**: ``Twin.simulate`` of 4 scenarios x 10 s (adapt=False) plus the baseline in
@@ -37,6 +39,22 @@ from benchutil import data_dir, emit  # noqa: E402
 GAIT10 = "opensim-models/Pipelines/Gait10dof18musc"
 
 
+def _mass_height(files) -> tuple[float, float]:
+    """Mass and height of a trial without them: the force plates' mean total vertical force / g, and
+    the legs' thigh + shank length from the markers / 0.491 (Winter 2009's segment lengths)."""
+    import twin
+    from twin.learn.data import leg_length_from_markers
+    from twin.learn.evaluate import joint_markers
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rec = twin.read([str(f) for f in files])
+    fy = rec.grf.sel(axis="y").fillna(0.0).sum(rec.grf.dims[1]).values
+    loaded = np.flatnonzero(fy > 20.0)
+    mass = float(np.mean(fy[loaded[0]:loaded[-1] + 1]) / 9.80665)
+    return mass, leg_length_from_markers(joint_markers(rec)) / 0.491
+
+
 def _fit_rows(root: Path, generations: int, duration: float):
     from twin.twin import Twin
 
@@ -48,6 +66,12 @@ def _fit_rows(root: Path, generations: int, duration: float):
                        d / "ExperimentalData/subject01_static.trc", 72.6, 1.8))
         trials.append(("subject01 IK .mot (kinematics only)", [d / "OutputReference/IK/subject01_walk_IK.mot"],
                        None, 72.6, 1.8))
+    bmc = root / "BMClab-BMC/data"
+    if (bmc / "walk1.trc").exists() and (bmc / "walk1.forces").exists():
+        files = [bmc / "walk1.trc", bmc / "walk1.forces"]
+        mass, height = _mass_height(files)
+        trials.append((f"BMClab walk1 markers+GRF (other lab; {mass:.1f} kg, {height:.2f} m estimated)", files, None,
+                       mass, height))
     rows = []
     for name, files, static, mass, height in trials:
         t0 = time.perf_counter()

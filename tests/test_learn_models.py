@@ -85,6 +85,30 @@ def test_save_load_roundtrip(trained, tmp_path):
         load_estimator(path)
 
 
+def test_leg_length_target_scaling(trained, tmp_path):
+    # the signals carry the stride frequency only; stride = 0.8 leg (1 + f): without the leg length as an
+    # input, only the leg-length-scaled targets (stride / leg = 0.8 (1 + f)) can be learnt from them
+    w, test = _sinusoids(384, 4), _sinusoids(128, 5)
+    opts = dict(epochs=25, seed=0, width=16, depth=3, batch_size=32, use_leg_length=False)
+    scaled = train(w, target_scaling="leg_length", **opts)
+    plain = train(w, target_scaling="none", **opts)
+    err = {k: float(np.abs(e.predict(test).y_pred - test.y).sel(target="stride_length").mean())
+           for k, e in (("scaled", scaled), ("plain", plain))}
+    print(err)
+    assert err["scaled"] < 0.06 < err["plain"]  # leg 0.75-0.95 m: about 0.07 m of stride the plain model cannot see
+    assert trained.norm["target_scaling"] == "leg_length" and plain.norm["target_scaling"] == "none"
+    path = scaled.save(tmp_path / "est")
+    assert json.loads((path / "config.json").read_text())["normalisation"]["target_scaling"] == "leg_length"
+    assert np.array_equal(load_estimator(path).predict(test).y_pred.values, scaled.predict(test).y_pred.values)
+    # a model saved before the option existed learnt its targets as they are
+    cfg = json.loads((path / "config.json").read_text())
+    del cfg["normalisation"]["target_scaling"]
+    (path / "config.json").write_text(json.dumps(cfg))
+    assert load_estimator(path).norm["target_scaling"] == "none"
+    with pytest.raises(ParameterError, match="target_scaling"):
+        train(w, target_scaling="froude", epochs=1)
+
+
 def test_deterministic_and_errors(trained):
     w = _sinusoids(64, 3)
     a = train(w, epochs=2, seed=5, width=8, depth=2)

@@ -15,8 +15,10 @@ parameters with the defaults on 18 channels.
 Training (:func:`train`)
 ------------------------
 AdamW with a cosine learning-rate schedule, Smooth-L1 loss on each target
-standardised by the training labels' mean and SD (the *label
-normalisation*; missing labels are masked out), mini-batches drawn with a
+-- speed in leg lengths per second and stride in leg lengths by default
+(``target_scaling``, Hof 1996), the prediction multiplied back by the
+window's leg length -- standardised by the training labels' mean and SD
+(the *label normalisation*; missing labels are masked out), mini-batches drawn with a
 seeded generator; augmentation: per-channel gain (1 + N(0, 0.05)) and
 Gaussian noise (``noise`` SD in standardised units). The same seed, data and
 thread count give the same model.
@@ -34,7 +36,8 @@ folder renamed into place), holding
   ``modality``, ``window_spec`` (:meth:`WindowSpec.to_dict`), ``channels``,
   ``targets`` with ``target_units``, ``normalisation`` (``x_mean``,
   ``x_std`` per channel, ``y_mean``, ``y_std`` per target, ``aux_mean``,
-  ``aux_std`` of the leg length, ``use_leg_length``), ``training`` (the
+  ``aux_std`` of the leg length, ``use_leg_length``, ``target_scaling``: ``y_mean`` and
+  ``y_std`` are of the learnt form of the targets), ``training`` (the
   options of :func:`train`, number of windows and groups, seconds, final
   loss, whether the encoder was pretrained) and ``history`` (loss per epoch).
 
@@ -184,6 +187,21 @@ def _aux(windows: xr.Dataset, use: bool, what: str) -> np.ndarray:
     return ll[:, None]
 
 
+#: Power of the leg length in each target under ``target_scaling="leg_length"`` (Hof 1996): speed is
+#: learnt in leg lengths per second, stride length in leg lengths, cadence as it is.
+LEG_LENGTH_POWER = {"walking_speed": 1.0, "cadence": 0.0, "stride_length": 1.0}
+_SCALINGS = ("leg_length", "none")
+
+
+def _leg_factor(windows: xr.Dataset, targets: tuple[str, ...], scaling: str, what: str) -> np.ndarray:
+    """(window, target) factors that turn a target into its learnt form (divide) and back (multiply)."""
+    n = windows.sizes["window"]
+    if scaling == "none":
+        return np.ones((n, len(targets)))
+    ll = _aux(windows, True, what)
+    return ll ** np.array([LEG_LENGTH_POWER[t] for t in targets])[None, :]
+
+
 # ============================================================================================ estimator
 
 
@@ -198,7 +216,7 @@ class Estimator:
     targets : tuple of str
     norm : dict
         ``x_mean``, ``x_std`` (channels), ``y_mean``, ``y_std`` (targets),
-        ``aux_mean``, ``aux_std``, ``use_leg_length``.
+        ``aux_mean``, ``aux_std``, ``use_leg_length``, ``target_scaling``.
     architecture, training : dict
     history : list of float
         Training loss per epoch.
@@ -251,6 +269,7 @@ class Estimator:
                 out.append(self.model(xt[i:i + batch_size], at[i:i + batch_size]).numpy())
         yn = np.concatenate(out)
         y = yn * np.asarray(self.norm["y_std"])[None] + np.asarray(self.norm["y_mean"])[None]
+        y = y * _leg_factor(windows, self.targets, str(self.norm.get("target_scaling", "none")), "windows")
         ds = xr.Dataset({"y_pred": (("window", "target"), y.astype(float),
                                     {"units": ", ".join(f"{k}: {TARGET_UNITS.get(k, '')}" for k in self.targets),
                                      "long_name": "predicted gait parameters"})},
@@ -276,7 +295,7 @@ class Estimator:
             "channels": list(self.spec.channel_names),
             "targets": list(self.targets),
             "target_units": {k: TARGET_UNITS.get(k, "") for k in self.targets},
-            "normalisation": {k: (np.asarray(v, float).tolist() if not isinstance(v, bool) else v)
+            "normalisation": {k: (np.asarray(v, float).tolist() if not isinstance(v, (bool, str)) else v)
                               for k, v in self.norm.items()},
             "training": self.training,
             "history": [float(v) for v in self.history],
@@ -351,6 +370,7 @@ def load_estimator(path: str | os.PathLike) -> Estimator:
     norm = dict(cfg["normalisation"])
     for k in ("aux_mean", "aux_std"):
         norm[k] = float(norm[k])
+    norm.setdefault("target_scaling", "none")  # estimators saved before the option learnt the targets as they are
     return Estimator(model, WindowSpec.from_dict(cfg["window_spec"]), tuple(cfg["targets"]), norm, arch,
                      cfg.get("training", {}), cfg.get("history", []))
 
@@ -415,6 +435,7 @@ def train(
     noise: float = 0.05,
     targets: tuple[str, ...] = TARGETS,
     use_leg_length: bool = True,
+    target_scaling: str = "leg_length",
     pretrained: Any = None,
     freeze_encoder: bool = False,
     max_seconds: float | None = None,
@@ -438,6 +459,13 @@ def train(
     targets : tuple of str, default :data:`TARGETS`
     use_leg_length : bool, default True
         Feed the leg length to the head (windows must have it).
+    target_scaling : {"leg_length", "none"}, default "leg_length"
+        ``"leg_length"``: learn speed in leg lengths per second and stride
+        length in leg lengths (:data:`LEG_LENGTH_POWER`; the dynamic
+        similarity scaling of Hof 1996, Gait Posture 4:222) and multiply
+        the prediction by the window's leg length -- keypoint windows are
+        in leg lengths already, so the network need not learn the
+        multiplication; ``"none"``: learn them in m/s and m.
     pretrained : twin.learn.pretrain.Pretrained, optional
         Start the encoder (and take the input normalisation and architecture)
         from masked-reconstruction pretraining (:func:`twin.learn.finetune`).
@@ -469,7 +497,9 @@ def train(
     if unknown or not targets:
         raise ParameterError(f"targets {list(targets)}: choose from {list(TARGETS)}")
     spec, x = _check_windows(windows)
-    y = _labels(windows, labels, targets)
+    if target_scaling not in _SCALINGS:
+        raise ParameterError(f"target_scaling={target_scaling!r}: choose from {list(_SCALINGS)}")
+    y = _labels(windows, labels, targets) / _leg_factor(windows, targets, target_scaling, "windows")
     aux = _aux(windows, use_leg_length, "windows")
     torch.manual_seed(int(seed))
     if pretrained is not None:
@@ -514,5 +544,5 @@ def train(
                     seconds=round(secs, 3), final_loss=float(history[-1]), pretrained=pretrained is not None,
                     freeze_encoder=bool(freeze_encoder), source=str(windows.attrs.get("source", ""))[:500])
     norm = dict(x_mean=x_mean, x_std=x_std, y_mean=y_mean, y_std=y_std, aux_mean=aux_mean, aux_std=aux_std,
-                use_leg_length=bool(use_leg_length))
+                use_leg_length=bool(use_leg_length), target_scaling=str(target_scaling))
     return Estimator(model, spec, targets, norm, arch, training, history)
