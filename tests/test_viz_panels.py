@@ -231,6 +231,21 @@ def test_builtin_mapping_changes_the_body():
         apply_whatif(walking_params(batch=1), [WhatIf(), WhatIf()])
 
 
+def test_builtin_contracture_is_the_scenario_contracture():
+    """The explorer's built-in mapping and twin.scenarios.Contracture give the same engine muscles."""
+    from twin.control.sim import walking_params
+    from twin.model import BodyParams
+    from twin.scenarios import Contracture, engine_inputs
+
+    body = BodyParams.default(lumbar=False, marker_sets=())
+    p = walking_params(body, batch=1, dtype=torch.float64)
+    new, _ = apply_whatif(p, [WhatIf("c", contracture={"hamstrings": 0.2})])
+    sc, _, _ = engine_inputs([Contracture("hamstrings", 0.2).apply(body)], dtype=torch.float64)
+    for name in ("lopt", "lts", "vmax", "width", "fmax"):
+        assert torch.allclose(getattr(new, name), getattr(sc, name), rtol=1e-12), name
+    assert not torch.allclose(new.lopt, p.lopt)
+
+
 def test_fast_mode(monkeypatch):
     monkeypatch.setenv("TWIN_FAST", "1")
     assert fast_mode() and default_duration() == 1.5

@@ -555,25 +555,28 @@ class MuscleWeakness(Scenario):
 
 @dataclass(frozen=True)
 class Contracture(Scenario):
-    """A shortened muscle: passive force starts at a shorter musculotendon length.
+    """A shortened muscle: fewer sarcomeres in series, so passive force starts at a shorter length.
 
     Modelled, as in Ong et al. (2019, PLoS Comput Biol 15:e1006993; SCONE
     simulations of plantarflexor contracture on this same planar
-    9-DOF/18-muscle model), by shortening the muscle's optimal fibre length;
-    here ``optimal_fiber_length`` **and** ``tendon_slack_length`` are both
-    reduced by ``shortening``, so the resting musculotendon length shrinks
-    by that fraction with the fibre/tendon proportion kept: the passive
-    fibre force (which rises beyond the optimal fibre length) and, with
-    rigid tendons, the tendon's take-up both start at a length
-    ``shortening`` shorter. Shorter fibres also narrow the active
-    force-length curve and lower the maximum shortening velocity [m/s].
+    9-DOF/18-muscle model), by shortening the muscle's optimal fibre length
+    by ``shortening``; the tendon is unchanged. At a given musculotendon
+    length the fibre is then longer relative to its optimum, so its passive
+    force (which rises beyond the optimal fibre length) starts earlier and
+    is larger; the active force-length curve narrows and the maximum
+    shortening velocity [m/s] drops with it. (Before session 9 the tendon
+    slack length was shortened by the same fraction too, which for the
+    long-tendon hamstrings stretched the fibres by 30 % of their length per
+    10 % and gave kilonewton passive forces at foot strike.) The what-if
+    explorer's built-in mapping (:mod:`twin.viz.demo_backend`) uses the
+    same definition.
 
     Parameters
     ----------
     muscle : str or sequence of str
         Muscles, base names or groups.
     shortening : float
-        Fraction of the resting length, in [0, 0.5).
+        Fraction of the optimal fibre length, in [0, 0.5).
 
     Examples
     --------
@@ -606,9 +609,8 @@ class Contracture(Scenario):
         s = _subject(subject)
         names = expand_muscles(self.muscle, s.body, argument="muscle")
         f = 1.0 - self.shortening
-        line = (f"{self.label}: optimal_fiber_length and tendon_slack_length x{f:g} ({', '.join(names)})")
-        body = _edit_muscles(s.body, names, line, optimal_fiber_length=lambda m: m.optimal_fiber_length * f,
-                             tendon_slack_length=lambda m: m.tendon_slack_length * f)
+        line = (f"{self.label}: optimal_fiber_length x{f:g} ({', '.join(names)})")
+        body = _edit_muscles(s.body, names, line, optimal_fiber_length=lambda m: m.optimal_fiber_length * f)
         return s.replace(body=body, notes=s.notes + (line,))
 
 

@@ -15,9 +15,9 @@ parameters with the defaults on 18 channels.
 Training (:func:`train`)
 ------------------------
 AdamW with a cosine learning-rate schedule, Smooth-L1 loss on each target
--- speed in leg lengths per second and stride in leg lengths by default
-(``target_scaling``, Hof 1996), the prediction multiplied back by the
-window's leg length -- standardised by the training labels' mean and SD
+-- for keypoint windows speed in leg lengths per second and stride in leg
+lengths by default (``target_scaling``, Hof 1996), the prediction
+multiplied back by the window's leg length -- standardised by the training labels' mean and SD
 (the *label normalisation*; missing labels are masked out), mini-batches drawn with a
 seeded generator; augmentation: per-channel gain (1 + N(0, 0.05)) and
 Gaussian noise (``noise`` SD in standardised units). The same seed, data and
@@ -435,7 +435,7 @@ def train(
     noise: float = 0.05,
     targets: tuple[str, ...] = TARGETS,
     use_leg_length: bool = True,
-    target_scaling: str = "leg_length",
+    target_scaling: str | None = None,
     pretrained: Any = None,
     freeze_encoder: bool = False,
     max_seconds: float | None = None,
@@ -459,13 +459,15 @@ def train(
     targets : tuple of str, default :data:`TARGETS`
     use_leg_length : bool, default True
         Feed the leg length to the head (windows must have it).
-    target_scaling : {"leg_length", "none"}, default "leg_length"
+    target_scaling : {"leg_length", "none"}, optional
         ``"leg_length"``: learn speed in leg lengths per second and stride
-        length in leg lengths (:data:`LEG_LENGTH_POWER`; the dynamic
-        similarity scaling of Hof 1996, Gait Posture 4:222) and multiply
-        the prediction by the window's leg length -- keypoint windows are
-        in leg lengths already, so the network need not learn the
-        multiplication; ``"none"``: learn them in m/s and m.
+        length in leg lengths (:data:`LEG_LENGTH_POWER`; the scaling of Hof
+        1996, Gait Posture 4:222) and multiply the prediction by the
+        window's leg length; ``"none"``: learn them in m/s and m. Default:
+        the units of the input -- ``"leg_length"`` for keypoint windows
+        (hip-centred and in leg lengths already, so the network need not
+        learn the multiplication), ``"none"`` for IMU windows (in g and
+        rad/s).
     pretrained : twin.learn.pretrain.Pretrained, optional
         Start the encoder (and take the input normalisation and architecture)
         from masked-reconstruction pretraining (:func:`twin.learn.finetune`).
@@ -497,6 +499,8 @@ def train(
     if unknown or not targets:
         raise ParameterError(f"targets {list(targets)}: choose from {list(TARGETS)}")
     spec, x = _check_windows(windows)
+    if target_scaling is None:
+        target_scaling = "leg_length" if spec.modality == "keypoints" else "none"
     if target_scaling not in _SCALINGS:
         raise ParameterError(f"target_scaling={target_scaling!r}: choose from {list(_SCALINGS)}")
     y = _labels(windows, labels, targets) / _leg_factor(windows, targets, target_scaling, "windows")

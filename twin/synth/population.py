@@ -60,7 +60,7 @@ Priors
                 30-90 % strength (gait tolerates plantarflexor weakness to about 40 %
                 in simulation, van der Krogt et al. 2012, Gait Posture 36:113)
   contracture   :class:`~twin.scenarios.Contracture` of plantarflexors, hamstrings or
-                iliopsoas, 5-25 % shorter (Ong et al. 2019, PLoS Comput Biol
+                iliopsoas, optimal fibre length 5-25 % shorter (Ong et al. 2019, PLoS Comput Biol
                 15:e1006993 simulate plantarflexor contractures in this range)
   spasticity    :class:`~twin.scenarios.Spasticity` of plantarflexors, hamstrings or
                 rect_fem, extra stretch-reflex gain 0.5-5 (controller units)
@@ -280,7 +280,7 @@ _VARS = {
     "weakness_group": ("1", "weak muscle group (empty: none)"),
     "weakness_strength": ("1", "strength of the weak group, fraction (NaN: none)"),
     "contracture_group": ("1", "contracted muscle group (empty: none)"),
-    "contracture_fraction": ("1", "contracture shortening, fraction of resting length (NaN: none)"),
+    "contracture_fraction": ("1", "contracture shortening, fraction of optimal fibre length (NaN: none)"),
     "spasticity_group": ("1", "spastic muscle group (empty: none)"),
     "spasticity_gain": ("1", "extra velocity stretch-reflex gain (NaN: none)"),
     "tka_inhibition": ("1", "quadriceps inhibition after knee replacement (NaN: none)"),
