@@ -182,6 +182,21 @@ def test_reference_speed_agrees_with_spatiotemporal(data_file):
     assert abs(ref.attrs["speed_mps"] - v_st) < 0.15
 
 
+def test_reference_speed_overground_from_the_pelvis(data_file):
+    """Overground the pelvis's travel gives the speed; a treadmill trial (subject01) keeps the stance heel."""
+    ik = twin.read(data_file(IK))
+    tread = reference_cycle(ik)
+    assert tread.attrs["speed_method"] == "stance heel"
+    # the same angles carried forward at 1.25 m/s: an overground walk of known speed
+    t = ik.time.values
+    moved = ik.copy(deep=True)
+    moved["q"].loc[{"coordinate": "pelvis_tx"}] = ik.q.sel(coordinate="pelvis_tx").values + 1.25 * (t - t[0])
+    over = reference_cycle(moved)
+    assert over.attrs["speed_method"] == "pelvis"
+    assert over.attrs["speed_mps"] == pytest.approx(1.25, abs=0.01)
+    assert np.allclose(over.angle.values, tread.angle.values)  # the cycle itself does not depend on the travel
+
+
 def test_reference_cycle_errors():
     t = np.linspace(0, 0.5, 51)
     names = ["pelvis_tx", "hip_flexion_r", "knee_angle_r", "ankle_angle_r"]
