@@ -12,8 +12,8 @@ plantarflexors at 40 % strength        peak ankle plantarflexion moment         
 plantarflexors at 40 % strength        peak ankle (push-off) power                 lower (Van der Krogt 2012)
 plantarflexors at 40 % strength        speed x stride length                       lower (Van der Krogt 2012;
                                                                                    Waterval 2019)
-hamstring contracture (20 %)           knee flexion at initial contact             higher (Delp 1996;
-                                                                                   Arnold 2006)
+hamstring contracture (optimal fibre   knee flexion at initial contact             higher (Delp 1996;
+length 20 % shorter)                                                               Arnold 2006)
 stiff knee replacement, both (0-50     peak swing knee flexion                     lower (Ritter 2003;
 deg: reduced range of motion)                                                      Benedetti 2003)
 ankle-foot orthosis 300 N m/rad        ankle range of motion                       lower (Bregman 2011)
