@@ -254,7 +254,8 @@ def _loop_step(params, controller, p, bufs, state, out, dt: float, integrator: s
 
 #: Closed-loop steps per call of the compiled loop (``rollout(compile=True)``): one call of a 5-step
 #: graph costs far less than five calls of a 1-step one on a CPU at small batch (guards, wrapper and
-#: Python overhead; 10 s of a 5-member what-if: about 1.9 s instead of 5.2 s on this 2-core machine).
+#: Python overhead; 10 s of a 5-member what-if: about 1.9 s instead of 5.2 s on this 2-core machine when
+#: measured; 2.4 s in session 9). Blocks of 10 gave 2.0-2.3 s but took 9.4 min to compile (under load).
 COMPILED_BLOCK = 5
 
 
@@ -347,8 +348,8 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
         treated as numerically failed (frozen, ``fell`` in the result).
     compile : bool, keyword-only
         ``torch.compile`` the closed loop in blocks of :data:`COMPILED_BLOCK`
-        steps (10 s of a 5-member what-if: about 1.9 s on this 2-core
-        machine, about 28 s eager; the first compilation for a batch size takes about
+        steps (10 s of a 5-member what-if: 2.4 s on this 2-core machine in
+        session 9 -- 1.9 s when first measured -- 44 s eager; the first compilation for a batch size takes about
         3 min on a CPU, later processes load it from inductor's cache in
         about 10 s; eager fallback on failure).
     perturb : (time, dq, dv), optional, keyword-only
