@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from twin.errors import DataError
+from twin.errors import DataError, ParameterError
 from twin.learn import (
     WindowSpec,
     heuristic_predict,
@@ -53,6 +53,35 @@ def test_kinematic_gaits_consistent(gaits):
         assert abs((pel[-1] - pel[0]) / (t[-1] - t[0]) - y[i, 0]) < 0.03
     print("foot speed (20th percentile) / body speed:", np.round(resting, 2))
     assert np.median(resting) < 0.35
+
+
+def test_foot_retraction_known_answers():
+    from twin.learn.synthetic import foot_retraction
+
+    t = np.linspace(0.0, 3.0, 301)
+    # an ankle that advances at 1 m/s for 1 s and rests: it comes to rest at its most forward point
+    x = np.minimum(t, 1.0)
+    assert foot_retraction(t, x, 1.0) == pytest.approx(0.0, abs=1e-9)
+    # one that overshoots by 0.1 m, comes back at 0.5 m/s and then rests at 1.0 m
+    x2 = np.where(t < 1.1, t, np.maximum(1.1 - 0.5 * (t - 1.1), 1.0))
+    assert foot_retraction(t, x2, 1.0) == pytest.approx(0.1, abs=0.011)
+    assert np.isnan(foot_retraction(t, t, 1.0))  # never rests
+
+
+def test_kinematic_gaits_redraw_feet_that_swing_beyond_their_landing(gaits):
+    """With max_retraction, subjects whose ankles come back more than max_retraction before they rest are drawn again, and counted."""
+    strict = kinematic_gaits(4, seed=7, duration=5.0, impairment_fraction=0.5, max_retraction=0.02)
+    assert (strict.info["retraction"] <= 0.02).all() and (strict.info["draws"] >= 1).all()
+    loose = gaits  # the same seed, no check (the default)
+    assert (loose.info["draws"] == 1).all()
+    # the same seed without the check: identical up to the first redrawn subject, whose first draw it keeps
+    redrawn = np.flatnonzero(strict.info["draws"] > 1)
+    assert redrawn.size, "seed 7 draws no subject again: pick a seed that exercises the check"
+    i = int(redrawn[0])
+    assert np.allclose(loose.labels[:i], strict.labels[:i])
+    assert loose.info["retraction"][i] > 0.02
+    with pytest.raises(ParameterError, match="max_retraction"):
+        kinematic_gaits(1, max_retraction=-0.1)
 
 
 def test_simulated_gaits_come_from_the_factory():
