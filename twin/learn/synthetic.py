@@ -444,7 +444,8 @@ def kinematic_gaits(
     -------
     Gaits
         ``info``: ``height``, ``mass``, ``vstar``, ``impairment``, ``draws``
-        (how many subjects were drawn for this one), ``retraction`` [m].
+        (how many subjects were drawn for this one), ``retraction`` [m] (NaN
+        without ``max_retraction``).
 
     Raises
     ------
@@ -475,8 +476,11 @@ def kinematic_gaits(
     for _ in range(int(n)):
         for k_draw in range(1, int(max_draws) + 1):
             q, body, label, sub = _draw_subject(**draw)
+            if max_retraction is None:  # no check: no markers to compute
+                retraction = float("nan")
+                break
             retraction = _subject_retraction(body, t, q, names, settle, label[0])
-            if max_retraction is None or (np.isfinite(retraction) and retraction <= max_retraction):
+            if np.isfinite(retraction) and retraction <= max_retraction:
                 break
         qs.append(q)
         bodies.append(body)
