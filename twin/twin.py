@@ -387,8 +387,9 @@ class Twin:
             (:func:`twin.control.sim.rollout`): baseline + 4 scenarios x 10 s
             in about 2.4 s instead of 44 s on a 2-core CPU at one intra-op
             thread (``torch.set_num_threads(1)``; at 2 threads 3.4 s), after a
-            compilation of about 5 min the first time per batch size and
-            thread count (inductor's cache keeps it for later processes).
+            compilation the first time per batch size and thread count
+            (4.6-5.5 min measured for this 5-member batch; inductor's cache
+            keeps it for later processes, which load it in about 15 s).
 
         Returns
         -------
