@@ -12,9 +12,13 @@ printed and in ``notes``).
   curves with foot locking; the physics population is used when ``--population`` names a store of
   ``twin.synth.generate``, and a small physics run is reported as ``physics_*`` in full mode);
   virtual keypoints / IMUs with domain randomisation (``twin.learn.sensor_windows``);
-* (a) synthetic-only temporal CNN (``twin.learn.train``), per modality; (b) heuristic baseline (step
+* (a) synthetic-only temporal CNN (``twin.learn.train``), per modality, as an ensemble of ``--members``
+  networks trained with seeds seed, seed+1, ... (``twin.learn.ensemble``: the mean prediction; 4 in
+  full mode, 1 in quick): one network's MAE on the real trials depends much on its seed (0.099-0.143
+  m/s speed over seeds 0-3, measured 2026-11-29), so each is scored and printed too, with their range in
+  ``single_network_mae``; (b) heuristic baseline (step
   period + Alexander 1976 stride relation, ``twin.learn.heuristic_predict``); (c) the same CNN trained
-  on the real trials, leave-one-trial-out; SSL: masked-reconstruction pretraining on the synthetic
+  on the real trials, leave-one-trial-out (an ensemble of the same size in each fold); SSL: masked-reconstruction pretraining on the synthetic
   windows, fine-tuning on 10 % of the real trials (random draws), scored on the others, against the
   same fine-tuning from scratch (``ssl_gain_*`` = MAE without - MAE with pretraining: positive means
   pretraining helped; 10 % of 12 trials is one trial, one label value, so ``ssl25_gain_*`` repeats it
@@ -80,6 +84,9 @@ def main() -> None:
     parser.add_argument("--population", default=None, help="a population store of twin.synth.generate to train on")
     parser.add_argument("--out", default=None, help="folder to save the trained models in")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--members", type=int, default=None,
+                        help="networks per estimator, seeds seed, seed+1, ... (default 1 / 4); the estimator is "
+                             "their ensemble (mean prediction), each one is scored too")
     args = parser.parse_args()
     import torch
 
@@ -93,7 +100,9 @@ def main() -> None:
     n_syn = args.n_synthetic or (40 if quick else 400)
     epochs = args.epochs or (6 if quick else 30)
     arch = dict(width=16, depth=4) if quick else dict(width=32, depth=5)
-    figures: dict = {"quick": quick, "seed": args.seed, "epochs": epochs, "window_s": EVAL_DURATION}
+    members = args.members or (1 if quick else 4)
+    figures: dict = {"quick": quick, "seed": args.seed, "epochs": epochs, "window_s": EVAL_DURATION,
+                     "members": members}
     notes: list[str] = []
 
     # ------------------------------------------------------------------ real trials
@@ -137,12 +146,23 @@ def main() -> None:
         print(f"\n{mod}: {ws.sizes['window']} synthetic windows, {wr.sizes['window']} real windows of "
               f"{wr.attrs.get('source', '').count(';') + 1} trials ({time.perf_counter() - t0:.1f} s)"
               + (f"; real trials without windows: {sk}" if sk else ""))
-        # (a) synthetic only
+        # (a) synthetic only: `members` networks (seeds seed, seed+1, ...), each scored, and their ensemble
         t0 = time.perf_counter()
-        est = L.train(ws, epochs=epochs, seed=args.seed, **arch)
+        ests = []
+        singles = []
+        for k in range(members):
+            ests.append(L.train(ws, epochs=epochs, seed=args.seed + k, **arch))
+            singles.append(L.score(ests[-1].predict(wr)))
+            if members > 1:
+                print(_line(f"    one network, seed {args.seed + k}", singles[-1]))
+        est = L.ensemble(ests) if members > 1 else ests[0]
         s_syn = L.score(est.predict(wr))
-        print(f"  trained on synthetic in {time.perf_counter() - t0:.1f} s ({est.n_parameters} parameters)")
-        print(_line("(a) synthetic only -> real", s_syn))
+        print(f"  trained on synthetic in {time.perf_counter() - t0:.1f} s ({est.n_parameters} parameters"
+              + (f", {members} networks" if members > 1 else "") + ")")
+        print(_line("(a) synthetic only -> real" + (f" (ensemble of {members})" if members > 1 else ""), s_syn))
+        figures[f"{prefix}single_network_mae"] = {
+            SHORT[t][0]: {"min": _r(min(v[t]["mae"] for v in singles)), "mean": _r(np.mean([v[t]["mae"] for v in singles])),
+                          "max": _r(max(v[t]["mae"] for v in singles))} for t in TARGETS}
         for g, v in s_syn["per_trial"].items():
             print(f"      {g:22s} " + "  ".join(f"{SHORT[t][0]} {v[t][0]:.2f}/{v[t][1]:.2f}" for t in TARGETS)
                   + "  (predicted/true)")
@@ -152,7 +172,7 @@ def main() -> None:
         # (c) real data, leave one trial out
         t0 = time.perf_counter()
         s_loto = L.score(L.leave_one_trial_out(wr, epochs=max(epochs, 10) * (2 if not quick else 1), seed=args.seed,
-                                               **arch))
+                                               members=members, **arch))
         print(_line("(c) real data, leave-one-trial-out", s_loto) + f"  ({time.perf_counter() - t0:.1f} s)")
         # SSL
         t0 = time.perf_counter()

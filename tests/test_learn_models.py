@@ -13,6 +13,7 @@ from twin.errors import DataError, ParameterError, ReadError
 from twin.learn import (
     TARGETS,
     WindowSpec,
+    ensemble,
     finetune,
     load_estimator,
     load_pretrained,
@@ -110,6 +111,35 @@ def test_leg_length_target_scaling(trained, tmp_path):
     assert load_estimator(path).norm["target_scaling"] == "none"
     with pytest.raises(ParameterError, match="target_scaling"):
         train(w, target_scaling="froude", epochs=1)
+
+
+def test_ensemble_is_the_mean_of_its_members(trained, tmp_path):
+    w, test = _sinusoids(96, 6), _sinusoids(32, 7)
+    opts = dict(epochs=2, width=8, depth=2, batch_size=32)
+    singles = [train(w, seed=s, **opts) for s in (3, 4, 5)]
+    preds = np.stack([e.predict(test).y_pred.values for e in singles])
+    assert np.abs(preds[0] - preds[1]).max() > 1e-3  # the seeds give different networks
+    both = train(w, seed=3, members=3, **opts)  # seeds 3, 4, 5
+    assert both.architecture["members"] == 3 and len(both.training["members"]) == 3
+    assert [m["seed"] for m in both.training["members"]] == [3, 4, 5]
+    assert both.n_parameters == sum(e.n_parameters for e in singles)
+    assert np.allclose(both.predict(test).y_pred.values, preds.mean(0), rtol=1e-5, atol=1e-5)
+    # members of ensembles are taken in turn
+    nested = ensemble([ensemble(singles[:2]), singles[2]])
+    assert nested.architecture["members"] == 3
+    assert np.allclose(nested.predict(test).y_pred.values, preds.mean(0), rtol=1e-5, atol=1e-5)
+    path = both.save(tmp_path / "ens")
+    again = load_estimator(path)
+    assert again.architecture["members"] == 3
+    assert np.array_equal(again.predict(test).y_pred.values, both.predict(test).y_pred.values)
+    with pytest.raises(ParameterError, match="normalisation"):
+        ensemble([singles[0], train(_sinusoids(96, 8), seed=3, **opts)])  # other windows
+    with pytest.raises(ParameterError, match="architecture"):
+        ensemble([singles[0], train(w, seed=3, epochs=2, width=12, depth=2, batch_size=32)])
+    with pytest.raises(ParameterError, match="Estimator"):
+        ensemble([])
+    with pytest.raises(ParameterError, match="members"):
+        train(w, members=0, epochs=1)
 
 
 def test_deterministic_and_errors(trained):

@@ -32,7 +32,9 @@ folder renamed into place), holding
   (loaded with ``torch.load(weights_only=True)``);
 * ``config.json`` -- ``format`` (:data:`FORMAT`), ``twin_version``,
   ``created`` (UTC ISO time), ``architecture`` (``in_channels``, ``n_aux``,
-  ``n_out``, ``width``, ``depth``, ``kernel``, ``hidden``, ``dropout``),
+  ``n_out``, ``width``, ``depth``, ``kernel``, ``hidden``, ``dropout``; and
+  ``members`` for an :func:`ensemble` of that many networks, whose mean is
+  the prediction -- its ``state_dict`` keys then start ``members.<k>.``),
   ``modality``, ``window_spec`` (:meth:`WindowSpec.to_dict`), ``channels``,
   ``targets`` with ``target_units``, ``normalisation`` (``x_mean``,
   ``x_std`` per channel, ``y_mean``, ``y_std`` per target, ``aux_mean``,
@@ -76,7 +78,8 @@ from torch import nn
 from ..errors import DataError, ParameterError, ReadError, check_param
 from .data import TARGET_UNITS, TARGETS, WindowSpec, spec_of
 
-__all__ = ["Encoder", "TemporalCNN", "Estimator", "train", "load_estimator", "FORMAT", "standardise"]
+__all__ = ["Encoder", "TemporalCNN", "EnsembleCNN", "Estimator", "train", "ensemble", "load_estimator", "FORMAT",
+           "standardise"]
 
 #: Format tag of saved estimators.
 FORMAT = "twin.learn.Estimator/1"
@@ -132,6 +135,26 @@ class TemporalCNN(nn.Module):
         if self.n_aux:
             feats.append(aux)
         return self.head(torch.cat(feats, -1))
+
+
+class EnsembleCNN(nn.Module):
+    """Several :class:`TemporalCNN` of one architecture; the output is the mean of theirs."""
+
+    def __init__(self, members: list):
+        super().__init__()
+        if not members:
+            raise ParameterError("an ensemble needs at least one member network")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x, aux=None):
+        return torch.stack([m(x, aux) for m in self.members]).mean(0)
+
+
+def _network(arch: dict):
+    """The network of an ``architecture`` dict (``members`` > 1: an :class:`EnsembleCNN`)."""
+    a = {k: v for k, v in arch.items() if k != "members"}
+    k = int(arch.get("members", 1))
+    return EnsembleCNN([TemporalCNN(**a) for _ in range(k)]) if k > 1 else TemporalCNN(**a)
 
 
 # ============================================================================================ helpers
@@ -361,7 +384,7 @@ def load_estimator(path: str | os.PathLike) -> Estimator:
     """
     cfg, state = _read_folder(path, FORMAT)
     arch = cfg["architecture"]
-    model = TemporalCNN(**arch)
+    model = _network(arch)
     try:
         model.load_state_dict(state)
     except (RuntimeError, KeyError) as err:
@@ -417,6 +440,89 @@ def _fit(model, xt, at, yt, mask, *, params, epochs, lr, batch_size, weight_deca
     return history, time.perf_counter() - t0
 
 
+def ensemble(estimators: list) -> Estimator:
+    """One :class:`Estimator` that predicts the mean of several trained on the same windows.
+
+    Estimators trained with different seeds on the same data share their
+    input and label normalisation; on data unlike the training data (real
+    recordings for a model trained on synthetic gaits) their predictions
+    scatter, and the mean is steadier than any one of them.
+
+    Parameters
+    ----------
+    estimators : list of Estimator
+        Same window spec, targets, architecture and normalisation (e.g.
+        :func:`train` with seeds 0, 1, 2 on the same windows); members of
+        ensembles are taken in turn.
+
+    Returns
+    -------
+    Estimator
+        ``architecture["members"]`` = number of networks; ``training``
+        holds each member's in ``members``; ``history`` the mean loss per
+        epoch.
+
+    Raises
+    ------
+    ParameterError
+        No estimators, or estimators that do not fit together.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> torch.set_num_threads(1)
+    >>> from twin.learn.data import WindowSpec, windows_dataset
+    >>> spec = WindowSpec("imu", duration=1.28, sensors=("tibia_r",), channels=("gyro_z",))
+    >>> rng = np.random.default_rng(0)
+    >>> w = windows_dataset(rng.normal(size=(32, 1, spec.n_samples)), spec, leg_length=0.9,
+    ...                     y=np.tile([1.2, 110.0, 1.3], (32, 1)))
+    >>> ests = [train(w, epochs=1, seed=s) for s in (0, 1)]
+    >>> both = ensemble(ests)
+    >>> y = [e.predict(w).y_pred.values for e in ests]
+    >>> bool(np.allclose(both.predict(w).y_pred.values, (y[0] + y[1]) / 2, atol=1e-5))
+    True
+    """
+    ests = list(estimators) if not isinstance(estimators, Estimator) else [estimators]
+    if not ests or not all(isinstance(e, Estimator) for e in ests):
+        raise ParameterError("ensemble needs a list of twin.learn.Estimator")
+    first = ests[0]
+    base = {k: v for k, v in first.architecture.items() if k != "members"}
+    for i, e in enumerate(ests[1:], 1):
+        why = None
+        if e.spec.to_dict() != first.spec.to_dict():
+            why = "window spec"
+        elif tuple(e.targets) != tuple(first.targets):
+            why = "targets"
+        elif {k: v for k, v in e.architecture.items() if k != "members"} != base:
+            why = "architecture"
+        else:
+            for k, v in first.norm.items():
+                w = e.norm.get(k)
+                same = (v == w) if isinstance(v, (bool, str)) else (
+                    w is not None and np.allclose(np.asarray(v, float), np.asarray(w, float)))
+                if not same:
+                    why = f"normalisation ({k})"
+                    break
+        if why:
+            raise ParameterError(f"estimators[{i}] differs from estimators[0] in its {why}: an ensemble's members "
+                                 "must be trained on the same windows with the same options (seeds may differ)")
+    nets = []
+    for e in ests:
+        nets.extend(list(e.model.members) if isinstance(e.model, EnsembleCNN) else [e.model])
+    model = EnsembleCNN(nets) if len(nets) > 1 else nets[0]
+    model.eval()
+    members = []
+    for e in ests:
+        members.extend(e.training.get("members", [e.training]))
+    hist = [h for h in (e.history for e in ests) if h]
+    n = min((len(h) for h in hist), default=0)
+    history = [float(np.mean([h[j] for h in hist])) for j in range(n)]
+    training = {k: v for k, v in first.training.items() if k not in ("seed", "seconds", "final_loss", "members")}
+    training.update(members=members, seconds=round(sum(float(m.get("seconds", 0.0)) for m in members), 3))
+    return Estimator(model, first.spec, tuple(first.targets), dict(first.norm), {**base, "members": len(nets)},
+                     training, history)
+
+
 def train(
     windows: xr.Dataset,
     labels: Any = None,
@@ -440,6 +546,7 @@ def train(
     freeze_encoder: bool = False,
     max_seconds: float | None = None,
     progress: bool = False,
+    members: int = 1,
 ) -> Estimator:
     """Train a :class:`TemporalCNN` estimator on labelled windows.
 
@@ -477,6 +584,11 @@ def train(
         Stop after the epoch that passes this time.
     progress : bool, default False
         Print the loss per epoch.
+    members : int, default 1
+        Train this many networks, with seeds ``seed``, ``seed + 1``, ...,
+        and return their :func:`ensemble` (the mean prediction). Networks
+        trained on synthetic gaits alone differ much from seed to seed on
+        real recordings (``twin bench learn``), and their mean less.
 
     Returns
     -------
@@ -494,6 +606,13 @@ def train(
     check_param("lr", lr, minimum=1e-6, maximum=1.0, types=(int, float))
     check_param("batch_size", batch_size, minimum=1, types=(int, np.integer))
     check_param("noise", noise, minimum=0.0, types=(int, float))
+    check_param("members", members, minimum=1, maximum=64, types=(int, np.integer))
+    if int(members) > 1:
+        opts = dict(labels=labels, epochs=epochs, lr=lr, batch_size=batch_size, width=width, depth=depth,
+                    kernel=kernel, hidden=hidden, dropout=dropout, weight_decay=weight_decay, augment=augment,
+                    noise=noise, targets=targets, use_leg_length=use_leg_length, target_scaling=target_scaling,
+                    pretrained=pretrained, freeze_encoder=freeze_encoder, max_seconds=max_seconds, progress=progress)
+        return ensemble([train(windows, seed=int(seed) + k, **opts) for k in range(int(members))])
     targets = tuple(targets)
     unknown = [t for t in targets if t not in TARGETS]
     if unknown or not targets:
