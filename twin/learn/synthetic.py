@@ -48,19 +48,41 @@ x 0.4-0.8), drop foot (ankle 5-12 deg more plantarflexed in swing), crouch
 asymmetry (one side's amplitudes x 0.7-0.9 and its phase shifted 3-8 % of
 the cycle). The pelvis is then placed by foot locking: forward kinematics
 of both heels and toes (Plug-in-Gait markers) relative to the pelvis; at
-every sample the lowest of the points of the feet in stance is the contact point, the pelvis
-height puts it 2 cm (the marker's height) above the ground and the pelvis
-advances by minus the contact point's horizontal displacement (so the
-contact point does not slide); only feet in their stance phase (the first
-65 - 10 v* % of their cycle, 58-63 %) can be the contact point. The pelvis
-motion so found swings far more than people's (the joint curves were not
-made for this body), so only its trend and its step-frequency fluctuations,
-limited to measured sizes, are kept (:func:`_smooth_pelvis`; the feet then
-slide a little). Labels: speed = mean pelvis velocity after ``settle``, cadence =
-120 x mean stride frequency, stride length = speed / stride frequency. Optionally (``max_retraction``,
-off by default) a subject whose ankles travel back before they come to rest on the
-ground (:func:`foot_retraction`) is drawn again: its foot swings beyond where it
-lands, which people's do not, and its visible ankle excursion overstates its stride.
+every sample the lowest of the points of the feet in stance sets the pelvis
+height (it sits 2 cm up, the marker's height), and the lower point of the
+foot that struck the ground last (``contact="loading"``: it takes the body's
+weight from initial contact on) does not slide: the pelvis advances by minus
+its horizontal displacement; only feet in their stance phase (the first
+65 - 10 v* % of their cycle, 58-63 %) take part. The pelvis motion so found
+swings far more than people's (the joint curves were not made for this
+body), so only its trend (the mean speed) is kept, with the step-frequency
+height fluctuations limited to measured sizes (:func:`_smooth_pelvis`), and
+the forward speed gets the inverted pendulum's fluctuation (``pendulum``,
+amplitude uniform in 6-16 % of the mean: fastest just after initial contact,
+slowest at mid-stance, as the hip-joint centres of the real trials of
+:mod:`twin.learn.evaluate`, 0.81-0.98 of the mean at mid-stance and
+1.11-1.25 at the largest ankle separation). Then each leg's hip flexion is
+corrected over its stance phase so that its contact point stays where it
+landed under this pelvis motion (``plant``, :func:`_plant_feet`: the drift
+divided by the hip's lever on the contact point, blended back to zero over
+the first 60 % of the next swing; ``info["hip_correction_deg"]`` holds its
+RMS per subject). Labels: speed = mean pelvis velocity after ``settle``,
+cadence = 120 x mean stride frequency, stride length = speed / stride
+frequency. Optionally (``max_retraction``, off by default) a subject whose
+ankles travel back before they come to rest on the ground
+(:func:`foot_retraction`) is drawn again (planted feet hardly do; the older
+synthesis, ``contact="lowest", plant=False, pendulum=None``, let feet swing
+up to 18 cm beyond where they landed).
+
+Why: with the older synthesis the ankles of the stance foot almost never
+rested (2-4 % of the cycle, against 31-45 % in the real trials), the
+pelvis kept an even speed, and estimators trained on it predicted the
+strides of all healthy real trials short. Measured with ``twin bench
+learn``'s data and networks (ensembles of four seeds, 2026-11-29; speed
+m/s / cadence steps/min / stride m MAE on the 12 real trials): keypoints
+0.122 / 1.81 / 0.122 -> 0.113 / 1.56 / 0.104, and the four networks agree
+better (speed 0.099-0.143 -> 0.108-0.117); IMU got worse, 0.147 / 5.46 /
+0.145 -> 0.169 / 4.91 / 0.172 (see benchmarks/README.md).
 
 Examples
 --------
@@ -259,7 +281,7 @@ def _leg_angles(curves: dict, side: str, phi: np.ndarray) -> dict[str, np.ndarra
 
 
 def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tuple[np.ndarray, np.ndarray],
-               cutoff: float = 6.0) -> tuple[np.ndarray, np.ndarray]:
+               cutoff: float = 6.0, newest: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pelvis tx, ty [m]: the lowest heel/toe point of the feet in stance does not slide and sits 2 cm up.
 
     ``stance`` holds one boolean array per foot (right, left): whether that
@@ -278,6 +300,13 @@ def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tup
     k = np.argmin(y, axis=1)
     rows = np.arange(t.size)
     ty = 0.02 - xy[rows, k, 1]
+    if newest is not None:  # horizontal: the lower point of the foot that struck last (it carries the load)
+        own = np.zeros_like(allowed)
+        own[:, 0:2] = (newest == 0)[:, None]
+        own[:, 2:4] = (newest == 1)[:, None]
+        own &= allowed
+        own[~own.any(1)] = allowed[~own.any(1)]
+        k = np.argmin(np.where(own, xy[..., 1], np.inf), axis=1)
     dx = np.zeros(t.size)
     dx[1:] = -(xy[rows[1:], k[:-1], 0] - xy[rows[:-1], k[:-1], 0])
     tx = np.cumsum(dx)
@@ -316,6 +345,58 @@ def _smooth_pelvis(t: np.ndarray, tx: np.ndarray, ty: np.ndarray, step_f: float)
     return trend + dev, mid + dy
 
 
+def _plant_feet(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tuple[np.ndarray, np.ndarray],
+                iterations: int = 3) -> tuple[np.ndarray, float]:
+    """Hip flexion corrected so that each stance foot stays put under the smoothed pelvis motion.
+
+    Per foot and stance phase, the horizontal drift of its contact point
+    (the lower of heel and toe, sample to sample as in :func:`_foot_lock`)
+    since the phase began is cancelled by a change of that leg's hip flexion
+    (the drift divided by the numerical lever of the hip on the contact
+    point); over the following swing the change returns smoothly to zero (a
+    half-cosine over the first 60 % of the swing). A few passes, since the
+    contact point and the lever change with the correction. Returns the
+    corrected copy and the RMS correction [rad].
+    """
+    from .. import schema
+    from ..synth.sensors import markers_from_q
+
+    q = np.array(q, float)
+    marks = ["RHEE", "RTOE", "LHEE", "LTOE"]
+    hips = [names.index("hip_flexion_r"), names.index("hip_flexion_l")]
+    total = np.zeros((t.size, 2))
+    eps = 0.01
+    rows = np.arange(t.size)
+    for _ in range(int(iterations)):
+        xy = np.asarray(markers_from_q(body, schema.kinematics(t, q, names), marker_set="plug_in_gait",
+                                       markers=marks)["markers"].values, float)[..., :2]
+        qp = q.copy()
+        qp[:, hips] += eps
+        xyp = np.asarray(markers_from_q(body, schema.kinematics(t, qp, names), marker_set="plug_in_gait",
+                                        markers=marks)["markers"].values, float)[..., :2]
+        for f in (0, 1):
+            pts = xy[:, 2 * f:2 * f + 2]
+            k = np.argmin(pts[..., 1], axis=1)
+            vel = np.zeros(t.size)
+            vel[1:] = pts[rows[1:], k[:-1], 0] - pts[rows[:-1], k[:-1], 0]
+            lever = (xyp[rows, 2 * f + k, 0] - pts[rows, k, 0]) / eps
+            lever = np.where(np.abs(lever) > 0.2, lever, np.sign(lever + 1e-12) * 0.2)
+            st = np.asarray(stance[f], bool)
+            delta = np.zeros(t.size)
+            bounds = np.concatenate([[0], np.flatnonzero(np.diff(st.astype(int))) + 1, [t.size]])
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                if st[a]:
+                    drift = np.cumsum(np.concatenate([[0.0], vel[a + 1:b]]))
+                    delta[a:b] = -drift / lever[a:b]
+                else:
+                    start = delta[a - 1] if a > 0 else 0.0
+                    w = np.clip(np.arange(b - a) / max(1.0, 0.6 * (b - a)), 0.0, 1.0)
+                    delta[a:b] = start * 0.5 * (1 + np.cos(np.pi * w))
+            q[:, hips[f]] += delta
+            total[:, f] += delta
+    return q, float(np.sqrt(np.mean(total ** 2)))
+
+
 def foot_retraction(t: np.ndarray, ankle_x: np.ndarray, speed: float) -> float:
     """How far [m] an ankle travels back before it comes to rest on the ground (median over its strides).
 
@@ -344,7 +425,7 @@ def foot_retraction(t: np.ndarray, ankle_x: np.ndarray, speed: float) -> float:
 
 
 def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_range, bmi_range, impairment_fraction,
-                  stride_sd):
+                  stride_sd, contact="lowest", plant=False, pendulum=None):
     """One kinematically synthesised subject (see the module docstring): q [T, Q], body, labels, info."""
     h = float(rng.uniform(*height_range))
     m = float(rng.uniform(*bmi_range)) * h * h
@@ -365,15 +446,26 @@ def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_rang
         for j, val in ang.items():
             q[:, names.index(f"{j}_{side}")] = val
     stance_frac = 0.65 - 0.1 * min(max(vstar, 0.1), 0.8)  # ~62 % slow ... 58 % fast (Schwartz et al. 2008)
-    in_stance = tuple(np.mod(ph, 2 * np.pi) < 2 * np.pi * stance_frac for ph in (phi, phi + curves["offset"]))
-    tx, ty = _foot_lock(body, t, q, names, in_stance)
+    u = [np.mod(ph, 2 * np.pi) / (2 * np.pi) for ph in (phi, phi + curves["offset"])]
+    in_stance = tuple(ui < stance_frac for ui in u)
+    newest = np.where(u[0] <= u[1], 0, 1) if contact == "loading" else None
+    tx, ty = _foot_lock(body, t, q, names, in_stance, newest=newest)
     tx, ty = _smooth_pelvis(t, tx, ty, 2.0 * f0)
+    if pendulum:  # the forward speed's inverted-pendulum fluctuation: fastest in double support, slowest mid-stance
+        amp = float(rng.uniform(*pendulum))
+        slope, icpt = np.polyfit(t, tx, 1)
+        ph0 = 2 * np.pi * 0.02
+        tx = slope * t + icpt + slope * amp / (4 * np.pi * f0) * np.sin(2 * (phi - ph0))
     q[:, names.index("pelvis_tx")] = tx
     q[:, names.index("pelvis_ty")] = ty
+    correction = 0.0
+    if plant:
+        q, correction = _plant_feet(body, t, q, names, in_stance)
     keep = t >= settle
     speed = (tx[keep][-1] - tx[keep][0]) / (t[keep][-1] - t[keep][0])
     f_mean = (phi[keep][-1] - phi[keep][0]) / (2 * np.pi * (t[keep][-1] - t[keep][0]))
-    return q, body, (speed, 120.0 * f_mean, speed / f_mean), {"height": h, "mass": m, "vstar": vstar, "impairment": imp}
+    return q, body, (speed, 120.0 * f_mean, speed / f_mean), {"height": h, "mass": m, "vstar": vstar, "impairment": imp,
+                                                              "hip_correction_deg": math.degrees(correction)}
 
 
 def _subject_retraction(body, t, q, names, settle, speed) -> float:
@@ -401,6 +493,9 @@ def kinematic_gaits(
     stride_sd: float = 0.14,
     max_retraction: float | None = None,
     max_draws: int = 20,
+    contact: str = "loading",
+    plant: bool = True,
+    pendulum: tuple[float, float] | None = (0.06, 0.16),
 ) -> Gaits:
     """Kinematically synthesised gaits of ``n`` random subjects (see the module docstring).
 
@@ -422,20 +517,32 @@ def kinematic_gaits(
         SD of the lognormal factor on Alexander's stride length (people vary
         by about 10 %; wider, so that models read the cadence from the
         signals' period rather than from the usual speed-cadence relation).
+    contact : {"loading", "lowest"}, default "loading"
+        Which point may not slide when the pelvis is placed: the lower point
+        of the foot that struck last (``"loading"``), or the lowest point of
+        any foot in stance (``"lowest"``, the older synthesis: in double
+        support the new foot can hover while the body turns over the old
+        foot's toes, and then land behind its most forward point).
+    plant : bool, default True
+        Correct the stance legs' hip flexion so that each stance foot stays
+        where it landed under the smoothed pelvis (:func:`_plant_feet`).
+        False: the feet slide by the part of the pelvis motion smoothed away.
+    pendulum : (float, float) or None, default (0.06, 0.16)
+        Range of the forward speed's fluctuation (fraction of the mean,
+        drawn per subject), fastest just after initial contact and slowest
+        at mid-stance. None: the smoothed foot-locking fluctuation.
     max_retraction : float or None, default None
         [m] When given, a drawn subject whose ankles travel back by more than
         this before they come to rest on the ground (:func:`foot_retraction`,
         the mean of both ankles) is drawn again. People's ankles come to rest
-        at their most forward point; joint curves that do not fit the drawn
-        body can swing the foot up to about 18 cm beyond where it is then
-        planted, so the visible ankle excursion overstates the stride
-        (synthetic stride / ankle-separation range 0.66-1.13, against
-        1.05-1.15 in real healthy walking). Off by default: with 0.02 about
-        half the draws are refused, slow and crouched subjects are favoured,
-        and the keypoint estimators of ``twin bench learn`` got worse on the
-        real trials (speed / cadence / stride MAE 0.099 / 1.13 / 0.102 ->
-        0.128 / 1.45 / 0.124; IMU 0.180 / 6.00 / 0.127 -> 0.144 / 5.15 /
-        0.127), measured 2026-11-29. None: no check.
+        at their most forward point; with ``contact="lowest", plant=False``
+        joint curves that do not fit the drawn body can swing the foot up to
+        about 18 cm beyond where it is then planted. (With that synthesis and
+        0.02 about half the draws were refused, slow and crouched subjects
+        favoured; one network per modality, seed 0, scored on the real
+        trials: keypoints 0.099 / 1.13 / 0.102 -> 0.128 / 1.45 / 0.124,
+        IMU 0.180 / 6.00 / 0.127 -> 0.144 / 5.15 / 0.127 -- within the
+        seed-to-seed spread found later, so not conclusive.) None: no check.
     max_draws : int, default 20
         Draws per subject before the last one is kept anyway (counted in
         ``info["draws"]``).
@@ -445,7 +552,8 @@ def kinematic_gaits(
     Gaits
         ``info``: ``height``, ``mass``, ``vstar``, ``impairment``, ``draws``
         (how many subjects were drawn for this one), ``retraction`` [m] (NaN
-        without ``max_retraction``).
+        without ``max_retraction``), ``hip_correction_deg`` (RMS of the
+        ``plant`` correction of hip flexion over both legs; 0 without it).
 
     Raises
     ------
@@ -465,14 +573,26 @@ def kinematic_gaits(
     base = BodyParams.default(lumbar=False)
     names = list(base.coordinate_names)
     t = np.arange(int(round(duration * rate))) / rate
-    qs, bodies, labels, info = [], [], [], {"height": [], "mass": [], "vstar": [], "impairment": []}
+    qs, bodies, labels, info = [], [], [], {"height": [], "mass": [], "vstar": [], "impairment": [],
+                                            "hip_correction_deg": []}
     check_param("max_draws", max_draws, minimum=1, types=(int, np.integer))
     if max_retraction is not None:
         check_param("max_retraction", max_retraction, minimum=0.0, types=(int, float))
+    if contact not in ("loading", "lowest"):
+        raise ParameterError(f"contact={contact!r}: choose 'loading' or 'lowest'")
+    if pendulum is not None:
+        try:
+            lo, hi = (float(v) for v in pendulum)
+        except (TypeError, ValueError):
+            raise ParameterError(f"pendulum={pendulum!r} must be (low, high) fractions of the mean speed, or None") \
+                from None
+        if not 0.0 <= lo <= hi < 0.5:
+            raise ParameterError(f"pendulum={pendulum!r} must be (low, high) with 0 <= low <= high < 0.5 (fractions "
+                                 "of the mean speed)")
     info["draws"], info["retraction"] = [], []
     draw = dict(rng=rng, base=base, names=names, t=t, rate=rate, settle=settle, vstar_range=vstar_range,
                 height_range=height_range, bmi_range=bmi_range, impairment_fraction=impairment_fraction,
-                stride_sd=stride_sd)
+                stride_sd=stride_sd, contact=contact, plant=bool(plant), pendulum=pendulum)
     for _ in range(int(n)):
         for k_draw in range(1, int(max_draws) + 1):
             q, body, label, sub = _draw_subject(**draw)
