@@ -33,8 +33,8 @@ issue: speed <= 0.10 m/s, cadence <= 3 steps/min, stride <= 0.08 m, synthetic-on
 the real-data baseline (reported, not tuned for).
 
 ``--quick``: 40 synthetic subjects, few epochs, 16 surrogate rollouts of 3 s (about a minute on 2 cores).
-Full: 400 subjects, 30 epochs, a 32-subject physics population, 128 surrogate rollouts of 6 s (about
-15 minutes on 2 shared cores).
+Full: 400 subjects, 30 epochs, ensembles of 4 networks, a 32-subject physics population, 128 surrogate
+rollouts of 6 s (26 minutes on this 2-core machine with the test suite running beside it, 2026-11-29).
 """
 
 from __future__ import annotations
