@@ -124,6 +124,14 @@ def test_ensemble_is_the_mean_of_its_members(trained, tmp_path):
     assert [m["seed"] for m in both.training["members"]] == [3, 4, 5]
     assert both.n_parameters == sum(e.n_parameters for e in singles)
     assert np.allclose(both.predict(test).y_pred.values, preds.mean(0), rtol=1e-5, atol=1e-5)
+    # a new object: changing a member estimator afterwards does not change the ensemble
+    before = both.predict(test).y_pred.values
+    lone = ensemble(singles)
+    with torch.no_grad():
+        for p_ in singles[0].model.parameters():
+            p_.add_(1.0)
+    assert np.array_equal(lone.predict(test).y_pred.values, before)
+    singles[0] = train(w, seed=3, **opts)  # the same seed again: the network as it was
     # members of ensembles are taken in turn
     nested = ensemble([ensemble(singles[:2]), singles[2]])
     assert nested.architecture["members"] == 3

@@ -62,6 +62,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -506,9 +507,9 @@ def ensemble(estimators: list) -> Estimator:
         if why:
             raise ParameterError(f"estimators[{i}] differs from estimators[0] in its {why}: an ensemble's members "
                                  "must be trained on the same windows with the same options (seeds may differ)")
-    nets = []
+    nets = []  # copies: the ensemble is a new object, later changes of the estimators given do not reach it
     for e in ests:
-        nets.extend(list(e.model.members) if isinstance(e.model, EnsembleCNN) else [e.model])
+        nets.extend(copy.deepcopy(list(e.model.members) if isinstance(e.model, EnsembleCNN) else [e.model]))
     model = EnsembleCNN(nets) if len(nets) > 1 else nets[0]
     model.eval()
     members = []
