@@ -15,10 +15,10 @@ printed and in ``notes``).
 * (a) synthetic-only temporal CNN (``twin.learn.train``), per modality, as an ensemble of ``--members``
   networks trained with seeds seed, seed+1, ... (``twin.learn.ensemble``: the mean prediction; 4 in
   full mode, 1 in quick): one network's MAE on the real trials depends much on its seed (0.099-0.143
-  m/s speed over seeds 0-3, measured 2026-11-29), so each is scored and printed too, with their range in
-  ``single_network_mae``; (b) heuristic baseline (step
-  period + Alexander 1976 stride relation, ``twin.learn.heuristic_predict``); (c) the same CNN trained
-  on the real trials, leave-one-trial-out (an ensemble of the same size in each fold); SSL: masked-reconstruction pretraining on the synthetic
+  m/s speed over seeds 0-3, measured 2026-11-29), so each is scored and printed too, with their range
+  in ``single_network_mae``; (b) heuristic baseline (step period + Alexander 1976 stride relation,
+  ``twin.learn.heuristic_predict``); (c) the same CNN trained on the real trials, leave-one-trial-out
+  (an ensemble of the same size in each fold); SSL: masked-reconstruction pretraining on the synthetic
   windows, fine-tuning on 10 % of the real trials (random draws), scored on the others, against the
   same fine-tuning from scratch (``ssl_gain_*`` = MAE without - MAE with pretraining: positive means
   pretraining helped; 10 % of 12 trials is one trial, one label value, so ``ssl25_gain_*`` repeats it
@@ -160,9 +160,10 @@ def main() -> None:
         print(f"  trained on synthetic in {time.perf_counter() - t0:.1f} s ({est.n_parameters} parameters"
               + (f", {members} networks" if members > 1 else "") + ")")
         print(_line("(a) synthetic only -> real" + (f" (ensemble of {members})" if members > 1 else ""), s_syn))
+        maes = {t: [v[t]["mae"] for v in singles] for t in TARGETS}
         figures[f"{prefix}single_network_mae"] = {
-            SHORT[t][0]: {"min": _r(min(v[t]["mae"] for v in singles)), "mean": _r(np.mean([v[t]["mae"] for v in singles])),
-                          "max": _r(max(v[t]["mae"] for v in singles))} for t in TARGETS}
+            SHORT[t][0]: {"min": _r(min(maes[t])), "mean": _r(np.mean(maes[t])), "max": _r(max(maes[t]))}
+            for t in TARGETS}
         for g, v in s_syn["per_trial"].items():
             print(f"      {g:22s} " + "  ".join(f"{SHORT[t][0]} {v[t][0]:.2f}/{v[t][1]:.2f}" for t in TARGETS)
                   + "  (predicted/true)")

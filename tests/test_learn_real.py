@@ -113,7 +113,8 @@ def test_foot_retraction_known_answers():
 
 
 def test_kinematic_gaits_redraw_feet_that_swing_beyond_their_landing():
-    """With max_retraction, subjects whose ankles come back more than max_retraction before they rest are drawn again, and counted."""
+    """With max_retraction, subjects whose ankles come back more than max_retraction before they rest are drawn
+    again, and counted."""
     from twin.learn.synthetic import _subject_retraction
 
     older = dict(contact="lowest", plant=False, pendulum=None)  # planted feet hardly travel back: the older synthesis
