@@ -280,6 +280,29 @@ def _leg_angles(curves: dict, side: str, phi: np.ndarray) -> dict[str, np.ndarra
     return {"hip_flexion": hip, "knee_angle": np.minimum(knee, 0.0), "ankle_angle": ankle}
 
 
+_FEET = ["RHEE", "RTOE", "LHEE", "LTOE"]
+
+
+def _pig_points(body, t: np.ndarray, q: np.ndarray, names: list[str], markers: list[str]) -> np.ndarray:
+    """(T, M, 3) [m] Plug-in-Gait ``markers`` of ``body`` moving with ``q(time, coordinate)``."""
+    from .. import schema
+    from ..synth.sensors import markers_from_q
+
+    kin = schema.kinematics(t, q, names)
+    return np.asarray(markers_from_q(body, kin, marker_set="plug_in_gait", markers=markers)["markers"].values, float)
+
+
+def _contact_travel(x: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """[m] per sample, how far point ``k[i-1]`` moved along ``x(time, point)`` from sample i-1 to i (0 first).
+
+    The contact point's own travel, measured on the point that was the
+    contact before the step, so a switch of contact point is no jump."""
+    rows = np.arange(x.shape[0])
+    out = np.zeros(x.shape[0])
+    out[1:] = x[rows[1:], k[:-1]] - x[rows[:-1], k[:-1]]
+    return out
+
+
 def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tuple[np.ndarray, np.ndarray],
                cutoff: float = 6.0, newest: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pelvis tx, ty [m]: the lowest heel/toe point of the feet in stance does not slide and sits 2 cm up.
@@ -288,12 +311,9 @@ def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tup
     foot is in its stance phase (from the gait phase); swing feet are never
     the contact point, so a swing toe brushing low cannot drag the body back.
     """
-    from .. import schema
-    from ..synth.sensors import lowpass, markers_from_q
+    from ..synth.sensors import lowpass
 
-    kin = schema.kinematics(t, q, names)
-    m = markers_from_q(body, kin, marker_set="plug_in_gait", markers=["RHEE", "RTOE", "LHEE", "LTOE"])
-    xy = np.asarray(m["markers"].values, float)[..., :2]  # (T, 4, 2), pelvis at (0, 0)
+    xy = _pig_points(body, t, q, names, _FEET)[..., :2]  # (T, 4, 2), pelvis at (0, 0)
     allowed = np.stack([stance[0], stance[0], stance[1], stance[1]], 1)
     allowed[~allowed.any(1)] = True  # flight (never in walking): any point
     y = np.where(allowed, xy[..., 1], np.inf)
@@ -307,9 +327,7 @@ def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tup
         own &= allowed
         own[~own.any(1)] = allowed[~own.any(1)]
         k = np.argmin(np.where(own, xy[..., 1], np.inf), axis=1)
-    dx = np.zeros(t.size)
-    dx[1:] = -(xy[rows[1:], k[:-1], 0] - xy[rows[:-1], k[:-1], 0])
-    tx = np.cumsum(dx)
+    tx = np.cumsum(-_contact_travel(xy[..., 0], k))
     rate = 1.0 / float(np.median(np.diff(t)))
     return lowpass(tx, rate, cutoff), lowpass(ty, rate, cutoff)
 
@@ -358,27 +376,20 @@ def _plant_feet(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tu
     contact point and the lever change with the correction. Returns the
     corrected copy and the RMS correction [rad].
     """
-    from .. import schema
-    from ..synth.sensors import markers_from_q
-
     q = np.array(q, float)
-    marks = ["RHEE", "RTOE", "LHEE", "LTOE"]
     hips = [names.index("hip_flexion_r"), names.index("hip_flexion_l")]
     total = np.zeros((t.size, 2))
     eps = 0.01
     rows = np.arange(t.size)
     for _ in range(int(iterations)):
-        xy = np.asarray(markers_from_q(body, schema.kinematics(t, q, names), marker_set="plug_in_gait",
-                                       markers=marks)["markers"].values, float)[..., :2]
+        xy = _pig_points(body, t, q, names, _FEET)[..., :2]
         qp = q.copy()
         qp[:, hips] += eps
-        xyp = np.asarray(markers_from_q(body, schema.kinematics(t, qp, names), marker_set="plug_in_gait",
-                                        markers=marks)["markers"].values, float)[..., :2]
+        xyp = _pig_points(body, t, qp, names, _FEET)[..., :2]
         for f in (0, 1):
             pts = xy[:, 2 * f:2 * f + 2]
             k = np.argmin(pts[..., 1], axis=1)
-            vel = np.zeros(t.size)
-            vel[1:] = pts[rows[1:], k[:-1], 0] - pts[rows[:-1], k[:-1], 0]
+            vel = _contact_travel(pts[..., 0], k)
             lever = (xyp[rows, 2 * f + k, 0] - pts[rows, k, 0]) / eps
             lever = np.where(np.abs(lever) > 0.2, lever, np.sign(lever + 1e-12) * 0.2)
             st = np.asarray(stance[f], bool)
@@ -425,7 +436,7 @@ def foot_retraction(t: np.ndarray, ankle_x: np.ndarray, speed: float) -> float:
 
 
 def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_range, bmi_range, impairment_fraction,
-                  stride_sd, contact="lowest", plant=False, pendulum=None):
+                  stride_sd, contact, plant, pendulum):
     """One kinematically synthesised subject (see the module docstring): q [T, Q], body, labels, info."""
     h = float(rng.uniform(*height_range))
     m = float(rng.uniform(*bmi_range)) * h * h
@@ -470,12 +481,8 @@ def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_rang
 
 def _subject_retraction(body, t, q, names, settle, speed) -> float:
     """Mean :func:`foot_retraction` of the two ankles (Plug-in-Gait RANK/LANK) after ``settle`` [m]."""
-    from .. import schema
-    from ..synth.sensors import markers_from_q
-
     keep = t >= settle
-    kin = schema.kinematics(t[keep], q[keep], names)
-    m = np.asarray(markers_from_q(body, kin, marker_set="plug_in_gait", markers=["RANK", "LANK"])["markers"].values)
+    m = _pig_points(body, t[keep], q[keep], names, ["RANK", "LANK"])
     return float(np.nanmean([foot_retraction(t[keep], m[:, j, 0], speed) for j in (0, 1)]))
 
 
