@@ -9,14 +9,17 @@ output is one JSON object with the figures.
   another lab without a static trial, whose mass is the plates' mean total vertical force / g and whose
   height is the markers' thigh + shank length / 0.491, Winter 2009) -- CMA-ES generations warm-started from the shipped
   controller, tracking the person's mean right stride; the table gives RMS [deg] of the simulated
-  vs the person's stride for hip, knee, ankle and the speed error, and the fit time.
+  vs the person's stride for hip, knee, ankle, the speed error, the stride-time error (simulated minus
+  the person's) and the fit time.
 * **what-if speed**: ``Twin.simulate`` of 4 scenarios x 10 s (adapt=False) plus the baseline in
   one batch, wall time (eager and, in full mode, compiled).
 * **directions**: :func:`twin.whatif.check_directions` -- how many literature directions the
   default twin reproduces.
 
-The fits (50 generations of 16) run on the compiled engine (``Twin.from_recording(compile="auto")``;
-the first compilation on a machine, about 3 min, is inside the first fit's time). ``--generations N``
+The fits (100 generations of 16; the controller, the stride time and, unless ``--no-fit-body``, the
+muscles' strength and slack-length factors) run on the compiled engine
+(``Twin.from_recording(compile="auto")``; the first compilation on a machine, about 3-5 min, is inside
+the first fit's time). ``--generations N``
 changes the fit budget, ``--fits-only`` skips the what-if and directions parts.
 
 ``--quick``: 2 fit generations (eager), 4 s simulations (under a few minutes on 2 busy cores: the OpenSim
@@ -55,7 +58,7 @@ def _mass_height(files) -> tuple[float, float]:
     return mass, leg_length_from_markers(joint_markers(rec)) / 0.491
 
 
-def _fit_rows(root: Path, generations: int, duration: float):
+def _fit_rows(root: Path, generations: int, duration: float, fit_body: bool = True):
     from twin.twin import Twin
 
     trials = []
@@ -80,7 +83,8 @@ def _fit_rows(root: Path, generations: int, duration: float):
                 warnings.simplefilter("ignore")
                 t = Twin.from_recording([str(f) for f in files] if len(files) > 1 else str(files[0]), mass=mass,
                                         height=height, static=None if static is None else str(static),
-                                        generations=generations, duration=duration, progress=False)
+                                        generations=generations, duration=duration, progress=False,
+                                        fit_body=fit_body)
             q = dict(t.quality)
             q["ref_speed_mps"] = float(t.reference.attrs["speed_mps"])
         except Exception as err:  # noqa: BLE001 -- a failed fit is a result, reported
@@ -96,8 +100,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--generations", type=int, default=None, help="fit generations (default 50; --quick: 2)")
+    ap.add_argument("--generations", type=int, default=None, help="fit generations (default 100; --quick: 2)")
     ap.add_argument("--fits-only", action="store_true", help="skip the what-if timing and the directions")
+    ap.add_argument("--no-fit-body", action="store_true",
+                    help="fit the controller only (Twin.from_recording(fit_body=False))")
     args = ap.parse_args()
     import torch
 
@@ -107,14 +113,15 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     figures: dict = {"quick": bool(args.quick)}
     root = data_dir()
-    gens = args.generations or (2 if args.quick else 50)
+    gens = args.generations or (2 if args.quick else 100)
     dur = 4.0 if args.quick else 10.0
 
     # what-if speed: baseline + 4 scenarios x 10 s, one batch
     t = Twin.default()
     if args.fits_only:
-        rows = _fit_rows(root, gens, dur)
+        rows = _fit_rows(root, gens, dur, not args.no_fit_body)
         figures["fit_generations"] = gens
+        figures["fit_body"] = not args.no_fit_body
         figures["fits"] = {name: {k: (round(v, 3) if isinstance(v, float) and np.isfinite(v) else v)
                                   for k, v in q.items() if k != "fit_report"} for name, q in rows}
         emit(figures)
@@ -142,14 +149,15 @@ def main() -> None:
     figures["scenario_directions_ok"] = f"{res['ok']}/{res['tried']}"
 
     # fits
-    rows = _fit_rows(root, gens, dur)
+    rows = _fit_rows(root, gens, dur, not args.no_fit_body)
     first = rows[0][1] if rows else {}
     for k_out, k_in in (("fit_rms_deg_hip", "rms_deg_hip"), ("fit_rms_deg_knee", "rms_deg_knee"),
                         ("fit_rms_deg_ankle", "rms_deg_ankle"), ("fit_speed_err_mps", "speed_err_mps"),
-                        ("fit_minutes", "minutes")):
+                        ("fit_stride_err_s", "stride_err_s"), ("fit_minutes", "minutes")):
         v = first.get(k_in)
         figures[k_out] = round(float(v), 3) if isinstance(v, (int, float)) and np.isfinite(v) else None
     figures["fit_generations"] = gens
+    figures["fit_body"] = not args.no_fit_body
     figures["fits"] = {name: {k: (round(v, 3) if isinstance(v, float) and np.isfinite(v) else v)
                               for k, v in q.items() if k != "fit_report"} for name, q in rows}
     emit(figures)

@@ -599,6 +599,44 @@ def test_optimize_over_several_bodies():
                  starts=2, bodies=bodies)
 
 
+def test_optimize_body_factors_give_each_candidate_its_body():
+    """body_factors=: the factors ride at the end of the vector, each candidate runs on its own body, and
+    the result carries the best candidate's factors."""
+    from twin.control.optimize import _Problem
+    from twin.model import BodyParams
+    from twin.scenarios import body_factor_names
+
+    base = BodyParams.default(lumbar=False, marker_sets=())
+    obj = walking(None, duration=0.05, stage="survive")
+    names = ("strength:soleus", "slack:hamstrings")
+    prob = _Problem(base, obj, device="cpu", optimize_initial=True, dtype=torch.float32, x0=None, init0=None,
+                    body_factors=names)
+    assert prob.names[-2:] == ["body.strength:soleus", "body.slack:hamstrings"]
+    assert prob.bounds[-2:].tolist() == [[0.5, 1.5], [-0.2, 0.2]] and prob.x0[-2:].tolist() == [1.0, 0.0]
+    X = np.repeat(prob.x0[None], 2, 0)
+    X[1, -2:] = [0.6, 0.1]
+    ctrl, init = prob.split(X)
+    assert ctrl.shape[1] == prob.n_ctrl and init.shape[1] == prob.n_init
+    assert prob.factors(X)[1] == {"strength:soleus": pytest.approx(0.6), "slack:hamstrings": pytest.approx(0.1)}
+    prob.evaluate(X)
+    (params, _), = prob._params.values()
+    j, h = list(params.muscle_names).index("soleus_l"), list(params.muscle_names).index("hamstrings_r")
+    assert float(params.fmax[1, j]) == pytest.approx(0.6 * float(params.fmax[0, j]), rel=1e-5)
+    lopt = base.muscle("hamstrings_r").optimal_fiber_length
+    assert float(params.lts[1, h] - params.lts[0, h]) == pytest.approx(0.1 * lopt, rel=1e-4)
+    res = optimize(base, obj, generations=1, popsize=2, body_factors=body_factor_names(base, kinds=("strength",)),
+                   progress=False)
+    assert set(res.body_factors) == set(body_factor_names(base, kinds=("strength",)))
+    assert all(0.5 <= v <= 1.5 for v in res.body_factors.values())
+    assert optimize(base, obj, generations=1, popsize=2, progress=False).body_factors is None
+    with pytest.raises(ParameterError, match="unknown muscle"):
+        optimize(base, obj, generations=1, popsize=2, body_factors=["strength:quads"], progress=False)
+    with pytest.raises(ParameterError, match="bodies="):
+        optimize(base, obj, generations=1, popsize=2, body_factors=names, bodies=[base], progress=False)
+    with pytest.raises(ParameterError, match="BodyParams"):
+        optimize(None, obj, generations=1, popsize=2, body_factors=names, progress=False)
+
+
 def test_resampled_perturbations_and_mean_result():
     from twin.control.optimize import _Problem
 

@@ -24,7 +24,9 @@ from twin.scenarios import (
     Spasticity,
     Subject,
     TendonLengthening,
+    apply_body_factors,
     apply_scenarios,
+    body_factor_names,
     engine_inputs,
     expand_muscles,
     parse_scenario,
@@ -150,6 +152,32 @@ def test_tendon_lengthening(body):
     for bad in (0, 61, -5):
         with pytest.raises(ParameterError, match=r"mm=.* must be in \(0, 60\]"):
             TendonLengthening("soleus", bad)
+
+
+def test_body_factors(body):
+    """Strength scales max isometric force, slack shifts the tendon slack length by optimal fibre lengths,
+    both sides alike; neutral factors change nothing; bad names and values are refused."""
+    names = body_factor_names(body)
+    assert len(names) == 18 and "strength:soleus" in names and "slack:hamstrings" in names
+    assert body_factor_names(body, kinds=("slack",))[0].startswith("slack:")
+    b = apply_body_factors(body, {"strength:soleus": 0.7, "slack:hamstrings": -0.1, "strength:tib_ant": 1.2})
+    assert _changed_muscles(body, b) == {"soleus_r": {"max_isometric_force"}, "soleus_l": {"max_isometric_force"},
+                                         "tib_ant_r": {"max_isometric_force"}, "tib_ant_l": {"max_isometric_force"},
+                                         "hamstrings_r": {"tendon_slack_length"},
+                                         "hamstrings_l": {"tendon_slack_length"}}
+    m0, m1 = body.muscle("hamstrings_l"), b.muscle("hamstrings_l")
+    assert m1.tendon_slack_length == pytest.approx(m0.tendon_slack_length - 0.1 * m0.optimal_fiber_length)
+    assert b.muscle("soleus_r").max_isometric_force == pytest.approx(0.7 * body.muscle("soleus_r").max_isometric_force)
+    assert "soleus" in b.history[-1] and "hamstrings" in b.history[-1]
+    neutral = apply_body_factors(body, {n: (1.0 if n.startswith("strength") else 0.0) for n in names})
+    assert neutral.muscles == body.muscles
+    for bad, message in (({"strength:soleus": 1.7}, r"\[0.5, 1.5\]"), ({"slack:soleus": -0.3}, r"\[-0.2, 0.2\]"),
+                         ({"strength:soleus": float("nan")}, "must be a number"), ({"size:soleus": 1.0}, "KIND"),
+                         ({"strength:quads": 1.0}, "unknown muscle 'quads'"), ({"strength": 1.0}, "KIND")):
+        with pytest.raises(ParameterError, match=message):
+            apply_body_factors(body, bad)
+    with pytest.raises(ParameterError, match="kinds"):
+        body_factor_names(body, kinds=("mass",))
 
 
 def _inertia_about_origin(seg):

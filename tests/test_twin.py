@@ -164,6 +164,43 @@ def test_reference_cycle_from_ik(data_file):
     assert 0.5 < ref.attrs["speed_mps"] < 2.0
 
 
+def test_reference_stride_time_agrees_with_the_force_plates(data_file):
+    """The stride time of the IK's heel-based strikes vs the right force plate's strikes (independent data)."""
+    ref = reference_cycle(twin.read(data_file(IK)))
+    rec = twin.read(data_file(f"{GAIT10}/ExperimentalData/subject01_walk_grf.mot"))
+    fy = rec.grf.sel(side="right", axis="y").fillna(0.0).values
+    t = rec.grf[rec.grf.dims[0]].values
+    on = fy > 20.0
+    strikes = t[np.flatnonzero(~on[:-1] & on[1:]) + 1]
+    assert len(strikes) >= 2
+    assert abs(ref.attrs["stride_s"] - float(np.mean(np.diff(strikes)))) < 0.03
+
+
+def test_from_recording_fits_stride_time_and_body_factors(data_file, tmp_path):
+    """The fit's objective carries the person's stride time; fit_body adds the muscles' factors, which the
+    twin's body and its file keep; fit_body=False leaves the scaled body's muscles alone."""
+    from twin.model import BodyParams
+    from twin.scenarios import BODY_FACTOR_BOUNDS, apply_body_factors, body_factor_names
+
+    kw = dict(mass=72.6, height=1.8, generations=1, popsize=2, duration=1.0, compile=False, progress=False)
+    t = Twin.from_recording(data_file(IK), **kw)
+    assert "stride_time" in t.provenance["settings"]["objective"] and t.provenance["settings"]["fit_body"]
+    scaled = BodyParams.default(lumbar=False).scaled(height=1.8, mass=72.6)
+    factors = t.quality["body_factors"]
+    assert set(factors) == set(body_factor_names(scaled))
+    for k, v in factors.items():
+        lo, hi, _ = BODY_FACTOR_BOUNDS[k.split(":")[0]]
+        assert lo <= v <= hi
+    assert t.body.muscles == apply_body_factors(scaled, factors).muscles
+    assert "stride_s" in t.quality and "stride_err_s" in t.quality  # NaN here: 1 s holds no full stride
+    loaded = load_twin(t.save(tmp_path / "fitted.nc"))
+    assert loaded.body.muscles == t.body.muscles and loaded.quality["body_factors"] == factors
+    plain = Twin.from_recording(data_file(IK), fit_body=False, **kw)
+    assert "body_factors" not in plain.quality and plain.body.muscles == scaled.muscles
+    with pytest.raises(ParameterError, match="fit_body"):
+        Twin.from_recording(data_file(IK), fit_body="yes", **kw)
+
+
 def test_reference_speed_agrees_with_spatiotemporal(data_file):
     """The stance-heel speed estimate vs twin.gait's treadmill-aware spatiotemporal speed.
 
@@ -256,6 +293,10 @@ def test_fit_quality_is_zero_against_itself():
                      coords={"coordinate": names[1:]}, attrs={"speed_mps": 1.2})
     qual = fit_quality(sim, ref)
     assert qual["rms_deg_hip"] < 1e-9 and qual["rms_deg_knee"] < 1e-9 and qual["speed_err_mps"] == 0.0
+    assert qual["stride_s"] == pytest.approx(1.0, abs=0.011)  # the 1 s cycle above
+    assert np.isnan(qual["stride_err_s"])  # the reference has no stride time
+    ref.attrs["stride_s"] = 1.25
+    assert fit_quality(sim, ref)["stride_err_s"] == pytest.approx(-0.25, abs=0.011)
     ref2 = ref.copy(deep=True)
     ref2["angle"] = ref2.angle + np.radians(5.0)
     assert fit_quality(sim, ref2)["rms_deg_knee"] == pytest.approx(5.0)

@@ -110,6 +110,9 @@ __all__ = [
     "engine_inputs",
     "expand_muscles",
     "add_point_mass",
+    "body_factor_names",
+    "apply_body_factors",
+    "BODY_FACTOR_BOUNDS",
     "MUSCLE_GROUPS",
     "REPLACEMENT_RANGES",
     "GRAMMAR",
@@ -463,6 +466,119 @@ def _edit_muscles(body: BodyParams, names: Iterable[str], line: str, **fns) -> B
     muscles = tuple(dataclasses.replace(m, **{f: fn(m) for f, fn in fns.items()}) if m.name in names else m
                     for m in body.muscles)
     return dataclasses.replace(body, muscles=muscles, history=body.history + (line,))
+
+
+# ----------------------------------------------------------------------------- body factors
+
+#: Bounds and neutral value of the body factors a twin's fit may adjust (:func:`apply_body_factors`):
+#:
+#: * ``strength``: factor on the muscle's ``max_isometric_force`` (0.5-1.5; 1 = unchanged). Isometric
+#:   strength of healthy adults of one sex and age spreads about +-30 % around the mean at a given body
+#:   size (e.g. Harbo et al. 2012, Eur J Appl Physiol 112:267-275), wider with age and disease.
+#: * ``slack``: change of the ``tendon_slack_length`` in optimal fibre lengths (-0.2..0.2; 0 =
+#:   unchanged; positive = longer tendon, a slacker muscle whose fibres reach their optimum at a longer
+#:   muscle-tendon length; negative = tighter, as in a contracture). The length-tension curve's
+#:   operating range of people's leg muscles is uncertain by about this much (Arnold & Delp 2011,
+#:   Phil Trans R Soc B 366:1530-1539).
+BODY_FACTOR_BOUNDS: dict[str, tuple[float, float, float]] = {
+    "strength": (0.5, 1.5, 1.0),
+    "slack": (-0.2, 0.2, 0.0),
+}
+
+
+def body_factor_names(body: BodyParams, *, kinds: Sequence[str] = ("strength", "slack")) -> tuple[str, ...]:
+    """The body factors of ``body``'s muscles: ``"KIND:BASE"``, one per base muscle (both sides share it).
+
+    Parameters
+    ----------
+    body : twin.model.BodyParams
+    kinds : sequence of str, keyword-only
+        Of :data:`BODY_FACTOR_BOUNDS` (default both).
+
+    Examples
+    --------
+    >>> from twin.model import BodyParams
+    >>> names = body_factor_names(BodyParams.default(lumbar=False, marker_sets=()))
+    >>> len(names), names[0], names[-1]
+    (18, 'strength:hamstrings', 'slack:tib_ant')
+    """
+    bad = [k for k in kinds if k not in BODY_FACTOR_BOUNDS]
+    if bad or not kinds:
+        raise ParameterError(f"body factor kinds {list(kinds)!r}: use some of {', '.join(BODY_FACTOR_BOUNDS)}")
+    bases = list(dict.fromkeys(m[:-2] if m[-2:] in ("_r", "_l") else m for m in body.muscle_names))
+    return tuple(f"{k}:{b}" for k in kinds for b in bases)
+
+
+def apply_body_factors(body: BodyParams, factors: Mapping[str, float]) -> BodyParams:
+    """``body`` with muscle strength and tendon slack-length factors applied (both sides alike).
+
+    Parameters
+    ----------
+    body : twin.model.BodyParams
+    factors : mapping
+        ``{"strength:soleus": 0.8, "slack:hamstrings": -0.05, ...}``; names
+        from :func:`body_factor_names`: a base name is that muscle on both
+        sides (``hamstrings`` the biarticular muscle, not the group); other
+        names and groups as :func:`expand_muscles`. Values within
+        :data:`BODY_FACTOR_BOUNDS`.
+
+    Returns
+    -------
+    twin.model.BodyParams
+        A new body; its ``history`` lists the factors that are not neutral.
+
+    Raises
+    ------
+    ParameterError
+        An unknown kind or muscle, or a value out of bounds.
+
+    Examples
+    --------
+    >>> from twin.model import BodyParams
+    >>> body = BodyParams.default(lumbar=False, marker_sets=())
+    >>> b = apply_body_factors(body, {"strength:soleus": 0.8, "slack:hamstrings": 0.1})
+    >>> round(b.muscle("soleus_l").max_isometric_force / body.muscle("soleus_l").max_isometric_force, 6)
+    0.8
+    >>> m0, m1 = body.muscle("hamstrings_r"), b.muscle("hamstrings_r")
+    >>> round((m1.tendon_slack_length - m0.tendon_slack_length) / m0.optimal_fiber_length, 6)
+    0.1
+    """
+    if not isinstance(factors, Mapping):
+        raise ParameterError("body factors must be a mapping {'strength:soleus': 0.8, ...}")
+    scale: dict[str, float] = {}
+    shift: dict[str, float] = {}
+    notes = []
+    for key, value in factors.items():
+        kind, _, muscles = str(key).partition(":")
+        if kind not in BODY_FACTOR_BOUNDS or not muscles:
+            raise ParameterError(f"body factor {key!r}: write KIND:MUSCLES with KIND one of "
+                                 f"{', '.join(BODY_FACTOR_BOUNDS)} (e.g. 'strength:soleus')")
+        lo, hi, neutral = BODY_FACTOR_BOUNDS[kind]
+        if not isinstance(value, (int, float, np.floating)) or not np.isfinite(value) or not lo <= value <= hi:
+            raise ParameterError(f"body factor {key!r} = {value!r} must be a number in [{lo:g}, {hi:g}]")
+        for name in _factor_muscles(muscles, body, key):
+            if kind == "strength":
+                scale[name] = scale.get(name, 1.0) * float(value)
+            else:
+                shift[name] = shift.get(name, 0.0) + float(value)
+        if value != neutral:
+            notes.append(f"{key}={float(value):.4g}")
+    muscles = tuple(dataclasses.replace(
+        m, max_isometric_force=m.max_isometric_force * scale.get(m.name, 1.0),
+        tendon_slack_length=m.tendon_slack_length + shift.get(m.name, 0.0) * m.optimal_fiber_length)
+        if (m.name in scale or m.name in shift) else m for m in body.muscles)
+    line = "body factors: " + (", ".join(notes) if notes else "neutral")
+    return dataclasses.replace(body, muscles=muscles, history=body.history + (line,))
+
+
+def _factor_muscles(text: str, body: BodyParams, key: str) -> tuple[str, ...]:
+    """Muscles of a body factor: a base name is that muscle on both sides (``hamstrings``: the muscle, not
+    the group, as :func:`body_factor_names` means it); other names as :func:`expand_muscles`."""
+    out: list[str] = []
+    for name in text.split(","):
+        sides = [f"{name}_{s}" for s in ("r", "l") if f"{name}_{s}" in body.muscle_names]
+        out += sides or list(expand_muscles(name, body, argument=f"body factor {key!r}"))
+    return tuple(dict.fromkeys(out))
 
 
 # ----------------------------------------------------------------------------- scenarios

@@ -6,7 +6,7 @@ A :class:`Twin` holds
   OpenSim's scaling when a static trial is given, else by height and mass);
 * ``controller`` / ``initial`` -- the reflex controller's parameter vector
   and initial-pose vector (:mod:`twin.control`), fitted so the simulated
-  gait tracks the person's gait cycle and speed, warm-started from the
+  gait tracks the person's gait cycle, stride time and speed, warm-started from the
   shipped controller;
 * ``kinematics`` / ``dynamics`` -- the person's inverse kinematics and
   dynamics (OpenSim, :mod:`twin.fit`), ``reference`` -- their mean gait
@@ -55,6 +55,10 @@ __all__ = ["Twin", "load_twin", "FORMAT"]
 FORMAT = "twin.Twin/1"
 
 _JOINTS = ("hip_flexion_r", "knee_angle_r", "ankle_angle_r")
+#: Half-width [s] of the band around the person's stride time inside which the controller fit pays
+#: nothing (:func:`twin.control.objective.stride_time`): 0.03 s is 2.5 % of a 1.2 s stride, about the
+#: stride-to-stride variability of healthy adults' stride time (CV 2-3 %, Hausdorff et al. 1996).
+STRIDE_TOLERANCE_S = 0.03
 _CONTROLLERS = Path(__file__).resolve().parent.parent / "data" / "controllers"
 
 
@@ -182,11 +186,12 @@ class Twin:
         The person's inverse kinematics / dynamics.
     reference : xarray.Dataset or None
         ``angle(cycle_pct, coordinate)`` [rad], the person's mean right stride,
-        with attrs ``speed_mps`` and ``n_strides``.
+        with attrs ``speed_mps``, ``stride_s`` (mean stride time) and ``n_strides``.
     baseline : xarray.Dataset or None
         Simulated gait of the fitted twin (simulation kind, one scenario).
     quality : dict
-        ``rms_deg_<joint>``, ``speed_err_mps``, ``fit_minutes``, ...
+        ``rms_deg_<joint>``, ``speed_err_mps``, ``stride_s``, ``stride_err_s``,
+        ``fit_minutes``, ``body_factors`` (with ``fit_body``), ...
     provenance : dict
         ``sources`` (path, sha256), ``versions``, ``settings``, ``created``.
     rigid_tendon : bool
@@ -238,8 +243,8 @@ class Twin:
     def from_recording(cls, recording: Any, *, mass: float, height: float, static: Any = None,
                        generations: int = 30, popsize: int = 16, duration: float = 10.0, seed: int = 1,
                        checkpoint: str | os.PathLike | None = None, progress: bool = True,
-                       fit_controller: bool = True, log: Callable[[str], None] | None = None,
-                       compile: bool | str = "auto") -> Twin:
+                       fit_controller: bool = True, fit_body: bool = True,
+                       log: Callable[[str], None] | None = None, compile: bool | str = "auto") -> Twin:
         """Fit a twin to a person's walking recording.
 
         Parameters
@@ -267,6 +272,15 @@ class Twin:
         fit_controller : bool, keyword-only
             False: keep the shipped controller (fast; the baseline then shows
             how far the generic walker is from this person).
+        fit_body : bool, keyword-only
+            Also fit the muscles' strength and tendon slack-length factors
+            (:func:`twin.scenarios.body_factor_names`, both sides alike,
+            bounds :data:`twin.scenarios.BODY_FACTOR_BOUNDS`) in the same
+            CMA-ES run as the controller; the twin's body is then the fitted
+            one and ``quality["body_factors"]`` holds them. Default True
+            (subject01: lower RMS at all three joints in the same budget;
+            ``benchmarks/README.md``). Needs ``fit_controller``; ignored
+            without it.
         log : callable, optional, keyword-only
         compile : bool or "auto", keyword-only
             Run the controller fit's rollouts on the compiled engine
@@ -284,7 +298,8 @@ class Twin:
             The recording is too short for a gait cycle or has neither
             markers nor joint angles.
         """
-        from .control.objective import Objective, joint_limits, no_fall, progress as progress_term, speed, tracking
+        from .control.objective import (Objective, joint_limits, no_fall, progress as progress_term, speed,
+                                        stride_time, tracking)
         from .control.optimize import optimize
         from .model import BodyParams
 
@@ -300,8 +315,11 @@ class Twin:
         if compile not in (True, False, "auto"):
             raise ParameterError(f"compile={compile!r}: use True, False or 'auto'")
         compiled = bool(compile) if compile != "auto" else generations * popsize >= 160
+        if not isinstance(fit_body, bool):
+            raise ParameterError(f"fit_body={fit_body!r}: True or False")
+        fit_body = fit_body and fit_controller
         settings = {"mass": mass, "height": height, "generations": generations, "popsize": popsize,
-                    "duration": duration, "seed": seed, "fit_controller": fit_controller,
+                    "duration": duration, "seed": seed, "fit_controller": fit_controller, "fit_body": fit_body,
                     "compiled_engine": compiled}
         generic = BodyParams.default(lumbar=False)
         dynamics = None
@@ -345,12 +363,23 @@ class Twin:
                    (doc.get("initial_state") or None))
         if fit_controller:
             refd = {c: ref.angle.sel(coordinate=c).values for c in ref.coordinate.values}
-            obj = Objective(duration=duration, terms=progress_term(v, 10.0) + no_fall(2.0) + speed(v, 5.0)
-                            + tracking(refd, 20.0) + joint_limits(5.0), name=f"twin fit @{v:.2f}")
+            # the person's stride time too: the tracking term compares strides normalised in time, and without
+            # this term the fit walked subject01's 1.11 m/s with 129 (50 generations) to 151 (120 generations)
+            # steps/min against the person's 97 -- short quick steps whose normalised curves fit better
+            terms = (progress_term(v, 10.0) + no_fall(2.0) + speed(v, 5.0) + tracking(refd, 20.0) + joint_limits(5.0)
+                     + stride_time(min(max(float(ref.attrs["stride_s"]), 0.4), 2.9), 100.0,
+                                  tolerance=STRIDE_TOLERANCE_S))
+            obj = Objective(duration=duration, terms=terms, name=f"twin fit @{v:.2f}")
+            from .scenarios import apply_body_factors, body_factor_names
+
             res = optimize(body, obj, generations=generations, popsize=popsize, seed=seed, sigma0=0.02,
                            checkpoint=checkpoint, progress=progress, x0=vector, initial=initial,
-                           log=say, compile=compiled, rigid_tendon=twin.rigid_tendon)
+                           log=say, compile=compiled, rigid_tendon=twin.rigid_tendon,
+                           body_factors=body_factor_names(body) if fit_body else None)
             twin.controller, twin.initial = np.asarray(res.vector), np.asarray(res.initial)
+            if res.body_factors:
+                twin.body = apply_body_factors(body, res.body_factors)
+                quality["body_factors"] = dict(res.body_factors)
             settings["objective"] = obj.describe()
             quality["fit_report"] = res.report
             quality["fit_evaluations"] = int(res.evaluations)
@@ -664,19 +693,24 @@ def reference_cycle(kin: xr.Dataset, *, body: Any = None, n: int = 101) -> xr.Da
 
 
 def fit_quality(sim: xr.Dataset, ref: xr.Dataset | None) -> dict:
-    """RMS [deg] per joint between the simulated mean right stride and ``ref``, and the speed error [m/s].
+    """RMS [deg] per joint between the simulated mean right stride and ``ref``, the speed error [m/s]
+    and the stride-time error [s].
 
-    NaN where the simulation has no complete stride after its start
-    transient (2 s, or a quarter of a shorter simulation): it fell or shuffled.
+    ``stride_s`` is the simulation's mean right stride duration, ``stride_err_s``
+    its difference from the person's (``ref.attrs["stride_s"]``; NaN when
+    ``ref`` has none). NaN where the simulation has no complete stride after
+    its start transient (2 s, or a quarter of a shorter simulation): it fell
+    or shuffled.
     """
-    from .control.analysis import mean_cycle
+    from .control.analysis import cycles
 
     out: dict = {}
     member = 0
     rec = {"time": sim.time.values, "q": sim.q.values, "grf": sim.grf.values,
            "coordinate": [str(c) for c in sim.coordinate.values], "walked_s": sim.walked_s.values}
     duration = float(sim.time.values[-1]) if sim.sizes.get("time", 0) else 0.0
-    cyc = mean_cycle(rec, member, skip_s=min(2.0, 0.25 * duration))
+    strides = cycles(rec, member, skip_s=min(2.0, 0.25 * duration))
+    cyc = None if strides is None else {k: v.mean(axis=0) for k, v in strides.items() if k != "duration"}
     for j in _JOINTS:
         key = "rms_deg_" + j.split("_")[0]
         if cyc is None or ref is None or j not in cyc:
@@ -686,6 +720,9 @@ def fit_quality(sim: xr.Dataset, ref: xr.Dataset | None) -> dict:
     v = float(sim.speed.values[member])
     out["speed_mps"] = v
     out["speed_err_mps"] = abs(v - float(ref.attrs["speed_mps"])) if ref is not None and np.isfinite(v) else float("nan")
+    out["stride_s"] = float(np.mean(strides["duration"])) if strides is not None else float("nan")
+    ref_stride = float(ref.attrs.get("stride_s", np.nan)) if ref is not None else float("nan")
+    out["stride_err_s"] = out["stride_s"] - ref_stride  # NaN when either is unknown
     out["fell"] = bool(sim.fell.values[member])
     return out
 

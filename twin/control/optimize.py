@@ -78,6 +78,9 @@ class OptimizeResult:
     evaluations : int
     seconds : float
         Wall time of the generations run in this call.
+    body_factors : dict or None
+        With ``optimize(body_factors=...)``: the best member's body factors
+        (:func:`twin.scenarios.apply_body_factors`), else None.
     """
 
     vector: np.ndarray
@@ -89,6 +92,7 @@ class OptimizeResult:
     report: str
     evaluations: int
     seconds: float
+    body_factors: dict | None = None
 
 
 class _Problem:
@@ -96,7 +100,7 @@ class _Problem:
 
     def __init__(self, body, objective, *, device, optimize_initial, dtype, x0, init0, compile=False, starts=1,
                  controller_options=None, perturbation=1.0, perturb_time=0.0, gait_state=None, bodies=None,
-                 resample=False, rigid_tendon=True):
+                 resample=False, rigid_tendon=True, body_factors=None):
         self.compile = compile
         self.rigid_tendon = bool(rigid_tendon)
         self.resample = bool(resample)
@@ -134,10 +138,43 @@ class _Problem:
             i0 = np.array([p[1] for p in INIT_PARAMETERS]) if init0 is None else np.asarray(init0, dtype=float)
             v0 = np.concatenate([v0, i0])
         self.init_fixed = None if optimize_initial else (None if init0 is None else np.asarray(init0, dtype=float))
+        self.n_init = len(b) - self.n_ctrl
+        self.body_factors = self._check_body_factors(body_factors)
+        if self.body_factors:
+            from ..scenarios import BODY_FACTOR_BOUNDS
+
+            kinds = [BODY_FACTOR_BOUNDS[f.partition(":")[0]] for f in self.body_factors]
+            b = np.vstack([b, [[lo, hi] for lo, hi, _ in kinds]])
+            names += [f"body.{f}" for f in self.body_factors]
+            v0 = np.concatenate([v0, [neutral for _, _, neutral in kinds]])
         self.bounds = b
         self.names = names
         self.x0 = np.clip(v0, b[:, 0], b[:, 1])
         self._params = {}
+
+    def _check_body_factors(self, body_factors) -> tuple[str, ...]:
+        if body_factors is None:
+            return ()
+        from ..model import BodyParams
+        from ..scenarios import apply_body_factors
+
+        if not isinstance(self.body, BodyParams):
+            raise ParameterError("body_factors= needs the body as a twin.model.BodyParams (the factors change it)")
+        if self.bodies is not None:
+            raise ParameterError("body_factors= fits one body; do not pass bodies= too")
+        names = tuple(str(f) for f in body_factors)
+        if not names or len(set(names)) != len(names):
+            raise ParameterError(f"body_factors={list(body_factors)!r}: give distinct factor names, e.g. "
+                                 "twin.scenarios.body_factor_names(body)")
+        apply_body_factors(self.body, {f: 1.0 if f.startswith("strength:") else 0.0 for f in names})  # checks names
+        return names
+
+    def factors(self, X) -> list[dict]:
+        """The body factors of each row of ``X`` (empty dicts without ``body_factors``)."""
+        X = np.atleast_2d(X)
+        k = self.n_ctrl + self.n_init
+        return [dict(zip(self.body_factors, map(float, row[k:]))) for row in X] if self.body_factors else \
+            [{} for _ in X]
 
     def _offset(self, k: int, n: int) -> np.ndarray:
         """Start perturbation ``k`` (0: none): fixed draws, or with ``resample`` new ones per ``self.draw``."""
@@ -147,7 +184,7 @@ class _Problem:
     def split(self, X):
         X = np.atleast_2d(X)
         ctrl = X[:, :self.n_ctrl]
-        init = X[:, self.n_ctrl:] if self.optimize_initial else None
+        init = X[:, self.n_ctrl:self.n_ctrl + self.n_init] if self.optimize_initial else None
         return ctrl, init
 
     def evaluate(self, X):
@@ -158,6 +195,7 @@ class _Problem:
 
         X = np.atleast_2d(X)
         pop = X.shape[0]
+        factors = self.factors(X)
         ctrl, init = self.split(X)
         if init is None:
             from .sim import INIT_PARAMETERS
@@ -187,7 +225,14 @@ class _Problem:
             init = np.concatenate([init + _offset(k, init.shape[1], self.perturbation) for k in range(self.starts)])
             X = np.concatenate([ctrl, init], 1)
         n = X.shape[0]
-        if n not in self._params:
+        if self.body_factors:  # every candidate its own body: built anew for each batch (~0.1 s for 16)
+            from ..scenarios import apply_body_factors, engine_inputs
+
+            members = [apply_body_factors(self.body, factors[i % pop]) for i in range(n)]
+            ep, scale, gain = engine_inputs(members, dtype=self.dtype, device=self.device,
+                                            rigid_tendon=self.rigid_tendon)
+            self._params = {n: (ep, {"excitation_scale": scale, "stretch_gain": gain})}
+        elif n not in self._params:
             if self.bodies is None:
                 self._params[n] = (walking_params(self.body, batch=n, dtype=self.dtype, device=self.device,
                                                   rigid_tendon=self.rigid_tendon), {})
@@ -366,7 +411,8 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
              log: Callable[[str], None] | None = None, compile: bool = False,
              starts: int = 1, controller_options: dict | None = None,
              perturbation: float = 1.0, perturb_time: float = 0.0, gait_state: dict | None = None,
-             bodies: Any = None, resample: bool = False, rigid_tendon: bool = True) -> OptimizeResult:
+             bodies: Any = None, resample: bool = False, rigid_tendon: bool = True,
+             body_factors: Any = None) -> OptimizeResult:
     """Optimise a reflex controller (or any box-bounded function) with CMA-ES.
 
     Parameters
@@ -437,6 +483,12 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
         compliant tendons (the tendon stretches and returns energy; what
         they gave is in data/controllers/README.md). A controller is for the tendon model
         it was optimised with (:func:`twin.control.store.rigid_tendon`).
+    body_factors : sequence of str, optional, keyword-only
+        Also fit these body factors of ``body`` (names as
+        :func:`twin.scenarios.body_factor_names`: ``"strength:soleus"``,
+        ``"slack:hamstrings"``, ...; bounds :data:`twin.scenarios.BODY_FACTOR_BOUNDS`,
+        starting neutral): every candidate then runs on its own body. The
+        best ones are the result's ``body_factors``.
     controller_options : dict, optional, keyword-only
         Extra keyword arguments of :class:`ReflexController` for every member
         (``excitation_scale``, ``stretch_gain`` as ``{muscle: value}``): how a
@@ -469,8 +521,11 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
                                 dtype=dtype or torch.float32, x0=x0, init0=initial, compile=compile,
                                 starts=starts, controller_options=controller_options,
                                 perturbation=perturbation, perturb_time=perturb_time, gait_state=gait_state,
-                                bodies=bodies, resample=resample, rigid_tendon=rigid_tendon)
+                                bodies=bodies, resample=resample, rigid_tendon=rigid_tendon,
+                                body_factors=body_factors)
     elif callable(objective):
+        if body_factors is not None:
+            raise ParameterError("body_factors= needs an Objective (a reflex controller problem)")
         problem = _Plain(objective, x0, bounds)
     else:
         raise ParameterError(f"objective must be a twin.control.objective.Objective or a function, "
@@ -549,8 +604,9 @@ def optimize(body: Any, objective: Any, *, generations: int = 50, popsize: int =
     history = _history(hist)
     ctrl, init = problem.split(best["x"])
     success, report = _report(problem, best)
+    factors = problem.factors(best["x"])[0] if getattr(problem, "body_factors", ()) else None
     return OptimizeResult(ctrl[0], None if init is None else init[0], best["cost"], best["terms"], history,
-                          success, report, evaluations, seconds)
+                          success, report, evaluations, seconds, factors)
 
 
 def _history(hist: list[dict]) -> xr.Dataset:
