@@ -16,11 +16,11 @@ output is one JSON object with the figures.
 * **directions**: :func:`twin.whatif.check_directions` -- how many literature directions the
   default twin reproduces.
 
-The fits (100 generations of 16; the controller, the stride time and, unless ``--no-fit-body``, the
-muscles' strength and slack-length factors) run on the compiled engine
-(``Twin.from_recording(compile="auto")``; the first compilation on a machine, about 3-5 min, is inside
-the first fit's time). ``--generations N``
-changes the fit budget, ``--fits-only`` skips the what-if and directions parts.
+The fits (100 generations of 16; the controller, tracking the joint angles, the stride time and the
+speed, and with ``--fit-body`` the muscles' strength and slack-length factors too) run on the compiled
+engine (``Twin.from_recording(compile="auto")``; the first compilation on a machine, about 3-5 min, is
+inside the first fit's time). ``--generations N`` changes the fit budget, ``--fits-only`` skips the
+what-if and directions parts.
 
 ``--quick``: 2 fit generations (eager), 4 s simulations (under a few minutes on 2 busy cores: the OpenSim
 scaling/IK dominate).
@@ -58,7 +58,7 @@ def _mass_height(files) -> tuple[float, float]:
     return mass, leg_length_from_markers(joint_markers(rec)) / 0.491
 
 
-def _fit_rows(root: Path, generations: int, duration: float, fit_body: bool = True):
+def _fit_rows(root: Path, generations: int, duration: float, fit_body: bool = False):
     from twin.twin import Twin
 
     trials = []
@@ -102,8 +102,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--generations", type=int, default=None, help="fit generations (default 100; --quick: 2)")
     ap.add_argument("--fits-only", action="store_true", help="skip the what-if timing and the directions")
-    ap.add_argument("--no-fit-body", action="store_true",
-                    help="fit the controller only (Twin.from_recording(fit_body=False))")
+    ap.add_argument("--fit-body", action="store_true",
+                    help="also fit the muscles' strength and slack-length factors (Twin.from_recording(fit_body=True))")
     args = ap.parse_args()
     import torch
 
@@ -119,9 +119,9 @@ def main() -> None:
     # what-if speed: baseline + 4 scenarios x 10 s, one batch
     t = Twin.default()
     if args.fits_only:
-        rows = _fit_rows(root, gens, dur, not args.no_fit_body)
+        rows = _fit_rows(root, gens, dur, args.fit_body)
         figures["fit_generations"] = gens
-        figures["fit_body"] = not args.no_fit_body
+        figures["fit_body"] = args.fit_body
         figures["fits"] = {name: {k: (round(v, 3) if isinstance(v, float) and np.isfinite(v) else v)
                                   for k, v in q.items() if k != "fit_report"} for name, q in rows}
         emit(figures)
@@ -149,7 +149,7 @@ def main() -> None:
     figures["scenario_directions_ok"] = f"{res['ok']}/{res['tried']}"
 
     # fits
-    rows = _fit_rows(root, gens, dur, not args.no_fit_body)
+    rows = _fit_rows(root, gens, dur, args.fit_body)
     first = rows[0][1] if rows else {}
     for k_out, k_in in (("fit_rms_deg_hip", "rms_deg_hip"), ("fit_rms_deg_knee", "rms_deg_knee"),
                         ("fit_rms_deg_ankle", "rms_deg_ankle"), ("fit_speed_err_mps", "speed_err_mps"),
@@ -157,7 +157,7 @@ def main() -> None:
         v = first.get(k_in)
         figures[k_out] = round(float(v), 3) if isinstance(v, (int, float)) and np.isfinite(v) else None
     figures["fit_generations"] = gens
-    figures["fit_body"] = not args.no_fit_body
+    figures["fit_body"] = args.fit_body
     figures["fits"] = {name: {k: (round(v, 3) if isinstance(v, float) and np.isfinite(v) else v)
                               for k, v in q.items() if k != "fit_report"} for name, q in rows}
     emit(figures)

@@ -635,6 +635,11 @@ def test_optimize_body_factors_give_each_candidate_its_body():
         optimize(base, obj, generations=1, popsize=2, body_factors=names, bodies=[base], progress=False)
     with pytest.raises(ParameterError, match="BodyParams"):
         optimize(None, obj, generations=1, popsize=2, body_factors=names, progress=False)
+    with pytest.raises(ParameterError, match="controller_options"):
+        optimize(base, obj, generations=1, popsize=2, body_factors=names, progress=False,
+                 controller_options={"stretch_gain": {"soleus_r": 1.0}})
+    with pytest.raises(ParameterError, match="distinct"):
+        optimize(base, obj, generations=1, popsize=2, body_factors=[names[0], names[0]], progress=False)
 
 
 def test_resampled_perturbations_and_mean_result():

@@ -183,7 +183,7 @@ def test_from_recording_fits_stride_time_and_body_factors(data_file, tmp_path):
     from twin.scenarios import BODY_FACTOR_BOUNDS, apply_body_factors, body_factor_names
 
     kw = dict(mass=72.6, height=1.8, generations=1, popsize=2, duration=1.0, compile=False, progress=False)
-    t = Twin.from_recording(data_file(IK), **kw)
+    t = Twin.from_recording(data_file(IK), fit_body=True, **kw)
     assert "stride_time" in t.provenance["settings"]["objective"] and t.provenance["settings"]["fit_body"]
     scaled = BodyParams.default(lumbar=False).scaled(height=1.8, mass=72.6)
     factors = t.quality["body_factors"]
@@ -195,8 +195,9 @@ def test_from_recording_fits_stride_time_and_body_factors(data_file, tmp_path):
     assert "stride_s" in t.quality and "stride_err_s" in t.quality  # NaN here: 1 s holds no full stride
     loaded = load_twin(t.save(tmp_path / "fitted.nc"))
     assert loaded.body.muscles == t.body.muscles and loaded.quality["body_factors"] == factors
-    plain = Twin.from_recording(data_file(IK), fit_body=False, **kw)
+    plain = Twin.from_recording(data_file(IK), **kw)  # default: the controller only
     assert "body_factors" not in plain.quality and plain.body.muscles == scaled.muscles
+    assert not plain.provenance["settings"]["fit_body"]
     with pytest.raises(ParameterError, match="fit_body"):
         Twin.from_recording(data_file(IK), fit_body="yes", **kw)
 

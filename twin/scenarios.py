@@ -473,13 +473,13 @@ def _edit_muscles(body: BodyParams, names: Iterable[str], line: str, **fns) -> B
 #: Bounds and neutral value of the body factors a twin's fit may adjust (:func:`apply_body_factors`):
 #:
 #: * ``strength``: factor on the muscle's ``max_isometric_force`` (0.5-1.5; 1 = unchanged). Isometric
-#:   strength of healthy adults of one sex and age spreads about +-30 % around the mean at a given body
-#:   size (e.g. Harbo et al. 2012, Eur J Appl Physiol 112:267-275), wider with age and disease.
+#:   strength of healthy adults of one sex and age differs by tens of percent at a given body size (e.g.
+#:   Harbo et al. 2012, Eur J Appl Physiol 112:267-275), more with age and disease.
 #: * ``slack``: change of the ``tendon_slack_length`` in optimal fibre lengths (-0.2..0.2; 0 =
 #:   unchanged; positive = longer tendon, a slacker muscle whose fibres reach their optimum at a longer
-#:   muscle-tendon length; negative = tighter, as in a contracture). The length-tension curve's
-#:   operating range of people's leg muscles is uncertain by about this much (Arnold & Delp 2011,
-#:   Phil Trans R Soc B 366:1530-1539).
+#:   muscle-tendon length; negative = tighter, as in a contracture). The fibres' operating lengths in
+#:   walking depend sensitively on this parameter, which is not measured in a gait lab (Arnold & Delp
+#:   2011, Phil Trans R Soc B 366:1530-1539).
 BODY_FACTOR_BOUNDS: dict[str, tuple[float, float, float]] = {
     "strength": (0.5, 1.5, 1.0),
     "slack": (-0.2, 0.2, 0.0),
@@ -554,7 +554,8 @@ def apply_body_factors(body: BodyParams, factors: Mapping[str, float]) -> BodyPa
             raise ParameterError(f"body factor {key!r}: write KIND:MUSCLES with KIND one of "
                                  f"{', '.join(BODY_FACTOR_BOUNDS)} (e.g. 'strength:soleus')")
         lo, hi, neutral = BODY_FACTOR_BOUNDS[kind]
-        if not isinstance(value, (int, float, np.floating)) or not np.isfinite(value) or not lo <= value <= hi:
+        if (isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not np.isfinite(value)
+                or not lo <= value <= hi):
             raise ParameterError(f"body factor {key!r} = {value!r} must be a number in [{lo:g}, {hi:g}]")
         for name in _factor_muscles(muscles, body, key):
             if kind == "strength":

@@ -57,7 +57,8 @@ FORMAT = "twin.Twin/1"
 _JOINTS = ("hip_flexion_r", "knee_angle_r", "ankle_angle_r")
 #: Half-width [s] of the band around the person's stride time inside which the controller fit pays
 #: nothing (:func:`twin.control.objective.stride_time`): 0.03 s is 2.5 % of a 1.2 s stride, about the
-#: stride-to-stride variability of healthy adults' stride time (CV 2-3 %, Hausdorff et al. 1996).
+#: stride-to-stride variability of healthy adults' stride time (CV about 2-3 %, e.g. Hausdorff et al.
+#: 1996, J Appl Physiol 80:1448-1457).
 STRIDE_TOLERANCE_S = 0.03
 _CONTROLLERS = Path(__file__).resolve().parent.parent / "data" / "controllers"
 
@@ -243,7 +244,7 @@ class Twin:
     def from_recording(cls, recording: Any, *, mass: float, height: float, static: Any = None,
                        generations: int = 30, popsize: int = 16, duration: float = 10.0, seed: int = 1,
                        checkpoint: str | os.PathLike | None = None, progress: bool = True,
-                       fit_controller: bool = True, fit_body: bool = True,
+                       fit_controller: bool = True, fit_body: bool = False,
                        log: Callable[[str], None] | None = None, compile: bool | str = "auto") -> Twin:
         """Fit a twin to a person's walking recording.
 
@@ -277,10 +278,11 @@ class Twin:
             (:func:`twin.scenarios.body_factor_names`, both sides alike,
             bounds :data:`twin.scenarios.BODY_FACTOR_BOUNDS`) in the same
             CMA-ES run as the controller; the twin's body is then the fitted
-            one and ``quality["body_factors"]`` holds them. Default True
-            (subject01: lower RMS at all three joints in the same budget;
-            ``benchmarks/README.md``). Needs ``fit_controller``; ignored
-            without it.
+            one and ``quality["body_factors"]`` holds them. Needs
+            ``fit_controller``; ignored without it. Default False: on the
+            three benchmark recordings (100 generations) it lowered the RMS
+            of all three joints on one, of the ankle only on the two others
+            (``benchmarks/README.md``), and it costs a compilation of its own.
         log : callable, optional, keyword-only
         compile : bool or "auto", keyword-only
             Run the controller fit's rollouts on the compiled engine
@@ -364,7 +366,7 @@ class Twin:
         if fit_controller:
             refd = {c: ref.angle.sel(coordinate=c).values for c in ref.coordinate.values}
             # the person's stride time too: the tracking term compares strides normalised in time, and without
-            # this term the fit walked subject01's 1.11 m/s with 129 (50 generations) to 151 (120 generations)
+            # this term the fit walked subject01's 1.10 m/s with 129 (50 generations) to 151 (120 generations)
             # steps/min against the person's 97 -- short quick steps whose normalised curves fit better
             terms = (progress_term(v, 10.0) + no_fall(2.0) + speed(v, 5.0) + tracking(refd, 20.0) + joint_limits(5.0)
                      + stride_time(min(max(float(ref.attrs["stride_s"]), 0.4), 2.9), 100.0,

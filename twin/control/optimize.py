@@ -162,6 +162,9 @@ class _Problem:
             raise ParameterError("body_factors= needs the body as a twin.model.BodyParams (the factors change it)")
         if self.bodies is not None:
             raise ParameterError("body_factors= fits one body; do not pass bodies= too")
+        if self.controller_options:
+            raise ParameterError("body_factors= builds each candidate's body with its own excitation scales; "
+                                 "do not pass controller_options= too")
         names = tuple(str(f) for f in body_factors)
         if not names or len(set(names)) != len(names):
             raise ParameterError(f"body_factors={list(body_factors)!r}: give distinct factor names, e.g. "
