@@ -564,12 +564,10 @@ def apply_body_factors(body: BodyParams, factors: Mapping[str, float]) -> BodyPa
                 shift[name] = shift.get(name, 0.0) + float(value)
         if value != neutral:
             notes.append(f"{key}={float(value):.4g}")
-    muscles = tuple(dataclasses.replace(
-        m, max_isometric_force=m.max_isometric_force * scale.get(m.name, 1.0),
-        tendon_slack_length=m.tendon_slack_length + shift.get(m.name, 0.0) * m.optimal_fiber_length)
-        if (m.name in scale or m.name in shift) else m for m in body.muscles)
-    line = "body factors: " + (", ".join(notes) if notes else "neutral")
-    return dataclasses.replace(body, muscles=muscles, history=body.history + (line,))
+    return _edit_muscles(body, set(scale) | set(shift), "body factors: " + (", ".join(notes) if notes else "neutral"),
+                         max_isometric_force=lambda m: m.max_isometric_force * scale.get(m.name, 1.0),
+                         tendon_slack_length=lambda m: (m.tendon_slack_length
+                                                        + shift.get(m.name, 0.0) * m.optimal_fiber_length))
 
 
 def _factor_muscles(text: str, body: BodyParams, key: str) -> tuple[str, ...]:

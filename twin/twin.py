@@ -704,7 +704,7 @@ def fit_quality(sim: xr.Dataset, ref: xr.Dataset | None) -> dict:
     its start transient (2 s, or a quarter of a shorter simulation): it fell
     or shuffled.
     """
-    from .control.analysis import cycles
+    from .control.analysis import cycles, mean_of
 
     out: dict = {}
     member = 0
@@ -712,7 +712,7 @@ def fit_quality(sim: xr.Dataset, ref: xr.Dataset | None) -> dict:
            "coordinate": [str(c) for c in sim.coordinate.values], "walked_s": sim.walked_s.values}
     duration = float(sim.time.values[-1]) if sim.sizes.get("time", 0) else 0.0
     strides = cycles(rec, member, skip_s=min(2.0, 0.25 * duration))
-    cyc = None if strides is None else {k: v.mean(axis=0) for k, v in strides.items() if k != "duration"}
+    cyc = None if strides is None else mean_of(strides)
     for j in _JOINTS:
         key = "rms_deg_" + j.split("_")[0]
         if cyc is None or ref is None or j not in cyc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["strikes", "mean_cycle", "cycles"]
+__all__ = ["strikes", "mean_cycle", "mean_of", "cycles"]
 
 
 def strikes(fy: np.ndarray, *, threshold: float) -> np.ndarray:
@@ -65,6 +65,9 @@ def cycles(record: dict, b: int, *, side: int = 0, skip_s: float = 2.0, n: int =
 def mean_cycle(record: dict, b: int, **options) -> dict | None:
     """The mean stride of member ``b`` (see :func:`cycles`): ``{coordinate: [n]}`` or None."""
     c = cycles(record, b, **options)
-    if c is None:
-        return None
-    return {k: v.mean(axis=0) for k, v in c.items() if k != "duration"}
+    return None if c is None else mean_of(c)
+
+
+def mean_of(strides: dict) -> dict:
+    """The mean stride of :func:`cycles`' output: ``{coordinate: [n]}`` (without ``duration``)."""
+    return {k: v.mean(axis=0) for k, v in strides.items() if k != "duration"}
