@@ -549,6 +549,50 @@ def test_swing_tibialis_anterior_law(params2):
     assert exc(dg_ta_sw=-3.0) == pytest.approx([0.22, 0.02], abs=1e-6)  # the swing gain never turns negative
 
 
+def test_swing_knee_laws(params2):
+    """Swing knee (Song & Geyer 2015 M7, M10): BFSH + g_bfsh_sw [knee_sw_tgt - knee]+ while the knee flexes in
+    swing or the leg trails in double support; VAS + g_vas_sw [knee - knee_land]+ in swing while the thigh
+    swings back."""
+    from twin.control.reflex import vector_from_dict
+
+    dt = 1e-3
+    names = list(params2.muscle_names)
+    bfsh_r, vas_r = names.index("bifemsh_r"), names.index("vasti_r")
+    coords = list(params2.coordinate_names)
+    bw = float(params2.total_mass[0]) * 9.80665
+
+    def exc(*, knee=0.4, dknee=2.0, dhip=1.0, grf=(0.0, 0.5), hip=(-0.2, 0.3), **kw):
+        s = initial_walking_state(params2)
+        q, qd = s.q.clone(), s.qdot.clone()
+        q[:, coords.index("knee_angle_r")] = -knee  # the model's knee angle is negative in flexion
+        qd[:, coords.index("knee_angle_r")] = -dknee
+        q[:, coords.index("hip_flexion_r")], q[:, coords.index("hip_flexion_l")] = hip
+        qd[:, coords.index("hip_flexion_r")] = dhip
+        qd[:, coords.index("pelvis_tilt")] = 0.0
+        s = s.replace(q=q, qdot=qd)
+        v = vector_from_dict({"g_vas": 0.0, "s0_vas": 0.0, "k_bw": 0.0, "k_phi": 0.0, **kw})
+        c = ReflexController(params2, dt=dt)
+        cs = c.init(2, v)
+        out = _Out(2, params2.n_muscles, grf_y=(grf[0] * bw, grf[1] * bw))
+        for k in range(int(round(DELAYS["knee"] / dt)) + 3):  # past the 10 ms knee delay
+            cs, e = c.step(cs, s, out, k * dt)
+        return e[0, [bfsh_r, vas_r]].numpy()
+
+    base = exc()
+    assert np.allclose(exc(knee_sw_tgt=1.4, knee_land=0.0), base)  # zero gains: no effect
+    # right leg swings, knee flexing at 0.4 rad: BFSH + 1.5 (1.0 - 0.4)
+    assert exc(g_bfsh_sw=1.5, knee_sw_tgt=1.0) - base == pytest.approx([0.9, 0.0], abs=1e-6)
+    assert np.allclose(exc(g_bfsh_sw=1.5, knee_sw_tgt=1.0, knee=1.1), exc(knee=1.1))  # past the target
+    assert np.allclose(exc(g_bfsh_sw=1.5, knee_sw_tgt=1.0, dknee=-2.0), exc(dknee=-2.0))  # extending: none
+    # both feet loaded, the right leg trails (the more extended hip): the drive acts before toe-off
+    both = dict(grf=(0.5, 0.5), dknee=-2.0)
+    assert exc(g_bfsh_sw=1.5, knee_sw_tgt=1.0, **both) - exc(**both) == pytest.approx([0.9, 0.0], abs=1e-6)
+    assert np.allclose(exc(g_bfsh_sw=1.5, knee_sw_tgt=1.0, grf=(0.5, 0.0)), exc(grf=(0.5, 0.0)))  # single stance
+    # late swing (thigh swinging back), knee 0.4 rad: VAS + 2 (0.4 - 0.1); not while the thigh swings forward
+    assert exc(g_vas_sw=2.0, knee_land=0.1, dhip=-1.0) - exc(dhip=-1.0) == pytest.approx([0.0, 0.6], abs=1e-6)
+    assert np.allclose(exc(g_vas_sw=2.0, knee_land=0.1, dhip=1.0), base)
+
+
 def test_older_controller_files_get_the_added_parameters(tmp_path):
     from twin.control.reflex import ADDED_PARAMETERS
 
@@ -565,6 +609,7 @@ def test_older_controller_files_get_the_added_parameters(tmp_path):
     assert d["fp_kp"] == 0.0 and d["fp_kd"] == 0.0  # no effect
     assert d["g_sol_l"] == 0.0 and d["k_po"] == 0.0 and d["s0_ta_st"] == 0.0 and d["k_po_ta"] == 0.0
     assert d["dg_ta_sw"] == 0.0 and d["dloff_ta_sw"] == 0.0
+    assert d["g_bfsh_sw"] == 0.0 and d["g_vas_sw"] == 0.0
     doc["names"] = doc["names"][1:]
     doc["vector"] = doc["vector"][1:]
     p.write_text(json.dumps(doc))
@@ -848,6 +893,50 @@ def test_rollout_callback_reports_between_blocks_and_can_stop_it(params2, monkey
         rollout(params2, c, c.init(2, c.default_vector()), s, 0.5, callback=stop)
     with pytest.raises(ParameterError, match="callback_every"):
         rollout(params2, c, c.init(2, c.default_vector()), s, 0.1, callback=stop, callback_every=0)
+
+
+def test_threaded_rollout_is_the_one_batch_rollout(three_bodies):
+    """rollout(threads=2) runs groups of members in parallel threads (the last group padded) and joins them in
+    order: the same per-member results as one batch, on three different bodies with their own controllers,
+    a perturbation and spasticity on one member; a stop raised by the callback ends every thread."""
+    from twin.control.reflex import vector_from_dict
+
+    p = three_bodies
+    v = ReflexController.default_vector()
+    vectors = np.stack([v, v, vector_from_dict({"g_vas": 1.3})])
+    names = list(p.muscle_names)
+    gain = np.zeros((3, len(names)))
+    gain[1, names.index("soleus_r")] = 2.0
+    c = ReflexController(p, dt=1e-3, stretch_gain=gain)
+    s = initial_walking_state(p)
+    dq = np.zeros((3, p.n_coordinates))
+    dq[2, list(p.coordinate_names).index("hip_flexion_l")] = 0.05
+    kw = dict(record_every=10, settle=0.1, perturb=(0.05, dq, np.array([0.0, 0.1, -0.1])))
+    one = rollout(p, c, c.init(3, vectors), s, 0.3, **kw)
+    two = rollout(p, c, c.init(3, vectors), s, 0.3, threads=2, **kw)
+    for k in ("q", "grf", "excitation", "muscle_force"):
+        assert two.record[k].shape == one.record[k].shape
+        np.testing.assert_allclose(two.record[k], one.record[k], rtol=1e-9, atol=1e-9)
+    for f in ("distance", "walked_s", "speed", "energy", "fell", "mass"):
+        np.testing.assert_allclose(getattr(two, f), getattr(one, f), rtol=1e-9)
+    np.testing.assert_allclose(two.state.q.numpy(), one.state.q.numpy(), rtol=1e-9, atol=1e-12)
+    assert not np.allclose(one.record["q"][0], one.record["q"][2])  # the members differ: the order is tested
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def stop(i, n):
+        seen.append(i)
+        if i >= 100:
+            raise Stop
+
+    with pytest.raises(Stop):
+        rollout(p, c, c.init(3, vectors), s, 0.5, threads=2, callback=stop)
+    assert seen == [100]
+    with pytest.raises(ParameterError, match="threads"):
+        rollout(p, c, c.init(3, vectors), s, 0.1, threads=0)
 
 
 def test_impaired_training_bodies(tmp_path, capsys):

@@ -262,6 +262,11 @@ def test_from_recording_validates_before_work(data_file):
 def test_from_recording_kinematics_only(data_file):
     t = Twin.from_recording(data_file(IK), mass=72.6, height=1.8, fit_controller=False, duration=1.0)
     assert t.reference is not None and t.baseline is not None
+    # the IK's lumbar joint is merged into the twin's rigid trunk; the thighs keep their orientation in space
+    assert "lumbar_extension" not in t.kinematics.coordinate.values and "lumbar_merged" in t.kinematics.attrs
+    ik = twin.read(data_file(IK))
+    thigh = lambda k: (k.q.sel(coordinate="pelvis_tilt") + k.q.sel(coordinate="hip_flexion_r")).values  # noqa: E731
+    np.testing.assert_allclose(thigh(t.kinematics), thigh(ik), atol=1e-9)
     assert t.provenance["settings"]["compiled_engine"] is True  # 30 x 16 evaluations by default: worth compiling
     assert t.provenance["sources"][0]["sha256"] and len(t.provenance["sources"][0]["sha256"]) == 64
     assert abs(t.body.mass - 72.6) < 1e-6
@@ -335,6 +340,20 @@ def test_from_recording_markers(data_file, kind):
     assert 0.7 < t.reference.attrs["speed_mps"] < 1.8
     if static is not None:
         assert any("scale" in h.lower() for h in t.body.history)
+        # OpenSim's reference IK of the same trial (its model has a lumbar joint) against the twin's marker IK
+        # on the rigid-trunk body: 20 deg of mean hip flexion apart until the lumbar joint is merged into the
+        # trunk (the knee, which the merge leaves alone, shows how far two IKs of one trial differ anyway)
+        from twin.twin import rigid_trunk_kinematics
+
+        ik = twin.read(data_file(IK))
+
+        def rms(ref, j):
+            a, b = ref.angle.sel(coordinate=j).values, t.reference.angle.sel(coordinate=j).values
+            return float(np.degrees(np.sqrt(np.mean((a - b) ** 2))))
+
+        raw, merged = reference_cycle(ik, body=t.body), reference_cycle(rigid_trunk_kinematics(ik), body=t.body)
+        assert rms(raw, "hip_flexion_r") > 3 * rms(merged, "hip_flexion_r")
+        assert rms(merged, "hip_flexion_r") < 1.5 * rms(merged, "knee_angle_r")
 
 
 def test_warm_start_falls_back_to_a_shipped_controller_that_walks_the_body(monkeypatch):

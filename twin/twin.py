@@ -328,8 +328,9 @@ class Twin:
         kind = rec.attrs.get("kind")
         if kind == "kinematics":
             body = generic.scaled(height=height, mass=mass)
-            kin = rec
-            say("kinematics-only recording: body scaled by height and mass")
+            kin = rigid_trunk_kinematics(rec)
+            say("kinematics-only recording: body scaled by height and mass"
+                + ("; lumbar joint merged into the rigid trunk" if kin is not rec else ""))
         else:
             if "markers" not in rec:
                 raise DataError("the recording has neither markers nor joint angles; pass a marker "
@@ -393,7 +394,7 @@ class Twin:
     # ------------------------------------------------------------------ simulation
     def simulate(self, scenarios: Any = (), *, adapt: bool = False, duration: float = 10.0,
                  record_every: int = 10, generations: int = 15, popsize: int = 12, seed: int = 1,
-                 progress: bool = False, compile: bool = False) -> xr.Dataset:
+                 progress: bool = False, compile: bool = False, threads: int | None = None) -> xr.Dataset:
         """Simulate the baseline and each scenario in one engine batch.
 
         Parameters
@@ -421,6 +422,12 @@ class Twin:
             compilation the first time per batch size and thread count
             (4.6-5.5 min measured for this 5-member batch; inductor's cache
             keeps it for later processes, which load it in about 15 s).
+        threads : int, optional, keyword-only
+            Run the members in this many parallel threads
+            (:func:`twin.control.sim.rollout`'s ``threads``). Default (None):
+            with ``compile=True``, :data:`twin.control.sim.WHATIF_THREADS`
+            (2) when the machine has that many cores and there are at least
+            two members, else 1.
 
         Returns
         -------
@@ -439,6 +446,8 @@ class Twin:
         from .scenarios import Subject, apply_scenarios, engine_inputs
 
         check_param("duration", duration, types=(int, float), minimum=0.05, maximum=600.0)
+        if threads is not None:
+            check_param("threads", threads, types=(int,), minimum=1, maximum=64)
         items = _scenario_list(scenarios)
         subjects = [Subject(self.body)] + [apply_scenarios(Subject(self.body), s) for s in items]
         labels = ["baseline"] + [_label(s) for s in items]
@@ -461,7 +470,12 @@ class Twin:
             start = initial_walking_state(params, initials)
             if any(g is not None for g in gait):
                 start = body_start_state(params, gait, fallback=start)
-            r = rollout(params, c, c.init(n, vectors), start, duration, record_every=record_every, compile=compile)
+            if threads is None:
+                from .control.sim import WHATIF_THREADS
+
+                threads = min(WHATIF_THREADS, os.cpu_count() or 1, n) if compile else 1
+            r = rollout(params, c, c.init(n, vectors), start, duration, record_every=record_every, compile=compile,
+                        threads=threads)
         ds = add_joint_moments(rollout_dataset(r, labels=labels), params)
         ds.attrs.update({"adapt": int(bool(adapt)), "scenarios": json.dumps(labels)})
         return ds
@@ -540,10 +554,16 @@ def load_twin(path: str | os.PathLike) -> Twin:
     if tree.attrs.get("format") != FORMAT:
         raise ReadError(p, f"not a twin file (format {tree.attrs.get('format')!r}, expected {FORMAT!r})")
     ctrl = tree["/controller"].to_dataset()
+    from .control.store import in_parameter_order
+
+    try:  # a twin saved before parameters were added to the controller gets their no-effect defaults
+        vector = in_parameter_order(ctrl.controller_parameter.values, ctrl.vector.values)
+    except ValueError as err:
+        raise ReadError(p, f"the twin's controller {err}; re-create the twin") from None
     parts = {}
     for name in ("kinematics", "dynamics", "reference", "baseline"):
         parts[name] = tree[f"/{name}"].to_dataset() if name in tree.children else None
-    return Twin(BodyParams.from_dataset(tree["/body"].to_dataset()), ctrl.vector.values.copy(),
+    return Twin(BodyParams.from_dataset(tree["/body"].to_dataset()), vector,
                 ctrl.initial.values.copy(), quality=json.loads(tree.attrs.get("quality", "{}")),
                 provenance=json.loads(tree.attrs.get("provenance", "{}")),
                 rigid_tendon=bool(ctrl.attrs.get("rigid_tendon", 1)),
@@ -623,6 +643,56 @@ def _heel_forward(body: Any, q: np.ndarray, coords: Sequence[str]) -> dict[str, 
 
 #: Mean pelvis speed [m/s] above which a recording is overground (the pelvis's travel gives the speed).
 _OVERGROUND_MPS = 0.3
+
+
+def rigid_trunk_kinematics(kin: xr.Dataset) -> xr.Dataset:
+    """Joint angles of a model with a lumbar joint, expressed for the twin's rigid pelvis-trunk body.
+
+    The twin's walking body has no lumbar joint: pelvis and trunk are one rigid
+    body (HAT). Given angles of a model with ``lumbar_extension`` (e.g.
+    OpenSim's Gait10dof18musc IK), the HAT's tilt is taken as the
+    mass-weighted mean of the pelvis's and the trunk's orientation
+    (``pelvis_tilt + w lumbar_extension``, ``w`` = the trunk's share of the
+    pelvis + trunk mass of the generic model, 0.74) and each hip angle is
+    changed so that the thigh keeps its orientation in space
+    (``hip_flexion - w lumbar_extension``); ``lumbar_extension`` is dropped.
+    Without that the person's hip angles are angles from a pelvis the
+    twin's body does not have: on subject01 OpenSim's IK (pelvis tilt +7.7
+    deg, lumbar extension -20.8 deg on average) reads 20 deg less hip flexion
+    than the twin's own marker IK on the rigid-trunk body.
+
+    Returns ``kin`` itself when it has no ``lumbar_extension`` coordinate.
+
+    >>> import numpy as np, xarray as xr
+    >>> q = np.radians([[10.0, 20.0, 5.0, -20.0]])
+    >>> kin = xr.Dataset({"q": (("time", "coordinate"), q, {"units": "rad"})}, coords={"time": [0.0],
+    ...     "coordinate": ["pelvis_tilt", "hip_flexion_r", "hip_flexion_l", "lumbar_extension"]})
+    >>> out = rigid_trunk_kinematics(kin)
+    >>> # tilt + hip (the thigh's orientation) is kept
+    >>> bool(np.allclose(out.q.sel(coordinate="pelvis_tilt") + out.q.sel(coordinate="hip_flexion_r"), np.radians(30)))
+    True
+    >>> "lumbar_extension" in out.coordinate.values
+    False
+    """
+    from .model import BodyParams
+
+    coords = [str(c) for c in kin.coordinate.values]
+    if "lumbar_extension" not in coords or "q" not in kin:
+        return kin
+    seg = {s.name: float(s.mass) for s in BodyParams.default(lumbar=True, marker_sets=()).segments}
+    w = seg["torso"] / (seg["torso"] + seg["pelvis"])
+    q = kin.q
+    lumbar = q.sel(coordinate="lumbar_extension")
+    out = q.drop_sel(coordinate="lumbar_extension").copy()
+    for c, sign in (("pelvis_tilt", 1.0), ("hip_flexion_r", -1.0), ("hip_flexion_l", -1.0)):
+        if c in coords:
+            out.loc[{"coordinate": c}] = q.sel(coordinate=c) + sign * w * lumbar
+    res = kin.drop_vars([v for v in kin.data_vars if "coordinate" in kin[v].dims]).drop_dims("coordinate")
+    res = res.assign_coords(coordinate=out.coordinate.values)
+    res["q"] = out
+    res.attrs = dict(kin.attrs, lumbar_merged=f"pelvis_tilt + {w:.3f} lumbar_extension; hip_flexion - "
+                     f"{w:.3f} lumbar_extension (rigid pelvis-trunk body)")
+    return res
 
 
 def reference_cycle(kin: xr.Dataset, *, body: Any = None, n: int = 101) -> xr.Dataset:

@@ -25,12 +25,15 @@ TA     tib_ant        both: S0 + G_TA [L_TA - l_off_TA]+ ; st: - G_SOL_TA F_SOL
 GAS    gastroc        st: S0 + G_GAS F_GAS (+ k_po ds); sw: S0
 VAS    vasti          st: S0_VAS + G_VAS F_VAS - k_phi [knee overextension]
                       - k_bw F_contra (double support, trailing leg); sw: S0
+                      (+ G_VAS_SW [knee - knee_land]+ while the thigh swings back)
 HAM    hamstrings     st: S0_BAL + [PD trunk]+ F_leg; sw: S0 + G_HAM F_HAM
 GLU    glut_max       st: S0_BAL + [PD trunk]+ F_leg - ds; sw: S0 + G_GLU F_GLU
 HFL    iliopsoas      st: S0_BAL + [-PD trunk]+ F_leg + ds; sw: S0 + k_lean
                       (theta - theta_ref) + G_HFL [L_HFL - l_off_HFL]+
                       - G_HAMHFL [L_HAM - l_off_HAM]+
 (BFSH) bifemsh        st: S0; sw: S0 + G_BFSH [L_BFSH - l_off_BFSH]+ + K_V V_BFSH
+                      (+ G_BFSH_SW [knee_sw_tgt - knee]+ in trailing double
+                      support and while the knee flexes in swing)
 (RF)   rect_fem       st: S0 + G_RF F_RF; sw: S0 + G_RF_sw [L_RF - l_off_RF]+
 =====  =============  =====================================================
 
@@ -152,10 +155,17 @@ PARAMETERS: tuple[tuple[str, float, float, float, str], ...] = (
     # swing-phase TA (new; zero: the stance law's gain and offset, GH2010 unchanged)
     ("dg_ta_sw", 0.0, -4.0, 4.0, "TA length-feedback gain in swing minus the stance gain g_ta (new)"),
     ("dloff_ta_sw", 0.0, -0.3, 0.5, "TA length offset in swing minus the stance offset loff_ta [lopt] (new)"),
+    # swing knee after Song & Geyer 2015's modules 7 and 10 (new; zero gains: no effect)
+    ("g_bfsh_sw", 0.0, 0.0, 4.0, "BFSH knee-flexion drive towards knee_sw_tgt while the leg trails in double "
+                                 "support and while the knee flexes in swing [1/rad] (new)"),
+    ("knee_sw_tgt", 1.05, 0.3, 1.5, "swing knee flexion the BFSH drive aims at [rad] (new)"),
+    ("g_vas_sw", 0.0, 0.0, 4.0, "VAS knee-extension drive in late swing (thigh swinging back) towards "
+                                "knee_land [1/rad] (new)"),
+    ("knee_land", 0.1, -0.05, 0.5, "knee flexion the late-swing VAS drive aims at [rad] (new)"),
 )
 #: parameters added after controllers were shipped: a file without them gets their defaults (no effect)
 ADDED_PARAMETERS = ("fp_kp", "fp_kd", "fp_alpha0", "fp_cv", "g_sol_l", "loff_sol", "k_po", "s0_ta_st", "k_po_ta",
-                    "dg_ta_sw", "dloff_ta_sw")
+                    "dg_ta_sw", "dloff_ta_sw", "g_bfsh_sw", "knee_sw_tgt", "g_vas_sw", "knee_land")
 _INDEX = {p[0]: i for i, p in enumerate(PARAMETERS)}
 
 
@@ -258,6 +268,18 @@ class ReflexController:
         bsz = params.fmax.shape[0]
         self.excitation_scale = self._per_muscle("excitation_scale", excitation_scale, 1.0, bsz, names, 0.0, 1.0)
         self.stretch_gain = self._per_muscle("stretch_gain", stretch_gain, 0.0, bsz, names, 0.0, 20.0)
+
+    def select(self, index) -> ReflexController:
+        """The controller of batch members ``index`` (a long tensor or int sequence); a copy."""
+        import copy
+
+        out = copy.copy(self)
+        bsz = self.excitation_scale.shape[0]
+        for name in ("fmax", "lopt", "vnorm", "body_weight", "excitation_scale", "stretch_gain"):
+            v = getattr(self, name)
+            if v.shape[0] == bsz and bsz > 1:
+                setattr(out, name, v[index])
+        return out
 
     def _per_muscle(self, what: str, value: Any, default: float, bsz: int, names: list, lo: float, hi: float):
         """A [B, M] tensor from None, a {muscle: value} dict, or an array [M] / [B, M]."""
@@ -485,6 +507,14 @@ class ReflexController:
         hfl = hfl + sw * relu(u)
         glu = glu + sw * relu(-u)
         bfsh = P("s0_bfsh") + sw * (P("g_bfsh") * relu(L_bfsh - P("loff_bfsh")) + P("kv_bfsh") * relu(V_bfsh))
+        # swing knee (Song & Geyer 2015, modules 7 and 10): BFSH flexes the knee towards knee_sw_tgt while
+        # the leg trails in double support and while the knee is still flexing in swing (the stateless
+        # stand-in for their "flex knee" sub-phase); VAS extends it towards knee_land once the thigh swings
+        # back (late swing: landing preparation)
+        flexing = (dknee > 0).to(p.dtype)
+        bfsh = bfsh + (ds + sw * flexing) * P("g_bfsh_sw") * relu(P("knee_sw_tgt") - knee)
+        retracting = ((dhipf - dtheta) < 0).to(p.dtype)
+        vas = vas + sw * retracting * P("g_vas_sw") * relu(knee - P("knee_land"))
         rf = P("s0_rf") + st * P("g_rf") * F_rf + sw * P("g_rf_sw") * relu(L_rf - P("loff_rf"))
 
         per = torch.stack([ham, bfsh, glu, hfl, rf, vas, gas, sol, ta], dim=-1)  # [B, 2, 9]

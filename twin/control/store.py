@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -86,30 +86,48 @@ def load_controller(path: str | os.PathLike) -> dict:
     ReadError
         Unreadable file, or parameter names that do not match the controller.
     """
-    from .reflex import ADDED_PARAMETERS, PARAMETERS, ReflexController
-
     try:
         with open(path) as f:
             doc = json.load(f)
     except (OSError, ValueError) as err:
         raise ReadError(path, f"cannot read controller JSON: {err}") from None
-    names = list(ReflexController.parameter_names())
     given = doc.get("names")
     vec = doc.get("vector")
     if not isinstance(given, list) or not isinstance(vec, list) or len(given) != len(vec):
         raise ReadError(path, "controller JSON needs 'names' and 'vector' lists of equal length")
-    defaults = {p[0]: p[1] for p in PARAMETERS}
-    added = [n for n in ADDED_PARAMETERS if n not in given]  # newer parameters: their no-effect defaults
-    given, vec = given + added, vec + [defaults[n] for n in added]
-    missing = [n for n in names if n not in given]
-    if missing:
-        raise ReadError(path, f"controller JSON lacks parameters {', '.join(missing)}; regenerate it with its 'command'")
-    lookup = dict(zip(given, vec))
-    doc["vector"] = np.array([float(lookup[n]) for n in names])
+    try:
+        doc["vector"] = in_parameter_order(given, vec)
+    except ValueError as err:
+        raise ReadError(path, f"controller JSON {err}; regenerate it with its 'command'") from None
     if doc.get("initial") is not None:
         doc["initial"] = np.asarray(doc["initial"], dtype=float)
     doc["rigid_tendon"] = rigid_tendon(doc)
     return doc
+
+
+def in_parameter_order(names: Sequence[str], vector: Sequence[float]) -> np.ndarray:
+    """A reflex parameter vector given as ``names`` / ``vector`` (e.g. of an older file), in today's order.
+
+    Parameters added to the controller since (``ADDED_PARAMETERS``) that the
+    names lack get their defaults, which leave the controller's behaviour
+    unchanged; any other missing name raises ``ValueError``.
+
+    >>> from twin.control.reflex import ReflexController
+    >>> old = [n for n in ReflexController.parameter_names() if n != "knee_land"]
+    >>> v = in_parameter_order(old, [0.5] * len(old))
+    >>> len(v) == len(ReflexController.parameter_names()), float(v[-1])
+    (True, 0.1)
+    """
+    from .reflex import ADDED_PARAMETERS, PARAMETERS, ReflexController
+
+    given, vec = [str(n) for n in names], [float(x) for x in vector]
+    defaults = {p[0]: p[1] for p in PARAMETERS}
+    added = [n for n in ADDED_PARAMETERS if n not in given]  # newer parameters: their no-effect defaults
+    lookup = dict(zip(given + added, vec + [defaults[n] for n in added]))
+    missing = [n for n in ReflexController.parameter_names() if n not in lookup]
+    if missing:
+        raise ValueError(f"lacks parameters {', '.join(missing)}")
+    return np.array([lookup[n] for n in ReflexController.parameter_names()])
 
 
 def rigid_tendon(doc: dict) -> bool:
