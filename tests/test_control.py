@@ -895,50 +895,6 @@ def test_rollout_callback_reports_between_blocks_and_can_stop_it(params2, monkey
         rollout(params2, c, c.init(2, c.default_vector()), s, 0.1, callback=stop, callback_every=0)
 
 
-def test_threaded_rollout_is_the_one_batch_rollout(three_bodies):
-    """rollout(threads=2) runs groups of members in parallel threads (the last group padded) and joins them in
-    order: the same per-member results as one batch, on three different bodies with their own controllers,
-    a perturbation and spasticity on one member; a stop raised by the callback ends every thread."""
-    from twin.control.reflex import vector_from_dict
-
-    p = three_bodies
-    v = ReflexController.default_vector()
-    vectors = np.stack([v, v, vector_from_dict({"g_vas": 1.3})])
-    names = list(p.muscle_names)
-    gain = np.zeros((3, len(names)))
-    gain[1, names.index("soleus_r")] = 2.0
-    c = ReflexController(p, dt=1e-3, stretch_gain=gain)
-    s = initial_walking_state(p)
-    dq = np.zeros((3, p.n_coordinates))
-    dq[2, list(p.coordinate_names).index("hip_flexion_l")] = 0.05
-    kw = dict(record_every=10, settle=0.1, perturb=(0.05, dq, np.array([0.0, 0.1, -0.1])))
-    one = rollout(p, c, c.init(3, vectors), s, 0.3, **kw)
-    two = rollout(p, c, c.init(3, vectors), s, 0.3, threads=2, **kw)
-    for k in ("q", "grf", "excitation", "muscle_force"):
-        assert two.record[k].shape == one.record[k].shape
-        np.testing.assert_allclose(two.record[k], one.record[k], rtol=1e-9, atol=1e-9)
-    for f in ("distance", "walked_s", "speed", "energy", "fell", "mass"):
-        np.testing.assert_allclose(getattr(two, f), getattr(one, f), rtol=1e-9)
-    np.testing.assert_allclose(two.state.q.numpy(), one.state.q.numpy(), rtol=1e-9, atol=1e-12)
-    assert not np.allclose(one.record["q"][0], one.record["q"][2])  # the members differ: the order is tested
-
-    class Stop(Exception):
-        pass
-
-    seen = []
-
-    def stop(i, n):
-        seen.append(i)
-        if i >= 100:
-            raise Stop
-
-    with pytest.raises(Stop):
-        rollout(p, c, c.init(3, vectors), s, 0.5, threads=2, callback=stop)
-    assert seen == [100]
-    with pytest.raises(ParameterError, match="threads"):
-        rollout(p, c, c.init(3, vectors), s, 0.1, threads=0)
-
-
 def test_impaired_training_bodies(tmp_path, capsys):
     from twin.control.__main__ import impaired_bodies, main
 

@@ -253,7 +253,9 @@ class Twin:
         recording : path, list of paths or xarray.Dataset
             A recording with markers (and optionally force plates) -- a
             C3D/TRC (+ GRF .mot), an OpenCap session's markers -- or a
-            kinematics Dataset / IK ``.mot`` (kinematics-only fit).
+            kinematics Dataset / IK ``.mot`` (kinematics-only fit; a model's
+            lumbar joint is merged into the twin's rigid trunk first, see
+            :func:`rigid_trunk_kinematics`).
         mass : float, keyword-only
             Body mass [kg], 20..250.
         height : float, keyword-only
@@ -394,7 +396,7 @@ class Twin:
     # ------------------------------------------------------------------ simulation
     def simulate(self, scenarios: Any = (), *, adapt: bool = False, duration: float = 10.0,
                  record_every: int = 10, generations: int = 15, popsize: int = 12, seed: int = 1,
-                 progress: bool = False, compile: bool = False, threads: int | None = None) -> xr.Dataset:
+                 progress: bool = False, compile: bool = False) -> xr.Dataset:
         """Simulate the baseline and each scenario in one engine batch.
 
         Parameters
@@ -422,12 +424,6 @@ class Twin:
             compilation the first time per batch size and thread count
             (4.6-5.5 min measured for this 5-member batch; inductor's cache
             keeps it for later processes, which load it in about 15 s).
-        threads : int, optional, keyword-only
-            Run the members in this many parallel threads
-            (:func:`twin.control.sim.rollout`'s ``threads``). Default (None):
-            with ``compile=True``, :data:`twin.control.sim.WHATIF_THREADS`
-            (2) when the machine has that many cores and there are at least
-            two members, else 1.
 
         Returns
         -------
@@ -446,8 +442,6 @@ class Twin:
         from .scenarios import Subject, apply_scenarios, engine_inputs
 
         check_param("duration", duration, types=(int, float), minimum=0.05, maximum=600.0)
-        if threads is not None:
-            check_param("threads", threads, types=(int,), minimum=1, maximum=64)
         items = _scenario_list(scenarios)
         subjects = [Subject(self.body)] + [apply_scenarios(Subject(self.body), s) for s in items]
         labels = ["baseline"] + [_label(s) for s in items]
@@ -470,12 +464,7 @@ class Twin:
             start = initial_walking_state(params, initials)
             if any(g is not None for g in gait):
                 start = body_start_state(params, gait, fallback=start)
-            if threads is None:
-                from .control.sim import WHATIF_THREADS
-
-                threads = min(WHATIF_THREADS, os.cpu_count() or 1, n) if compile else 1
-            r = rollout(params, c, c.init(n, vectors), start, duration, record_every=record_every, compile=compile,
-                        threads=threads)
+            r = rollout(params, c, c.init(n, vectors), start, duration, record_every=record_every, compile=compile)
         ds = add_joint_moments(rollout_dataset(r, labels=labels), params)
         ds.attrs.update({"adapt": int(bool(adapt)), "scenarios": json.dumps(labels)})
         return ds

@@ -269,18 +269,6 @@ class ReflexController:
         self.excitation_scale = self._per_muscle("excitation_scale", excitation_scale, 1.0, bsz, names, 0.0, 1.0)
         self.stretch_gain = self._per_muscle("stretch_gain", stretch_gain, 0.0, bsz, names, 0.0, 20.0)
 
-    def select(self, index) -> ReflexController:
-        """The controller of batch members ``index`` (a long tensor or int sequence); a copy."""
-        import copy
-
-        out = copy.copy(self)
-        bsz = self.excitation_scale.shape[0]
-        for name in ("fmax", "lopt", "vnorm", "body_weight", "excitation_scale", "stretch_gain"):
-            v = getattr(self, name)
-            if v.shape[0] == bsz and bsz > 1:
-                setattr(out, name, v[index])
-        return out
-
     def _per_muscle(self, what: str, value: Any, default: float, bsz: int, names: list, lo: float, hi: float):
         """A [B, M] tensor from None, a {muscle: value} dict, or an array [M] / [B, M]."""
         out = torch.full((bsz, len(names)), default, dtype=self.dtype, device=self.device)

@@ -322,8 +322,7 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
             fall_height: float | None = None, settle: float = 2.0, record_every: int = 0,
             integrator: str = "semi_implicit_euler", max_speed: float = 60.0,
             compile: bool = False, perturb: tuple | None = None,
-            callback: Callable[[int, int], Any] | None = None, callback_every: int = 100,
-            threads: int = 1, _check_guards_once: bool = True) -> Rollout:
+            callback: Callable[[int, int], Any] | None = None, callback_every: int = 100) -> Rollout:
     """Run controller + engine for ``duration`` s from ``state``; summaries per member.
 
     Parameters
@@ -366,15 +365,6 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
         propagates.
     callback_every : int, keyword-only
         [steps] How often ``callback`` is called (default 100 = 0.1 s).
-    threads : int, keyword-only
-        Split the batch into this many groups of members (equal sizes, the
-        last one padded with copies of its last member) and run them in
-        parallel threads, each on one intra-op thread; the results are
-        joined in the original order. Worth it with ``compile=True`` on a
-        CPU at small batch, where a step costs about the same for 1 or 5
-        members and the compiled code runs without Python's GIL (see
-        :data:`WHATIF_THREADS`). ``callback`` then reports the first
-        group's progress. Default 1 (one batch).
     """
     from ..engine.metabolics import BASAL_COEFFICIENT
     from ..engine.step import dynamics
@@ -383,13 +373,6 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
         raise ParameterError(f"duration={duration!r} must be positive")
     if callback is not None and not (isinstance(callback_every, int) and callback_every >= 1):
         raise ParameterError(f"callback_every={callback_every!r} must be a whole number of steps >= 1")
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ParameterError(f"threads={threads!r} must be a whole number >= 1")
-    if threads > 1 and params.batch_size > 1:
-        return _threaded_rollout(params, controller, cstate, state, duration, threads=threads, dt=dt,
-                                 fall_height=fall_height, settle=settle, record_every=record_every,
-                                 integrator=integrator, max_speed=max_speed, compile=compile, perturb=perturb,
-                                 callback=callback, callback_every=callback_every)
     bsz, dev, dtype = params.batch_size, params.device, params.dtype
     if fall_height is None:
         fall_height = fall_heights(params)
@@ -458,7 +441,7 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
             bufs, e, state, out, a, de, dl, dtr, dim = fn(params, controller, p, bufs, state, out, float(dt),
                                                           integrator, fall_height, float(max_speed), lim_idx,
                                                           lo, hi, basal, it, weight)
-            if k > 1 and not guards_checked and _check_guards_once:
+            if k > 1 and not guards_checked:
                 # the first block ran with all of dynamo's guards and so picked (or compiled) the graph for
                 # these inputs; later calls of this loop pass the same objects and tensors of the same
                 # shapes, so only the guards that tell cached graphs apart need to run (about 0.1 ms a call)
@@ -497,87 +480,6 @@ def rollout(params, controller, cstate, state, duration: float, *, dt: float = D
     return Rollout(np_(dist), np_(walked), (state.fell | state.failed).cpu().numpy(), np_(speed), np_(energy),
                    np_(cot), np_(limit), np_(trunk / alive_steps.clamp(min=1)), np_(params.total_mass), record, float(duration),
                    np_(impact / alive_steps.clamp(min=1)), state)
-
-
-#: Threads for a compiled what-if on a CPU (:meth:`twin.Twin.simulate`): one per core, at most 2 -- the
-#: measured gain on this 2-core machine is in benchmarks/README.md.
-WHATIF_THREADS = 2
-
-
-def _threaded_rollout(params, controller, cstate, state, duration: float, *, threads: int, fall_height,
-                      perturb, callback, **kw) -> Rollout:
-    """:func:`rollout` of ``threads`` equal groups of members in parallel threads, joined in order."""
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..engine.step import State
-
-    bsz = params.batch_size
-    size = -(-bsz // threads)
-    groups = [list(range(a, min(a + size, bsz))) for a in range(0, bsz, size)]
-    groups = [g + [g[-1]] * (size - len(g)) for g in groups]  # equal sizes: one compiled graph for all
-    stop = threading.Event()
-
-    class _Stopped(Exception):
-        pass
-
-    def run(j: int, rows: list):
-        idx = torch.tensor(rows, device=params.device)
-        fh = fall_height[idx] if isinstance(fall_height, torch.Tensor) and fall_height.dim() else fall_height
-        pt = None
-        if perturb is not None:
-            t_p, dq, dv = perturb
-            dq = np.broadcast_to(np.asarray(dq, dtype=float), (bsz, len(params.coordinate_names)))[rows]
-            dv = np.broadcast_to(np.asarray(dv, dtype=float), (bsz,))[rows]
-            pt = (t_p, dq, dv)
-
-        def report(i: int, n: int):
-            if stop.is_set():
-                raise _Stopped
-            if j == 0 and callback is not None:
-                callback(i, n)
-
-        cs = cstate.replace(params=cstate.params[idx], buffers=tuple(b[idx] for b in cstate.buffers),
-                            stance=cstate.stance[idx])
-        st = State(**{f: getattr(state, f)[idx] for f in ("q", "qdot", "activation", "tendon_force", "fell",
-                                                             "failed")})
-        n_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return rollout(params.select(idx), controller.select(idx), cs, st, duration, fall_height=fh,
-                           perturb=pt, callback=report, _check_guards_once=False, **kw)
-        except BaseException:
-            stop.set()
-            raise
-        finally:
-            torch.set_num_threads(n_threads)
-
-    with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-        futures = [pool.submit(run, j, g) for j, g in enumerate(groups)]
-        errors = [f.exception() for f in futures]
-    first = next((e for e in errors if e is not None and not isinstance(e, _Stopped)), None)
-    if first is not None:
-        raise first
-    return _join_rollouts([f.result() for f in futures], [len(set(g)) if j == len(groups) - 1 else len(g)
-                                                          for j, g in enumerate(groups)])
-
-
-def _join_rollouts(parts: list, keep: list) -> Rollout:
-    """Rollouts of groups of members as one, each group's first ``keep[j]`` members in order."""
-    from ..engine.step import State
-
-    cat = lambda xs: np.concatenate([x[:k] for x, k in zip(xs, keep)])  # noqa: E731
-    arrays = {f: cat([getattr(r, f) for r in parts]) for f in ("distance", "walked_s", "fell", "speed", "energy",
-                                                                "cot", "limit", "trunk", "mass", "impact")}
-    record = None
-    if parts[0].record is not None:
-        record = dict(parts[0].record)
-        for k, v in parts[0].record.items():
-            if isinstance(v, np.ndarray) and k != "time":
-                record[k] = cat([r.record[k] for r in parts])
-    st = State(**{f: torch.cat([getattr(r.state, f)[:k] for r, k in zip(parts, keep)])
-                  for f in ("q", "qdot", "activation", "tendon_force", "fell", "failed")})
-    return Rollout(record=record, duration=parts[0].duration, state=st, **arrays)
 
 
 def start_state(params, doc: dict):
