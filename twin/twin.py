@@ -650,7 +650,9 @@ def rigid_trunk_kinematics(kin: xr.Dataset) -> xr.Dataset:
     deg, lumbar extension -20.8 deg on average) reads 20 deg less hip flexion
     than the twin's own marker IK on the rigid-trunk body.
 
-    Returns ``kin`` itself when it has no ``lumbar_extension`` coordinate.
+    The same linear map is applied to ``qdot`` and ``qddot`` when present;
+    other variables along ``coordinate`` are dropped. Returns ``kin`` itself
+    when it has no ``lumbar_extension`` coordinate.
 
     >>> import numpy as np, xarray as xr
     >>> q = np.radians([[10.0, 20.0, 5.0, -20.0]])
@@ -670,15 +672,21 @@ def rigid_trunk_kinematics(kin: xr.Dataset) -> xr.Dataset:
         return kin
     seg = {s.name: float(s.mass) for s in BodyParams.default(lumbar=True, marker_sets=()).segments}
     w = seg["torso"] / (seg["torso"] + seg["pelvis"])
-    q = kin.q
-    lumbar = q.sel(coordinate="lumbar_extension")
-    out = q.drop_sel(coordinate="lumbar_extension").copy()
-    for c, sign in (("pelvis_tilt", 1.0), ("hip_flexion_r", -1.0), ("hip_flexion_l", -1.0)):
-        if c in coords:
-            out.loc[{"coordinate": c}] = q.sel(coordinate=c) + sign * w * lumbar
-    res = kin.drop_vars([v for v in kin.data_vars if "coordinate" in kin[v].dims]).drop_dims("coordinate")
-    res = res.assign_coords(coordinate=out.coordinate.values)
-    res["q"] = out
+
+    def merged(x: xr.DataArray) -> xr.DataArray:
+        lumbar = x.sel(coordinate="lumbar_extension")
+        out = x.drop_sel(coordinate="lumbar_extension").copy()
+        for c, sign in (("pelvis_tilt", 1.0), ("hip_flexion_r", -1.0), ("hip_flexion_l", -1.0)):
+            if c in coords:
+                out.loc[{"coordinate": c}] = x.sel(coordinate=c) + sign * w * lumbar
+        return out
+
+    res = kin.drop_sel(coordinate="lumbar_extension")
+    for v in [v for v in kin.data_vars if "coordinate" in kin[v].dims]:
+        if v in ("q", "qdot", "qddot"):
+            res[v] = merged(kin[v])
+        else:
+            res = res.drop_vars(v)
     res.attrs = dict(kin.attrs, lumbar_merged=f"pelvis_tilt + {w:.3f} lumbar_extension; hip_flexion - "
                      f"{w:.3f} lumbar_extension (rigid pelvis-trunk body)")
     return res
