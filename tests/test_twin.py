@@ -123,6 +123,33 @@ def test_save_load_bit_identical(default_twin, tmp_path, suffix):
     assert back.to_datatree().identical(t.to_datatree())
 
 
+def test_twin_saved_before_controller_parameters_were_added_loads(default_twin, tmp_path):
+    """A twin file whose controller lacks parameters added since (ADDED_PARAMETERS) loads with their no-effect
+    defaults, by name; a file lacking any other parameter is refused with a ReadError."""
+    from twin.control.reflex import ADDED_PARAMETERS, PARAMETERS
+
+    tree = default_twin.to_datatree()
+    ctrl = tree["/controller"].to_dataset()
+    old = ctrl.drop_sel(controller_parameter=["g_bfsh_sw", "knee_land"])
+    tree["/controller"] = xr.DataTree(old)
+    path = tmp_path / "old.nc"
+    tree.to_netcdf(path, engine="h5netcdf")
+    back = load_twin(path)
+    names = list(back.controller_names)
+    assert len(back.controller) == len(names) == len(PARAMETERS)
+    defaults = {p[0]: p[1] for p in PARAMETERS}
+    for n in ("g_bfsh_sw", "knee_land"):
+        assert n in ADDED_PARAMETERS and back.controller[names.index(n)] == defaults[n]
+    keep = [n for n in names if n not in ("g_bfsh_sw", "knee_land")]
+    np.testing.assert_array_equal(back.controller[[names.index(n) for n in keep]],
+                                  ctrl.vector.sel(controller_parameter=keep).values)
+    tree["/controller"] = xr.DataTree(ctrl.drop_sel(controller_parameter=["g_sol"]))
+    bad = tmp_path / "bad.nc"
+    tree.to_netcdf(bad, engine="h5netcdf")
+    with pytest.raises(ReadError, match="lacks parameters g_sol"):
+        load_twin(bad)
+
+
 def test_interrupted_save_keeps_the_old_file(default_twin, tmp_path, monkeypatch):
     path = default_twin.save(tmp_path / "me.nc")
     before = path.read_bytes()
