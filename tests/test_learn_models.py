@@ -98,9 +98,13 @@ def test_leg_length_target_scaling(trained, tmp_path):
     print(err)
     assert err["scaled"] < 0.06 < err["plain"]  # leg 0.75-0.95 m: about 0.07 m of stride the plain model cannot see
     assert trained.norm["target_scaling"] == "none"  # the default for IMU windows (in g and rad/s)
-    kp = windows_dataset(np.zeros((4, 12, 32)), WindowSpec("keypoints", duration=0.64), leg_length=0.9,
-                         y=np.ones((4, 3)))
-    assert train(kp, epochs=1, width=8, depth=1).norm["target_scaling"] == "leg_length"  # keypoints: in leg lengths
+    in_image = WindowSpec("keypoints", duration=0.64, keypoints=("LHip", "RHip", "LKnee", "RKnee"), scale="image")
+    kp = windows_dataset(np.zeros((4, 8, 32)), in_image, leg_length=0.9, y=np.ones((4, 3)))
+    assert train(kp, epochs=1, width=8, depth=1).norm["target_scaling"] == "leg_length"  # not in leg lengths
+    with pytest.raises(ParameterError, match="ankle_separation"):
+        train(kp, target_scaling="ankle_separation", epochs=1)
+    with pytest.raises(ParameterError, match="ankle_separation"):
+        train(w, target_scaling="ankle_separation", epochs=1)  # IMU windows have no ankles
     path = scaled.save(tmp_path / "est")
     assert json.loads((path / "config.json").read_text())["normalisation"]["target_scaling"] == "leg_length"
     assert np.array_equal(load_estimator(path).predict(test).y_pred.values, scaled.predict(test).y_pred.values)
@@ -111,6 +115,51 @@ def test_leg_length_target_scaling(trained, tmp_path):
     assert load_estimator(path).norm["target_scaling"] == "none"
     with pytest.raises(ParameterError, match="target_scaling"):
         train(w, target_scaling="froude", epochs=1)
+
+
+def _striding_keypoints(n, seed, amp_range):
+    """Keypoint windows of legs swinging in anti-phase at frequency f with ankle amplitude ``amp`` [leg lengths]:
+    stride / leg = 1.08 x the ankles' separation range (4 amp), plus a knee channel that follows the swing but
+    saturates (so it tells the stride only inside the training range)."""
+    spec = WindowSpec("keypoints", duration=1.6)
+    rng = np.random.default_rng(seed)
+    f = rng.uniform(0.8, 1.1, n)
+    amp = rng.uniform(*amp_range, n)
+    leg = rng.uniform(0.75, 0.95, n)
+    t = np.arange(spec.n_samples) / spec.rate
+    s = np.sin(2 * np.pi * f[:, None] * t + rng.uniform(0, 2 * np.pi, (n, 1)))
+    x = np.zeros((n, len(spec.channel_names), spec.n_samples))
+    ch = spec.channel_names.index
+    for side, sign in (("R", 1.0), ("L", -1.0)):
+        x[:, ch(f"{side}Ankle_x")] = sign * amp[:, None] * s
+        x[:, ch(f"{side}Ankle_y")] = -0.95
+        x[:, ch(f"{side}Knee_x")] = sign * np.tanh(amp[:, None] / 0.5) * 0.25 * s
+        x[:, ch(f"{side}Knee_y")] = -0.5
+    x += 0.01 * rng.standard_normal(x.shape)
+    stride = 1.08 * 4 * amp * leg
+    y = np.stack([stride * f, 120 * f, stride], 1)
+    return windows_dataset(x, spec, leg_length=leg, y=y, group=[f"k{i}" for i in range(n)])
+
+
+def test_ankle_separation_scaling_extrapolates():
+    from twin.learn import ANKLE_SEPARATION_FLOOR, ankle_separation
+
+    w = _striding_keypoints(256, 0, (0.25, 0.35))
+    test = _striding_keypoints(64, 1, (0.40, 0.45))  # longer strides than any in training
+    sep = ankle_separation(test)
+    assert 1.55 < sep.min() and sep.max() < 1.9 and ANKLE_SEPARATION_FLOOR < sep.min()  # 4 x 0.40-0.45
+    opts = dict(epochs=15, seed=0, width=16, depth=2, batch_size=32)
+    ankles = train(w, **opts)
+    assert ankles.norm["target_scaling"] == "ankle_separation"  # the default for keypoints with ankles
+    legs = train(w, target_scaling="leg_length", **opts)
+    err = {k: float((np.abs(e.predict(test).y_pred - test.y) / test.y).sel(target="stride_length").mean())
+           for k, e in (("ankles", ankles), ("legs", legs))}
+    print(err)
+    # the ankle-scaled model learnt a ratio (1.08) that holds beyond its training range; the leg-scaled one
+    # learnt stride / leg over 1.1-1.5 leg lengths and cannot tell the test's 1.7-1.9
+    assert err["ankles"] < 0.05 < err["legs"]
+    with pytest.raises(DataError, match="RAnkle_x"):
+        ankle_separation(_sinusoids(2, 0))
 
 
 def test_ensemble_is_the_mean_of_its_members(trained, tmp_path):

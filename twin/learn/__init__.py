@@ -71,7 +71,8 @@ from .evaluate import (
     score,
     ssl_experiment,
 )
-from .models import Encoder, EnsembleCNN, Estimator, TemporalCNN, ensemble, load_estimator, train
+from .models import (ANKLE_SEPARATION_FLOOR, Encoder, EnsembleCNN, Estimator, TemporalCNN, ankle_separation,
+                     ensemble, load_estimator, train)
 from .pretrain import Pretrained, finetune, load_pretrained, pretrain
 from .surrogate import (
     PARAMETERS,
@@ -92,7 +93,8 @@ __all__ = [
     "WindowSpec", "make_windows", "windows_dataset", "concat_windows", "spec_of", "leg_length_from_markers",
     "leg_length_from_height",
     "Gaits", "kinematic_gaits", "simulated_gaits", "gaits_from_population", "sensor_windows",
-    "Encoder", "TemporalCNN", "EnsembleCNN", "Estimator", "train", "ensemble", "load_estimator",
+    "Encoder", "TemporalCNN", "EnsembleCNN", "Estimator", "train", "ensemble", "load_estimator", "ankle_separation",
+    "ANKLE_SEPARATION_FLOOR",
     "Pretrained", "pretrain", "finetune", "load_pretrained",
     "REAL_TRIALS", "RealTrial", "load_real_trials", "joint_markers", "real_keypoints", "real_imu", "real_windows",
     "heuristic_predict", "alexander_stride", "score", "leave_one_trial_out", "ssl_experiment",
