@@ -631,11 +631,12 @@ def train(
         (else ``"leg_length"``), ``"none"`` for IMU windows (in g and rad/s).
         Why the ankles: networks that learnt stride / leg length from
         synthetic keypoints predicted every healthy real trial's stride
-        8-15 % short although the ankles' excursion alone, calibrated on
-        the same synthetic windows, was within about 4 % (speed / cadence /
-        stride MAE on the 12 real trials of ``twin bench learn``, ensembles
-        of 4: 0.113 / 1.56 / 0.104 with ``"leg_length"``, 0.072 / 1.75 /
-        0.061 with ``"ankle_separation"``, measured 2026-11-29).
+        3-14 % short (8 % on average), while a straight line on the ankles'
+        excursion alone, fitted to the same synthetic windows, had a stride
+        MAE of 0.070 m on the real trials. Speed / cadence / stride MAE on
+        the 12 real trials of ``twin bench learn`` (ensembles of 4,
+        measured 2026-11-29): 0.113 / 1.56 / 0.104 with ``"leg_length"``,
+        0.072 / 1.75 / 0.061 with ``"ankle_separation"``.
     pretrained : twin.learn.pretrain.Pretrained, optional
         Start the encoder (and take the input normalisation and architecture)
         from masked-reconstruction pretraining (:func:`twin.learn.finetune`).
