@@ -84,7 +84,7 @@ m/s / cadence steps/min / stride m MAE on the 12 real trials): keypoints
 better (speed 0.099-0.143 -> 0.108-0.117); IMU got worse, 0.147 / 5.46 /
 0.145 -> 0.169 / 4.91 / 0.172 (see benchmarks/README.md). (Those keypoint
 networks learnt stride in leg lengths; they still predicted healthy
-strides 8-15 % short. Learnt relative to the ankles' visible excursion,
+strides 3-14 % short. Learnt relative to the ankles' visible excursion,
 the default of :func:`twin.learn.train` since, the same windows give
 0.072 / 1.75 / 0.061.)
 
