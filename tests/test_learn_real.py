@@ -99,6 +99,44 @@ def test_kinematic_gaits_plant_the_stance_foot_and_vault_over_it(gaits):
         kinematic_gaits(1, pendulum=(0.2, 0.1))
 
 
+def _lead_travel_at_separation_peaks(g):
+    """Median over subjects and peaks of RANK - LANK: how far [fraction of the stride] the leading ankle
+    still travels forward after the peak before it rests (speed < 10 % of the walking speed)."""
+    from twin.learn.synthetic import _pig_points
+
+    out = []
+    for i in range(len(g)):
+        kin = g.kinematics(i)
+        t = kin.time.values
+        m = _pig_points(g.bodies[i], t, kin.q.values, [str(c) for c in kin.coordinate.values], ["RANK", "LANK"])
+        v, stride = g.labels[i, 0], g.labels[i, 2]
+        for lead, sign in ((0, 1.0), (1, -1.0)):
+            sep = sign * (m[:, 0, 0] - m[:, 1, 0])
+            vx = np.gradient(m[:, lead, 0], t)
+            for k in range(5, t.size - 5):
+                if sep[k] == sep[k - 5:k + 6].max():
+                    j = k
+                    while j < t.size - 1 and vx[j] > 0.1 * v:
+                        j += 1
+                    if j < t.size - 1:
+                        out.append((m[j, lead, 0] - m[k, lead, 0]) / stride)
+    return float(np.median(out))
+
+
+def test_kinematic_gaits_feet_lock_when_they_reach_the_ground():
+    """touchdown (default): the leading foot rolls over its heel after the ankles' separation peaks, as people's
+    do (0.2-2.9 % of the stride in the real trials); locked at its phase's initial contact (touchdown=None) it
+    could stop in the air and come down vertically."""
+    opts = dict(seed=5, duration=6.0, impairment_fraction=0.0, vstar_range=(0.4, 0.65))
+    late = _lead_travel_at_separation_peaks(kinematic_gaits(8, **opts))
+    early = _lead_travel_at_separation_peaks(kinematic_gaits(8, touchdown=None, **opts))
+    print("leading ankle travel after the separation peak [fraction of stride]: touchdown", round(late, 4),
+          "at initial contact", round(early, 4))
+    assert late > 1.5 * early
+    with pytest.raises(ParameterError, match="touchdown"):
+        kinematic_gaits(1, touchdown=-0.01)
+
+
 def test_foot_retraction_known_answers():
     from twin.learn.synthetic import foot_retraction
 
