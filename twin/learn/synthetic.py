@@ -62,9 +62,10 @@ amplitude uniform in 6-16 % of the mean: fastest just after initial contact,
 slowest at mid-stance, as the hip-joint centres of the real trials of
 :mod:`twin.learn.evaluate`, 0.81-0.98 of the mean at mid-stance and
 1.11-1.25 at the largest ankle separation). Then each leg's hip flexion is
-corrected over its stance phase so that its contact point stays where it
-landed under this pelvis motion, from when it reaches the ground (``touchdown``)
-(``plant``, :func:`_plant_feet`: the drift
+corrected over its stance phase, from when the foot reaches the ground
+(``touchdown``; the horizontal lock of ``contact="loading"`` passes to a
+foot then too), so that its contact point stays where it landed under this
+pelvis motion (``plant``, :func:`_plant_feet`: the drift
 divided by the hip's lever on the contact point, blended back to zero over
 the first 60 % of the next swing; ``info["hip_correction_deg"]`` holds its
 RMS per subject). Labels: speed = mean pelvis velocity after ``settle``,
