@@ -331,11 +331,12 @@ def _touchdown_masks(stance: tuple[np.ndarray, np.ndarray], clearance: np.ndarra
     return out[0], out[1]
 
 
-def _newest_on_ground(u: tuple[np.ndarray, np.ndarray], on: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """(time,) 0 or 1: the foot that touched the ground last (held until the other foot touches)."""
-    n = u[0].size
+def _newest_on_ground(first: int, on: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """(time,) 0 or 1: the foot that touched the ground last (held until the other foot touches; ``first``
+    before either does)."""
+    n = on[0].size
     out = np.empty(n, int)
-    cur = 0 if u[0][0] <= u[1][0] else 1
+    cur = int(first)
     for i in range(n):
         for f in (0, 1):
             if on[f][i] and (i == 0 or not on[f][i - 1]):
@@ -345,12 +346,16 @@ def _newest_on_ground(u: tuple[np.ndarray, np.ndarray], on: tuple[np.ndarray, np
 
 
 def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tuple[np.ndarray, np.ndarray],
-               cutoff: float = 6.0, newest: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               cutoff: float = 6.0, newest: np.ndarray | None = None, touchdown: float | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Pelvis tx, ty [m]: the lowest heel/toe point of the feet in stance does not slide and sits 2 cm up.
 
     ``stance`` holds one boolean array per foot (right, left): whether that
     foot is in its stance phase (from the gait phase); swing feet are never
     the contact point, so a swing toe brushing low cannot drag the body back.
+    ``newest`` (time,): the foot whose lower point holds the horizontal lock;
+    with ``touchdown`` [m] it passes to a foot only when that foot comes
+    within this height of the ground in its stance phase.
     """
     from ..synth.sensors import lowpass
 
@@ -361,6 +366,13 @@ def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tup
     k = np.argmin(y, axis=1)
     rows = np.arange(t.size)
     ty = 0.02 - xy[rows, k, 1]
+    if newest is not None and touchdown is not None:
+        # the phase's initial contact can come with the heel still centimetres up; a foot locked there would
+        # descend vertically instead of rolling over its heel
+        ground = np.min(np.where(np.stack([stance[0], stance[0], stance[1], stance[1]], 1), xy[..., 1], np.inf),
+                        axis=1)
+        clear = np.stack([xy[:, 0:2, 1].min(1), xy[:, 2:4, 1].min(1)], 1) - ground[:, None]
+        newest = _newest_on_ground(newest[0], _touchdown_masks(stance, clear, float(touchdown)))
     if newest is not None:  # horizontal: the lower point of the foot that struck last (it carries the load)
         own = np.zeros_like(allowed)
         own[:, 0:2] = (newest == 0)[:, None]
@@ -405,7 +417,7 @@ def _smooth_pelvis(t: np.ndarray, tx: np.ndarray, ty: np.ndarray, step_f: float)
 
 
 def _plant_feet(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tuple[np.ndarray, np.ndarray],
-                iterations: int = 3) -> tuple[np.ndarray, float]:
+                iterations: int = 3, touchdown: float | None = None) -> tuple[np.ndarray, float]:
     """Hip flexion corrected so that each stance foot stays put under the smoothed pelvis motion.
 
     Per foot and stance phase, the horizontal drift of its contact point
@@ -414,16 +426,21 @@ def _plant_feet(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tu
     (the drift divided by the numerical lever of the hip on the contact
     point); over the following swing the change returns smoothly to zero (a
     half-cosine over the first 60 % of the swing). A few passes, since the
-    contact point and the lever change with the correction. Returns the
-    corrected copy and the RMS correction [rad].
+    contact point and the lever change with the correction. With
+    ``touchdown`` [m] a foot is held from when its lowest point comes within
+    this height of the ground (markers 2 cm up) in its stance phase. Returns
+    the corrected copy and the RMS correction [rad].
     """
     q = np.array(q, float)
     hips = [names.index("hip_flexion_r"), names.index("hip_flexion_l")]
     total = np.zeros((t.size, 2))
     eps = 0.01
     rows = np.arange(t.size)
-    for _ in range(int(iterations)):
+    for it in range(int(iterations)):
         xy = _pig_points(body, t, q, names, _FEET)[..., :2]
+        if it == 0 and touchdown is not None:
+            clear = np.stack([xy[:, 0:2, 1].min(1), xy[:, 2:4, 1].min(1)], 1) - 0.02
+            stance = _touchdown_masks(stance, clear, float(touchdown))
         qp = q.copy()
         qp[:, hips] += eps
         xyp = _pig_points(body, t, qp, names, _FEET)[..., :2]
@@ -501,16 +518,7 @@ def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_rang
     u = [np.mod(ph, 2 * np.pi) / (2 * np.pi) for ph in (phi, phi + curves["offset"])]
     in_stance = tuple(ui < stance_frac for ui in u)
     newest = np.where(u[0] <= u[1], 0, 1) if contact == "loading" else None
-    if touchdown is not None and contact == "loading":
-        # a foot takes the horizontal lock when it reaches the ground, not at its phase's initial contact:
-        # the joint curves on this body can bring the heel to "initial contact" still centimetres up, and a
-        # foot locked there descends vertically instead of rolling over its heel
-        rel = _pig_points(body, t, q, names, _FEET)[..., 1]  # (T, 4) heights relative to the pelvis
-        allowed = np.stack([in_stance[0], in_stance[0], in_stance[1], in_stance[1]], 1)
-        ground = np.min(np.where(allowed, rel, np.inf), axis=1)
-        clear = np.stack([rel[:, 0:2].min(1), rel[:, 2:4].min(1)], 1) - ground[:, None]
-        newest = _newest_on_ground(u, _touchdown_masks(in_stance, clear, float(touchdown)))
-    tx, ty = _foot_lock(body, t, q, names, in_stance, newest=newest)
+    tx, ty = _foot_lock(body, t, q, names, in_stance, newest=newest, touchdown=touchdown)
     tx, ty = _smooth_pelvis(t, tx, ty, 2.0 * f0)
     if pendulum:  # the forward speed's inverted-pendulum fluctuation: fastest in double support, slowest mid-stance
         amp = float(rng.uniform(*pendulum))
@@ -521,12 +529,7 @@ def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_rang
     q[:, names.index("pelvis_ty")] = ty
     correction = 0.0
     if plant:
-        planted = in_stance
-        if touchdown is not None:  # hold each foot from where it reaches the ground (world heights: markers 2 cm up)
-            w = _pig_points(body, t, q, names, _FEET)[..., 1]
-            clear = np.stack([w[:, 0:2].min(1), w[:, 2:4].min(1)], 1) - 0.02
-            planted = _touchdown_masks(in_stance, clear, float(touchdown))
-        q, correction = _plant_feet(body, t, q, names, planted)
+        q, correction = _plant_feet(body, t, q, names, in_stance, touchdown=touchdown)
     keep = t >= settle
     speed = (tx[keep][-1] - tx[keep][0]) / (t[keep][-1] - t[keep][0])
     f_mean = (phi[keep][-1] - phi[keep][0]) / (2 * np.pi * (t[keep][-1] - t[keep][0]))
