@@ -593,6 +593,53 @@ def test_swing_knee_laws(params2):
     assert np.allclose(exc(g_vas_sw=2.0, knee_land=0.1, dhip=1.0), base)
 
 
+def test_feedforward_bursts_on_each_legs_clock(params2):
+    """Feedforward (Dzeladini et al. 2014): each leg's clock restarts at its foot strike and takes the last
+    foot-strike-to-foot-strike time as its period; VAS and BFSH get Gaussian bursts at set phases of it."""
+    from twin.control.reflex import FF_PERIOD0, vector_from_dict
+
+    dt = 1e-3
+    names = list(params2.muscle_names)
+    cols = [names.index(m) for m in ("vasti_r", "vasti_l", "bifemsh_r", "bifemsh_l")]
+    s = initial_walking_state(params2)
+    bw = float(params2.total_mass[0]) * 9.80665
+    loaded, unloaded = _Out(2, params2.n_muscles, grf_y=(0.5 * bw, 0.5 * bw)), _Out(2, params2.n_muscles)
+
+    def run(schedule, **kw):  # schedule: [(steps, out)]; returns excitations [steps, 4] and the last clock
+        v = vector_from_dict({"g_vas": 0.0, "s0_vas": 0.0, "k_bw": 0.0, "k_phi": 0.0, "s0_bfsh": 0.0, **kw})
+        c = ReflexController(params2, dt=dt)
+        cs = c.init(2, v)
+        rows = []
+        for steps, out in schedule:
+            for _ in range(steps):
+                cs, e = c.step(cs, s, out)
+                rows.append(e[0, cols].numpy())
+        return np.array(rows), cs.buffers[0][0, -1, -6:].numpy()
+
+    # both feet loaded from the start: no foot strike, the clocks run from 0 with the assumed period
+    e, clock = run([(200, loaded)])
+    assert clock == pytest.approx([0.2, 0.2, 1.0, 1.0, FF_PERIOD0, FF_PERIOD0], abs=1e-9)
+    assert np.allclose(e, 0.01)  # zero amplitudes: no bursts (0.01 is the excitations' floor)
+    # unloaded 0.8 s, then a foot strike on both legs at step 1001: the clocks restart (0 at the strike, 4 ms
+    # four steps later) and take the 1.001 s since their start (the priming sample, time 0) as the period
+    _, clock = run([(200, loaded), (800, unloaded), (5, loaded)])
+    assert clock == pytest.approx([0.004, 0.004, 1.0, 1.0, 1.001, 1.001], abs=1e-6)
+    # a 0.3 s "stride" is outside FF_PERIOD_RANGE: the period stays
+    _, clock = run([(200, loaded), (800, unloaded), (5, loaded), (295, unloaded), (1, loaded)])
+    assert clock[4:] == pytest.approx([1.001, 1.001], abs=1e-6) and clock[0] == 0.0
+    # a burst centred at 0.1 of the stride (width 0.05): peak amplitude at 0.1 x 1.1 s after the start
+    kw = dict(ff_vas=0.4, ff_vas_c=0.1, ff_vas_w=0.05, ff_bfsh=0.3, ff_bfsh_c=0.5, ff_bfsh_w=0.1)
+    e, _ = run([(700, loaded)], **kw)
+    t = (np.arange(700) + 1) * dt  # clock after each step
+    vas = 0.4 * np.exp(-0.5 * ((t / FF_PERIOD0 - 0.1) / 0.05) ** 2)
+    bfsh = 0.3 * np.exp(-0.5 * ((t / FF_PERIOD0 - 0.5) / 0.1) ** 2)
+    assert np.allclose(e[:, 0], np.maximum(vas, 0.01), atol=1e-6) and np.allclose(e[:, 1], e[:, 0])
+    assert np.allclose(e[:, 2], np.maximum(bfsh, 0.01), atol=1e-6)
+    # wrapped: a VAS burst centred at -0.05 acts at the end of a stride and just after the next foot strike
+    e, _ = run([(1045, loaded)], ff_vas=0.4, ff_vas_c=-0.05, ff_vas_w=0.05)
+    assert e[1044, 0] == pytest.approx(0.4, abs=1e-3) and e[0, 0] > 0.2
+
+
 def test_older_controller_files_get_the_added_parameters(tmp_path):
     from twin.control.reflex import ADDED_PARAMETERS
 
@@ -610,6 +657,7 @@ def test_older_controller_files_get_the_added_parameters(tmp_path):
     assert d["g_sol_l"] == 0.0 and d["k_po"] == 0.0 and d["s0_ta_st"] == 0.0 and d["k_po_ta"] == 0.0
     assert d["dg_ta_sw"] == 0.0 and d["dloff_ta_sw"] == 0.0
     assert d["g_bfsh_sw"] == 0.0 and d["g_vas_sw"] == 0.0
+    assert d["ff_vas"] == 0.0 and d["ff_bfsh"] == 0.0
     doc["names"] = doc["names"][1:]
     doc["vector"] = doc["vector"][1:]
     p.write_text(json.dumps(doc))

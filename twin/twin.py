@@ -268,7 +268,9 @@ class Twin:
             shipped controller closest to the person's speed, or, if that
             one falls on the person's body, another that walks it: see
             :func:`warm_start_controller`), rollout
-            duration [s], seed.
+            duration [s], seed. Every reflex parameter is free, the
+            feedforward bursts of :mod:`twin.control.reflex` too (from the
+            shipped controllers' zero amplitude).
         checkpoint : path, optional, keyword-only
             Checkpoint of the controller fit (resumable).
         progress : bool, keyword-only

@@ -26,6 +26,7 @@ GAS    gastroc        st: S0 + G_GAS F_GAS (+ k_po ds); sw: S0
 VAS    vasti          st: S0_VAS + G_VAS F_VAS - k_phi [knee overextension]
                       - k_bw F_contra (double support, trailing leg); sw: S0
                       (+ G_VAS_SW [knee - knee_land]+ while the thigh swings back)
+                      (+ feedforward burst, both phases)
 HAM    hamstrings     st: S0_BAL + [PD trunk]+ F_leg; sw: S0 + G_HAM F_HAM
 GLU    glut_max       st: S0_BAL + [PD trunk]+ F_leg - ds; sw: S0 + G_GLU F_GLU
 HFL    iliopsoas      st: S0_BAL + [-PD trunk]+ F_leg + ds; sw: S0 + k_lean
@@ -34,6 +35,7 @@ HFL    iliopsoas      st: S0_BAL + [-PD trunk]+ F_leg + ds; sw: S0 + k_lean
 (BFSH) bifemsh        st: S0; sw: S0 + G_BFSH [L_BFSH - l_off_BFSH]+ + K_V V_BFSH
                       (+ G_BFSH_SW [knee_sw_tgt - knee]+ in trailing double
                       support and while the knee flexes in swing)
+                      (+ feedforward burst, both phases)
 (RF)   rect_fem       st: S0 + G_RF F_RF; sw: S0 + G_RF_sw [L_RF - l_off_RF]+
 =====  =============  =====================================================
 
@@ -54,6 +56,18 @@ an inhibition ``k_po_TA`` of the TA in the same window; and a
 stance-only TA pre-stimulation ``S0_TA_ST`` (GH2010's ``S0_TA`` acts in both
 phases, so the co-contraction that steadies the stance ankle also holds the
 swing foot dorsiflexed). Their gains default to zero (GH2010 unchanged).
+
+Feedforward bursts (new): each leg keeps a clock, the time since its own
+foot strike (stance onset) over its period (its last foot-strike-to-foot-strike
+time, :data:`FF_PERIOD0` before the first), i.e. a pattern generator
+entrained by touchdown (Dzeladini, van den Kieboom & Ijspeert 2014, Front
+Hum Neurosci 8:371, put such a feedforward component into a reflex
+model). VAS and
+BFSH get a Gaussian burst ``ff_m exp(-d^2 / 2 ff_m_w^2)`` with ``d`` the
+wrapped distance of the clock's phase from ``ff_m_c`` -- for VAS the
+pre-activation before and after foot strike that people show and GH2010's
+stance-only VAS law lacks, for BFSH the knee flexion of pre- and initial
+swing. Zero amplitudes by default (no effect).
 
 ``F`` is tendon force / max isometric force, ``L`` fibre length / optimal
 fibre length, ``V`` fibre velocity / (optimal length x max contraction
@@ -162,11 +176,26 @@ PARAMETERS: tuple[tuple[str, float, float, float, str], ...] = (
     ("g_vas_sw", 0.0, 0.0, 4.0, "VAS knee-extension drive in late swing (thigh swinging back) towards "
                                 "knee_land [1/rad] (new)"),
     ("knee_land", 0.1, -0.05, 0.5, "knee flexion the late-swing VAS drive aims at [rad] (new)"),
+    # feedforward bursts timed from each leg's own foot strike (a pattern generator entrained by touchdown,
+    # after Dzeladini et al. 2014; new, zero amplitudes: no effect)
+    ("ff_vas", 0.0, 0.0, 1.0, "feedforward VAS burst amplitude (new)"),
+    ("ff_vas_c", 0.0, -0.3, 0.3, "feedforward VAS burst centre [fraction of the stride from foot strike] (new)"),
+    ("ff_vas_w", 0.08, 0.03, 0.3, "feedforward VAS burst width (SD) [fraction of the stride] (new)"),
+    ("ff_bfsh", 0.0, 0.0, 1.0, "feedforward BFSH burst amplitude (new)"),
+    ("ff_bfsh_c", 0.62, 0.3, 0.95, "feedforward BFSH burst centre [fraction of the stride from foot strike] (new)"),
+    ("ff_bfsh_w", 0.08, 0.03, 0.3, "feedforward BFSH burst width (SD) [fraction of the stride] (new)"),
 )
 #: parameters added after controllers were shipped: a file without them gets their defaults (no effect)
 ADDED_PARAMETERS = ("fp_kp", "fp_kd", "fp_alpha0", "fp_cv", "g_sol_l", "loff_sol", "k_po", "s0_ta_st", "k_po_ta",
-                    "dg_ta_sw", "dloff_ta_sw", "g_bfsh_sw", "knee_sw_tgt", "g_vas_sw", "knee_land")
+                    "dg_ta_sw", "dloff_ta_sw", "g_bfsh_sw", "knee_sw_tgt", "g_vas_sw", "knee_land",
+                    "ff_vas", "ff_vas_c", "ff_vas_w", "ff_bfsh", "ff_bfsh_c", "ff_bfsh_w")
+#: the stride period a leg's feedforward clock assumes until it has timed one stride [s]
+FF_PERIOD0 = 1.1
+#: strides (foot strike to foot strike) outside this range [s] do not update the clock's period
+FF_PERIOD_RANGE = (0.5, 2.5)
 _INDEX = {p[0]: i for i, p in enumerate(PARAMETERS)}
+#: first channel of the feedforward clock in the hip group's buffer (see ``ReflexController._channels``)
+_CLOCK = 2 * 4 + 2 + 2 + 6 + 3
 
 
 @dataclass(frozen=True)
@@ -319,7 +348,9 @@ class ReflexController:
         # hip: HAM, GLU, HFL; knee: VAS, RF (BFSH above); ankle: SOL, GAS, TA (x2 legs)
         # + (hip group) forward pelvis speed and hip flexion speed (x2) for swing-leg placement
         # + (ankle group) L_SOL (x2) for the soleus length reflex
-        return {"hip": 2 * 4 + 2 + 2 + 6 + 3, "knee": 2 * 7 + 4, "ankle": 2 * 3 + 6 + 2}
+        # + (hip group, not sensed: the feedforward clock, read undelayed from the newest sample) time since
+        #   foot strike, stance at the last step, period (x2)
+        return {"hip": _CLOCK + 6, "knee": 2 * 7 + 4, "ankle": 2 * 3 + 6 + 2}
 
     def init(self, batch: int, params_vector: Any) -> ControllerState:
         """A fresh controller state.
@@ -419,7 +450,10 @@ class ReflexController:
         """
         bufs = cstate.buffers
         if not cstate.primed:
-            now, _ = self._sense(engine_state, outputs)
+            now, load = self._sense(engine_state, outputs)
+            st = (load > cstate.params[:, _INDEX["contact_threshold"], None]).to(self.dtype)
+            clock = torch.cat([torch.zeros_like(st), st, torch.full_like(st, FF_PERIOD0)], 1)
+            now = (torch.cat([now[0], clock], 1),) + tuple(now[1:])
             bufs = tuple(x.unsqueeze(1).expand_as(b).clone() for b, x in zip(bufs, now))
         bufs, e, stance = self.step_tensors(cstate.params, bufs, engine_state, outputs)
         return ControllerState(cstate.params, bufs, cstate.head + 1, True, stance), e
@@ -436,13 +470,28 @@ class ReflexController:
             New buffers, excitations, stance per leg.
         """
         now, load = self._sense(engine_state, outputs)
+        stance = load > p[:, _INDEX["contact_threshold"], None]
+        clock = self._clock(buffers[0][:, -1, _CLOCK:], stance.to(p.dtype))
+        now = (torch.cat([now[0], clock], 1),) + tuple(now[1:])
         delayed = [b[:, 0] for b in buffers]
         bufs = tuple(torch.cat([b[:, 1:], x.unsqueeze(1)], 1) for b, x in zip(buffers, now))
-        e = self._laws(p, delayed, load)
-        stance = load > p[:, _INDEX["contact_threshold"], None]
+        e = self._laws(p, delayed, load, clock)
         return bufs, e, stance
 
-    def _laws(self, p: torch.Tensor, delayed, load: torch.Tensor) -> torch.Tensor:
+    def _clock(self, last: torch.Tensor, st: torch.Tensor) -> torch.Tensor:
+        """The feedforward clock after this step, ``[B, 6]``: per leg (right, left) the time since its foot
+        strike [s], its stance (1/0) and its period [s] (the last foot-strike-to-foot-strike time within
+        :data:`FF_PERIOD_RANGE`; :data:`FF_PERIOD0` before the first). ``last``: the clock of the last step."""
+        timer, was, period = last[:, 0:2], last[:, 2:4], last[:, 4:6]
+        strike = st * (1.0 - was)  # this leg's foot strike (stance onset)
+        lo, hi = FF_PERIOD_RANGE
+        stride = timer + self.dt
+        valid = strike * ((stride >= lo) & (stride <= hi)).to(st.dtype)
+        period = valid * stride + (1.0 - valid) * period
+        timer = torch.clamp((1.0 - strike) * stride, max=10.0)
+        return torch.cat([timer, st, period], 1)
+
+    def _laws(self, p: torch.Tensor, delayed, load: torch.Tensor, clock: torch.Tensor) -> torch.Tensor:
         hip, kne, ank = delayed
 
         def P(name):
@@ -504,6 +553,17 @@ class ReflexController:
         retracting = ((dhipf - dtheta) < 0).to(p.dtype)
         vas = vas + sw * retracting * P("g_vas_sw") * relu(knee - P("knee_land"))
         rf = P("s0_rf") + st * P("g_rf") * F_rf + sw * P("g_rf_sw") * relu(L_rf - P("loff_rf"))
+        # feedforward bursts on each leg's own clock (fraction of its stride since its foot strike, wrapped so
+        # that a burst centred near 0 spans the end of one stride and the start of the next)
+        phase = clock[:, 0:2] / clock[:, 4:6]
+
+        def burst(name):
+            d = phase - P(name + "_c")
+            d = d - torch.round(d)
+            return P(name) * torch.exp(-0.5 * (d / P(name + "_w")) ** 2)
+
+        vas = vas + burst("ff_vas")
+        bfsh = bfsh + burst("ff_bfsh")
 
         per = torch.stack([ham, bfsh, glu, hfl, rf, vas, gas, sol, ta], dim=-1)  # [B, 2, 9]
         # velocity-dependent stretch reflex (spasticity; zero gain for a healthy body), delayed as
