@@ -115,8 +115,10 @@ def in_parameter_order(names: Sequence[str], vector: Sequence[float]) -> np.ndar
     >>> from twin.control.reflex import ReflexController
     >>> old = [n for n in ReflexController.parameter_names() if n != "knee_land"]
     >>> v = in_parameter_order(old, [0.5] * len(old))
-    >>> len(v) == len(ReflexController.parameter_names()), float(v[-1])
-    (True, 0.1)
+    >>> len(v) == len(ReflexController.parameter_names()), float(v[old.index("knee_sw_tgt")])
+    (True, 0.5)
+    >>> float(v[ReflexController.parameter_names().index("knee_land")])  # the default
+    0.1
     """
     from .reflex import ADDED_PARAMETERS, PARAMETERS, ReflexController
 
