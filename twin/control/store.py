@@ -115,10 +115,9 @@ def in_parameter_order(names: Sequence[str], vector: Sequence[float]) -> np.ndar
     >>> from twin.control.reflex import ReflexController
     >>> old = [n for n in ReflexController.parameter_names() if n != "knee_land"]
     >>> v = in_parameter_order(old, [0.5] * len(old))
-    >>> len(v) == len(ReflexController.parameter_names()), float(v[old.index("knee_sw_tgt")])
-    (True, 0.5)
-    >>> float(v[ReflexController.parameter_names().index("knee_land")])  # the default
-    0.1
+    >>> names = ReflexController.parameter_names()
+    >>> len(v) == len(names), float(v[names.index("knee_sw_tgt")]), float(v[names.index("knee_land")])
+    (True, 0.5, 0.1)
     """
     from .reflex import ADDED_PARAMETERS, PARAMETERS, ReflexController
 
