@@ -194,6 +194,13 @@ FF_PERIOD0 = 1.1
 #: strides (foot strike to foot strike) outside this range [s] do not update the clock's period
 FF_PERIOD_RANGE = (0.5, 2.5)
 _INDEX = {p[0]: i for i, p in enumerate(PARAMETERS)}
+
+
+def _stance(p: torch.Tensor, load: torch.Tensor) -> torch.Tensor:
+    """[B, 2] bool: each leg in stance (vertical load ``load`` [BW] above ``contact_threshold``)."""
+    return load > p[:, _INDEX["contact_threshold"], None]
+
+
 #: first channel of the feedforward clock in the hip group's buffer (see ``ReflexController._channels``)
 _CLOCK = 2 * 4 + 2 + 2 + 6 + 3
 
@@ -451,7 +458,7 @@ class ReflexController:
         bufs = cstate.buffers
         if not cstate.primed:
             now, load = self._sense(engine_state, outputs)
-            st = (load > cstate.params[:, _INDEX["contact_threshold"], None]).to(self.dtype)
+            st = _stance(cstate.params, load).to(self.dtype)
             clock = torch.cat([torch.zeros_like(st), st, torch.full_like(st, FF_PERIOD0)], 1)
             now = (torch.cat([now[0], clock], 1),) + tuple(now[1:])
             bufs = tuple(x.unsqueeze(1).expand_as(b).clone() for b, x in zip(bufs, now))
@@ -470,7 +477,7 @@ class ReflexController:
             New buffers, excitations, stance per leg.
         """
         now, load = self._sense(engine_state, outputs)
-        stance = load > p[:, _INDEX["contact_threshold"], None]
+        stance = _stance(p, load)
         clock = self._clock(buffers[0][:, -1, _CLOCK:], stance.to(p.dtype))
         now = (torch.cat([now[0], clock], 1),) + tuple(now[1:])
         delayed = [b[:, 0] for b in buffers]
@@ -506,7 +513,7 @@ class ReflexController:
         knee, dknee = kne[:, 10:12], kne[:, 12:14]
         F_sol, F_gas, L_ta, L_sol = ank[:, 0:2], ank[:, 2:4], ank[:, 4:6], ank[:, 12:14]
 
-        st = (load > P("contact_threshold")).to(p.dtype)  # [B, 2]
+        st = clock[:, 2:4]  # [B, 2] stance (1/0), as the clock took it this step
         sw = 1.0 - st
         contra_load = load.flip(1)
         contra_st = st.flip(1)
