@@ -502,7 +502,8 @@ def _peak_rss() -> int:
 
 
 # ---------------------------------------------------------------------------- main
-def cuda_figures(spec, *, quick: bool, bodies: str = "both") -> dict:
+def cuda_figures(spec, *, quick: bool, bodies: str = "both", batches: tuple | None = None,
+                 extras: bool = True) -> dict:
     """Engine throughput and memory on the CUDA device (float32, rigid tendons unless named).
 
     Aggregate real-time factor = batch x simulated s / wall s, after warm-up and compilation;
@@ -512,11 +513,12 @@ def cuda_figures(spec, *, quick: bool, bodies: str = "both") -> dict:
     ``cuda_realtime_factor_shared_batch{b}``, ``cuda_bytes_per_element_shared_batch{b}``);
     ``bodies`` ("both", "per-member", "shared") restricts that. Also: eager at one batch (what
     compilation buys), CUDA graphs (``torch.compile`` mode ``"reduce-overhead"``) at the
-    smallest batch, and compliant tendons at the best batch, per-member (and compliant shared).
+    smallest batch, and compliant tendons at the best batch, per-member (and compliant shared);
+    ``extras=False`` leaves those out. ``batches`` overrides the default batch sizes.
     """
-    out: dict = {}
     sim_s = 0.2 if quick else 1.0
-    batches = (4096, 16384, 65536) if quick else (4096, 16384, 65536, 262144)
+    out: dict = {"cuda_simulated_s": sim_s}  # per batch member and CUDA run
+    batches = batches or ((4096, 16384, 65536) if quick else (4096, 16384, 65536, 262144))
     forms = FORMS[bodies]
 
     def run(b, *, compile=True, rigid=True, shared=False, label=""):
@@ -557,11 +559,11 @@ def cuda_figures(spec, *, quick: bool, bodies: str = "both") -> dict:
         if rates:
             out["cuda_realtime_factor_shared_best" if shared else "cuda_realtime_factor_best"] = max(rates.values())
             best[shared] = int(max(rates, key=rates.get).removeprefix(prefix))
-    extra = [("eager", {"compile": False, "label": ", eager"}, batches[1], forms[0]),
+    extra = [("eager", {"compile": False, "label": ", eager"}, batches[min(1, len(batches) - 1)], forms[0]),
              ("graphs", {"compile": "reduce-overhead", "label": ", CUDA graphs"}, batches[0], forms[0])]
     extra += [("compliant", {"rigid": False, "label": ", compliant tendons"}, best[shared], shared)
               for shared in forms if shared in best]
-    for kind, kw, b, shared in extra:
+    for kind, kw, b, shared in (extra if extras else []):
         key = f"cuda_{kind}_realtime_factor_{'shared_' if shared else ''}batch{b}"
         try:
             out[key] = run(b, shared=shared, **kw)[0]
@@ -576,6 +578,18 @@ def cuda_figures(spec, *, quick: bool, bodies: str = "both") -> dict:
     return out
 
 
+def _batch_sizes(text: str) -> tuple:
+    """``--batches``: comma-separated positive integers."""
+    try:
+        sizes = tuple(int(b) for b in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give batch sizes as positive integers separated by commas, "
+                                         "e.g. 262144,1048576")
+    return sizes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (under a minute plus compilation)")
@@ -584,6 +598,10 @@ def main() -> None:
     parser.add_argument("--bodies", choices=tuple(FORMS), default="both",
                         help="batched speed runs with the body's parameters copied per member, held once for the "
                              "batch (shared), or both (default)")
+    parser.add_argument("--batches", default=None, type=_batch_sizes,
+                        help="with --gpu: comma-separated batch sizes instead of the default (4096 to 262144)")
+    parser.add_argument("--no-extras", action="store_true",
+                        help="with --gpu: only the compiled runs by batch (no eager, CUDA-graph, compliant runs)")
     args = parser.parse_args()
     os.chdir(tempfile.mkdtemp(prefix="twin_bench_engine_"))  # OpenSim may write logs into the cwd
     quick = args.quick
@@ -602,9 +620,11 @@ def main() -> None:
     if args.gpu:
         if not cuda:
             sys.exit("twin bench engine --gpu: no CUDA device here (torch.cuda.is_available() is False)")
+        figures.pop("simulated_s")  # the CPU runs' duration; the CUDA runs report cuda_simulated_s
         figures["scenario"] = figures["scenario"].replace("rigid tendons in both simulators for the speed ratio",
                                                           "rigid tendons unless named")
-        figures.update(cuda_figures(harness_spec(body), quick=quick, bodies=args.bodies))
+        figures.update(cuda_figures(harness_spec(body), quick=quick, bodies=args.bodies, batches=args.batches,
+                                    extras=not args.no_extras))
         emit(figures)
         return
     forms = FORMS[args.bodies]
