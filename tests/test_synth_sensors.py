@@ -513,6 +513,42 @@ def test_imu_from_markers_agrees_with_imu_from_q_on_virtual_markers(body):
     assert np.allclose(a.imu_orientation.isel(time=inner), m.imu_orientation.isel(time=inner), atol=1e-6)
 
 
+def test_imu_from_markers_long_gaps_read_nan(body):
+    """A marker gap longer than max_gap gives NaN readings (widened by the filter's reach) on its sensors only.
+
+    The tibia frame's markers miss 0.5 s in the middle (a walker out of the capture volume) and 0.05 s
+    elsewhere (gap-filled, as labs do); the pelvis frame is complete.
+    """
+    t = np.arange(0, 2.0, 0.01)
+    m = markers_from_q(body, walking_q(body, t), marker_set="subject01")
+    frames = {"pelvis": SEGMENT_MARKERS["pelvis"][0], "tibia_r": SEGMENT_MARKERS["tibia_r"][0]}
+    x = m.markers.values.copy()
+    shank = [list(m.marker.values).index(n) for n in ("R.Shank.Upper", "R.Shank.Front")]
+    x[80:130, shank[0]] = np.nan   # 0.5 s
+    x[20:25, shank[1]] = np.nan    # 0.05 s
+    gappy = m.copy()
+    gappy["markers"] = m.markers.copy(data=x)
+    imu = imu_from_markers(gappy, segment_markers=frames, cutoff=6.0)
+    tib = imu.imu_gyro.sel(sensor="tibia_r", axis="z").values
+    reach = int(np.ceil(0.5 / 6.0 * 100)) + 2
+    assert np.isnan(tib[80 - reach:130 + reach]).all()
+    assert np.isfinite(tib[:80 - reach - 1]).all() and np.isfinite(tib[130 + reach + 1:]).all()
+    assert np.isfinite(imu.imu_acc.sel(sensor="pelvis")).all()
+    assert "longer than 0.1 s" in imu.attrs["history"]
+    bridged = imu_from_markers(gappy, segment_markers=frames, cutoff=6.0, max_gap=None)
+    assert np.isfinite(bridged.imu_gyro).all()
+    # the windows keep only what is data: none overlaps the long gap by more than max_missing
+    from twin.learn import WindowSpec, make_windows
+    spec = WindowSpec("imu", duration=0.64, hop=0.16, sensors=("tibia_r",), channels=("gyro_z",), max_missing=0.0)
+    w = make_windows(imu, spec, leg_length=0.9, labels={"cadence": 100.0})
+    nan_t = imu.time.values[np.isnan(tib)]
+    assert w.sizes["window"] > 0
+    for s in w.t0.values:
+        assert not ((nan_t >= s - 0.005) & (nan_t < s + 0.64 + 0.005)).any(), s
+    with pytest.raises(ParameterError, match="max_gap"):
+        imu_from_markers(gappy, segment_markers=frames, max_gap=-1.0)
+
+
 def test_imu_two_paths_on_subject01(subject01, body):
     """imu_from_q on the IK solution vs imu_from_markers on the recorded markers, pelvis sensor.
 

@@ -22,7 +22,10 @@ Real sensors are derived from the real markers, never from a model:
 * :func:`real_imu` -- IMUs on the pelvis and both shanks from the markers
   (:func:`twin.synth.imu_from_markers`, 6 Hz low-pass): shank frames with y
   from ankle to knee and z towards the walker's right, pelvis frames from
-  the ASIS and sacrum/PSIS markers (else the hips, level).
+  the ASIS and sacrum/PSIS markers (else the hips, level). Where a frame's
+  marker is missing for more than 0.1 s (several trials lose the ankle
+  markers for half their length outside the capture volume) the IMUs read
+  NaN, and windows keep only what is data (``WindowSpec.max_missing``).
 
 Scores (:func:`score`) are per trial: the windows' predictions are averaged
 over each trial, then the mean absolute error and Pearson correlation over

@@ -875,6 +875,18 @@ def _imu_dataset(t, rate, acc, gyro, orient, names, segments, mount_q, motion, h
 # ============================================================================================ IMU from markers
 
 
+def _long_runs(mask: np.ndarray, longest: float | None) -> np.ndarray:
+    """The samples of ``mask`` in runs of more than ``longest`` samples (None: none)."""
+    out = np.zeros(mask.size, bool)
+    if longest is None:
+        return out
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    for a, b in zip(edges[::2], edges[1::2]):
+        if b - a > longest:
+            out[a:b] = True
+    return out
+
+
 def _spec_markers(spec: Mapping[str, Any]) -> list[str]:
     names: list[str] = []
     for key, pair in spec.items():
@@ -987,6 +999,7 @@ def imu_from_markers(
     segment_markers: Mapping[str, Mapping[str, Any]] | None = None,
     cutoff: float | None = 6.0,
     gravity: float = _G,
+    max_gap: float | None = 0.1,
 ) -> xr.Dataset:
     """Virtual IMUs from measured marker trajectories (a frame of three or more markers per sensor).
 
@@ -1004,6 +1017,14 @@ def imu_from_markers(
     ``w = vee(R^T dR/dt)``). Readings are ``R^T (a - g)`` and ``w`` in the
     sensor frame, as :func:`imu_from_q` gives them.
 
+    Missing marker samples are filled by linear interpolation before the
+    filter. A gap longer than ``max_gap`` seconds is not data: the readings of
+    every sensor whose frame uses that marker are NaN over the gap, widened on
+    each side by the filter's and the differences' reach (``0.5 / cutoff`` s
+    plus two samples), so that a marker out of the capture volume for half a
+    trial does not become half a trial of straight-line, zero-acceleration
+    "IMU" signal.
+
     Parameters
     ----------
     recording_ds : xarray.Dataset
@@ -1015,12 +1036,16 @@ def imu_from_markers(
         Low-pass cut-off [Hz]; None to skip (noisy).
     gravity : float, default 9.80665
         [m/s^2].
+    max_gap : float or None, default 0.1
+        Longest marker gap [s] bridged by interpolation (about what gait labs
+        gap-fill); None bridges every gap.
 
     Returns
     -------
     xarray.Dataset
         Recording with ``imu_acc``, ``imu_gyro`` (time, sensor, axis) and
-        ``imu_orientation`` (time, sensor, quaternion), as :func:`imu_from_q`.
+        ``imu_orientation`` (time, sensor, quaternion), as :func:`imu_from_q`;
+        NaN where a frame marker was missing for longer than ``max_gap``.
 
     Raises
     ------
@@ -1060,6 +1085,8 @@ def imu_from_markers(
     if cutoff is not None:
         check_param("cutoff", cutoff, minimum=0.0, types=(int, float))
     check_param("gravity", gravity, minimum=0.0, types=(int, float))
+    if max_gap is not None:
+        check_param("max_gap", max_gap, minimum=0.0, types=(int, float))
     names = [str(v) for v in da["marker"].values]
     if segment_markers is None:
         chosen = {}
@@ -1081,8 +1108,11 @@ def imu_from_markers(
                f"positions low-passed at {cutoff:g} Hz (Butterworth 2nd order, zero lag)" if cutoff is not None
                else "no low-pass filter", "derivatives by central differences"]
     cache: dict[str, np.ndarray] = {}
+    long_gaps: dict[str, np.ndarray] = {}  # marker -> samples inside its gaps longer than max_gap
+    used: set[str] = set()  # the markers of the sensor being built
 
     def get(n: str) -> np.ndarray:
+        used.add(n)
         if n not in names:
             raise DataError(f"marker {n!r} is not in the recording ({', '.join(names[:15])}...); name the frame's "
                             "markers with segment_markers=")
@@ -1095,6 +1125,11 @@ def imu_from_markers(
             if not ok.all():
                 x = np.stack([np.interp(t, t[ok], x[ok, k]) for k in range(3)], axis=1)
                 history.append(f"marker {n!r}: {int((~ok).sum())} missing frame(s) filled by linear interpolation")
+                long = _long_runs(~ok, None if max_gap is None else max_gap * rate)
+                if long.any():
+                    long_gaps[n] = long
+                    history.append(f"marker {n!r}: {int(long.sum())} frame(s) in gaps longer than {max_gap:g} s: "
+                                   "its sensors read NaN there")
             cache[n] = lowpass(x, rate, cutoff)
         return cache[n]
 
@@ -1103,7 +1138,9 @@ def imu_from_markers(
     gyro = np.empty_like(acc)
     orient = np.empty((1, t.size, len(sensors), 4))
     g = np.array([0.0, -float(gravity), 0.0])
+    reach = int(np.ceil(0.5 / cutoff * rate)) + 2 if cutoff else 2  # samples a gap spoils beyond its ends
     for k, s in enumerate(sensors):
+        used.clear()
         rot, origin = _frame(chosen[s], get)  # [T, 3, 3], [T, 3]
         a = np.gradient(np.gradient(origin, t, axis=0), t, axis=0)
         acc[0, :, k] = np.einsum("tji,tj->ti", rot, a - g)
@@ -1111,6 +1148,12 @@ def imu_from_markers(
         w = np.einsum("tji,tjk->tik", rot, rdot)  # R^T dR/dt, skew-symmetric
         gyro[0, :, k] = 0.5 * np.stack([w[:, 2, 1] - w[:, 1, 2], w[:, 0, 2] - w[:, 2, 0], w[:, 1, 0] - w[:, 0, 1]], 1)
         orient[0, :, k] = _quaternion(rot)
+        spoiled = np.zeros(t.size, bool)
+        for n in used & set(long_gaps):
+            spoiled |= long_gaps[n]
+        if spoiled.any():
+            spoiled = np.convolve(spoiled, np.ones(2 * reach + 1), mode="same") > 0
+            acc[0, spoiled, k] = gyro[0, spoiled, k] = orient[0, spoiled, k] = np.nan
     attrs = {k: ds.attrs[k] for k in ("subject_mass", "subject_height") if k in ds.attrs}
     return _imu_dataset(t, rate, acc, gyro, orient, sensors, sensors, None, None, history,
                         "twin.synth.imu_from_markers", attrs)
