@@ -163,7 +163,8 @@ class WindowSpec:
     min_rate : float, default 20
         Lowest accepted input rate [Hz].
     max_missing : float, default 0.3
-        Largest fraction of missing samples of any keypoint in a kept window.
+        Largest fraction of missing samples of any keypoint or IMU channel in a
+        kept window (gaps are filled by linear interpolation).
 
     Examples
     --------
