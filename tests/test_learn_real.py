@@ -12,11 +12,13 @@ from twin.learn import (
     heuristic_predict,
     joint_markers,
     kinematic_gaits,
+    landmarks_from_static,
     load_real_trials,
     real_windows,
     score,
     sensor_windows,
 )
+from twin import schema
 from twin.learn.evaluate import EVAL_DURATION
 
 torch.set_num_threads(1)
@@ -219,6 +221,50 @@ def test_real_trials_ground_truth_and_sensors(data_dir):
         h = score(heuristic_predict(w))
         print(mod, {k: round(v["mae"], 3) for k, v in h.items() if k != "per_trial"})
         assert h["cadence"]["mae"] < 10.0
+
+
+def _rot_z(a):
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def test_landmarks_from_static_follow_their_cluster():
+    """A landmark fixed to a rigid cluster is carried exactly through rotations and translations."""
+    rng = np.random.default_rng(0)
+    cluster = rng.normal(0.0, 0.05, (3, 3))
+    knee = np.array([0.02, -0.1, 0.04])
+    t = np.arange(5) * 0.01
+    still = np.tile(np.vstack([cluster, knee]), (5, 1, 1)) + rng.normal(0, 1e-4, (5, 4, 3))
+    static = schema.recording(t, markers=still, marker_names=["T1", "T2", "T3", "KNEE"])
+    rots = [_rot_z(a) for a in np.linspace(0.0, 1.2, 5)]
+    shifts = np.stack([np.linspace(0, 2, 5), np.zeros(5), np.linspace(0, 0.3, 5)], 1)
+    moving_xyz = np.stack([cluster @ r.T + d for r, d in zip(rots, shifts)])
+    moving_xyz[2, 1] = np.nan  # a cluster marker missing in one frame
+    moving = schema.recording(t, markers=moving_xyz, marker_names=["T1", "T2", "T3"])
+    out = landmarks_from_static(moving, static, {"KNEE": ("T1", "T2", "T3")})
+    got = out.markers.sel(marker="KNEE").values
+    want = np.stack([r @ knee + d for r, d in zip(rots, shifts)])
+    ok = [0, 1, 3, 4]
+    assert np.abs(got[ok] - want[ok]).max() < 1e-3 and np.isnan(got[2]).all()
+    assert list(out.marker.values) == ["T1", "T2", "T3", "KNEE"]
+    # a landmark the moving trial has is kept; one the static trial lacks is an error
+    assert landmarks_from_static(out, static, {"KNEE": ("T1", "T2", "T3")}).identical(out)
+    with pytest.raises(DataError, match="'ANKLE'"):
+        landmarks_from_static(moving, static, {"ANKLE": ("T1", "T2", "T3")})
+
+
+@pytest.mark.data
+def test_subject01_gets_knee_and_ankle_from_its_static_trial(data_dir):
+    """subject01's walk has only thigh and shank clusters: its joint centres come from the static trial."""
+    trials, skipped = load_real_trials(data_dir, trials=["subject01_walk"])
+    assert len(trials) == 1, skipped
+    src = joint_markers(trials[0].markers).attrs["joint_sources"]
+    assert "RKnee: lateral + medial mean" in src and "LAnkle: lateral + medial mean" in src
+    lab = trials[0].labels
+    assert 0.4 < lab["walking_speed"] < 2.0 and 70 < lab["cadence"] < 150 and 0.6 < lab["stride_length"] < 2.0
+    for mod in ("keypoints", "imu"):
+        w, sk = real_windows(trials, WindowSpec(mod, duration=EVAL_DURATION, hop=0.2))
+        assert not sk and w.sizes["window"] > 0
 
 
 @pytest.mark.data

@@ -59,10 +59,12 @@ from .data import (
 )
 from .evaluate import (
     REAL_TRIALS,
+    STATIC_CALIBRATION,
     RealTrial,
     alexander_stride,
     heuristic_predict,
     joint_markers,
+    landmarks_from_static,
     leave_one_trial_out,
     load_real_trials,
     real_imu,
@@ -96,7 +98,8 @@ __all__ = [
     "Encoder", "TemporalCNN", "EnsembleCNN", "Estimator", "train", "ensemble", "load_estimator", "ankle_separation",
     "ANKLE_SEPARATION_FLOOR",
     "Pretrained", "pretrain", "finetune", "load_pretrained",
-    "REAL_TRIALS", "RealTrial", "load_real_trials", "joint_markers", "real_keypoints", "real_imu", "real_windows",
+    "REAL_TRIALS", "STATIC_CALIBRATION", "RealTrial", "load_real_trials", "landmarks_from_static", "joint_markers",
+    "real_keypoints", "real_imu", "real_windows",
     "heuristic_predict", "alexander_stride", "score", "leave_one_trial_out", "ssl_experiment",
     "PARAMETERS", "Surrogate", "sample_parameters", "simulate_outcomes", "train_surrogate", "load_surrogate",
     "POPULATION_PARAMETERS", "population_inputs", "population_outcomes", "train_on_population",

@@ -13,6 +13,13 @@ gives
   kinematic method), then :func:`twin.gait.spatiotemporal` (``overall``);
 * the leg length (:func:`twin.learn.data.leg_length_from_markers`).
 
+A trial whose walking markers lack the knee and ankle landmarks (subject01:
+only thigh and shank clusters) gets them from its static trial
+(:data:`STATIC_CALIBRATION`, :func:`landmarks_from_static`): each landmark
+is fixed in the frame of its segment's three-marker cluster in the static
+trial and carried by that cluster while walking (calibrated anatomical
+systems, Cappozzo et al. 1995, Clin Biomech 10:171).
+
 Real sensors are derived from the real markers, never from a model:
 
 * :func:`real_keypoints` -- 2-D keypoints seen by a fixed sagittal camera
@@ -66,7 +73,8 @@ import xarray as xr
 from ..errors import DataError, ParameterError, TwinError, check_param
 from .data import TARGETS, WindowSpec, concat_windows, leg_length_from_markers, make_windows, spec_of
 
-__all__ = ["REAL_TRIALS", "RealTrial", "load_real_trials", "joint_markers", "real_keypoints", "real_imu", "real_windows",
+__all__ = ["REAL_TRIALS", "STATIC_CALIBRATION", "RealTrial", "load_real_trials", "landmarks_from_static",
+           "joint_markers", "real_keypoints", "real_imu", "real_windows",
            "heuristic_predict", "alexander_stride", "score", "leave_one_trial_out", "ssl_experiment",
            "EVAL_DURATION"]
 
@@ -94,6 +102,16 @@ REAL_TRIALS: dict[str, tuple[tuple[str, ...], str]] = {
     "gaitkit_healthy": ((_GK + "example_healthy.json",), "gaitkit/Fukuchi healthy adult, 3-D landmarks"),
     "gaitkit_parkinson": ((_GK + "example_parkinson.json",), "gaitkit Parkinson's disease, 3-D landmarks"),
     "gaitkit_stroke": ((_GK + "example_stroke.json",), "gaitkit stroke, 3-D landmarks"),
+}
+
+_THIGH = {s: (f"{s}.Thigh.Upper", f"{s}.Thigh.Front", f"{s}.Thigh.Rear") for s in "RL"}
+_SHANK = {s: (f"{s}.Shank.Upper", f"{s}.Shank.Front", f"{s}.Shank.Rear") for s in "RL"}
+#: trial id -> (static trial relative to TWIN_DATA_DIR, {landmark: its segment's three cluster markers}):
+#: landmarks the walking trial lacks, carried by the cluster (:func:`landmarks_from_static`)
+STATIC_CALIBRATION: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
+    "subject01_walk": (_G10 + "subject01_static.trc",
+                       {f"{s}.{j}.{m}": (_THIGH if j == "Knee" else _SHANK)[s]
+                        for s in "RL" for j in ("Knee", "Ankle") for m in ("Lat", "Med")}),
 }
 
 _LANDMARK_NAMES = {"left_hip": "LHip", "right_hip": "RHip", "left_knee": "LKnee", "right_knee": "RKnee",
@@ -154,6 +172,96 @@ def _as_markers(ds: xr.Dataset) -> xr.Dataset:
                                history="3-D landmarks renamed as BODY_25 keypoint markers")
         return out
     raise DataError(f"no markers or landmarks (the file holds {sorted(map(str, ds.data_vars))})")
+
+
+def _cluster_frames(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Origin [T, 3] and rotation [T, 3, 3] (columns: axes) of three markers ``xyz`` [T, 3 markers, 3]."""
+    a, b, c = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    x = b - a
+    x = x / np.linalg.norm(x, axis=-1, keepdims=True)
+    y = c - a
+    y = y - np.sum(y * x, axis=-1, keepdims=True) * x
+    y = y / np.linalg.norm(y, axis=-1, keepdims=True)
+    return a, np.stack([x, y, np.cross(x, y)], axis=-1)
+
+
+def landmarks_from_static(markers: xr.Dataset, static: xr.Dataset,
+                          clusters: dict[str, tuple[str, str, str]]) -> xr.Dataset:
+    """Add landmarks seen only in a static trial to a moving trial, carried by rigid three-marker clusters.
+
+    Each landmark's position in its cluster's frame (origin at the first
+    marker, x towards the second, y towards the third) is averaged over the
+    static trial's frames, then placed by the cluster in every frame of
+    ``markers`` (NaN where a cluster marker is missing). Landmarks the
+    moving trial already has are kept as they are.
+
+    Parameters
+    ----------
+    markers, static : xarray.Dataset
+        Recordings with ``markers(time, marker, axis)`` in the same units.
+    clusters : dict
+        ``{landmark: (marker, marker, marker)}``, the three markers on the
+        landmark's segment.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``markers`` with the landmarks added.
+
+    Raises
+    ------
+    DataError
+        A landmark missing from ``static``, a cluster marker missing from
+        either trial, or a static cluster never seen whole.
+
+    Examples
+    --------
+    >>> from twin import schema
+    >>> t = np.arange(3) * 0.1
+    >>> tri = np.array([[0, 0, 0], [0.1, 0, 0], [0, 0.1, 0]], float)
+    >>> still = schema.recording(t, markers=np.tile(np.vstack([tri, [[0.05, 0.05, 0.2]]]), (3, 1, 1)),
+    ...                          marker_names=["A", "B", "C", "KNEE"])
+    >>> moving = schema.recording(t, markers=tri[None] + np.array([[[0.0, 0, 0]], [[0.5, 0, 0]], [[1.0, 0, 0]]]),
+    ...                           marker_names=["A", "B", "C"])
+    >>> out = landmarks_from_static(moving, still, {"KNEE": ("A", "B", "C")})
+    >>> out.markers.sel(marker="KNEE", axis="x").values.round(3).tolist()
+    [0.05, 0.55, 1.05]
+    """
+    dyn = markers["markers"].transpose("time", "marker", "axis")
+    sta = static["markers"].transpose("time", "marker", "axis")
+    if dyn.attrs.get("units") != sta.attrs.get("units"):
+        raise DataError(f"the static trial's markers are in {sta.attrs.get('units')!r}, the moving trial's in "
+                        f"{dyn.attrs.get('units')!r}; convert one of them")
+    dyn_names = [str(n) for n in dyn["marker"].values]
+    sta_names = [str(n) for n in sta["marker"].values]
+    added, values = [], []
+    for landmark, cluster in clusters.items():
+        if landmark in dyn_names:
+            continue
+        missing = [n for n in (landmark, *cluster) if n not in sta_names] + \
+                  [n for n in cluster if n not in dyn_names]
+        if missing:
+            raise DataError(f"landmark {landmark!r} from the static trial: marker(s) {sorted(set(missing))} missing "
+                            "(the landmark must be in the static trial, its cluster in both)")
+        o_s, r_s = _cluster_frames(np.asarray(sta.sel(marker=list(cluster)).values, float))
+        p_s = np.asarray(sta.sel(marker=landmark).values, float)
+        local = np.einsum("tji,tj->ti", r_s, p_s - o_s)
+        ok = np.isfinite(local).all(axis=1)
+        if not ok.any():
+            raise DataError(f"landmark {landmark!r}: the static trial never sees it and its cluster "
+                            f"{list(cluster)} together")
+        o_d, r_d = _cluster_frames(np.asarray(dyn.sel(marker=list(cluster)).values, float))
+        values.append(o_d + np.einsum("tij,j->ti", r_d, local[ok].mean(axis=0)))
+        added.append(landmark)
+    if not added:
+        return markers
+    new = xr.DataArray(np.stack(values, axis=1), dims=("time", "marker", "axis"),
+                       coords={"time": dyn["time"], "marker": added, "axis": dyn["axis"]})
+    out = markers.drop_dims("marker")  # the marker coordinate grows (other per-marker variables are dropped)
+    out["markers"] = xr.concat([dyn, new], dim="marker").assign_attrs(dyn.attrs)
+    out.attrs["history"] = (str(out.attrs.get("history", "")) + "\n" if out.attrs.get("history") else "") + \
+        f"{', '.join(added)} from the static trial, carried by their segments' marker clusters"
+    return out
 
 
 def _ground_truth(markers: xr.Dataset, forces: xr.Dataset | None) -> tuple[dict, str, int]:
@@ -227,6 +335,15 @@ def load_real_trials(data_dir: str | os.PathLike | None = None, *,
                 warnings.simplefilter("ignore")
                 data = [read(p) for p in paths]
             markers = _as_markers(data[0])
+            if tid in STATIC_CALIBRATION:
+                static_file, clusters = STATIC_CALIBRATION[tid]
+                if not (root / static_file).is_file():
+                    skipped[tid] = f"missing file(s): {static_file} (the static trial for its knee and ankle landmarks)"
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    static = _as_markers(read(root / static_file))
+                markers = landmarks_from_static(markers, static, clusters)
             forces = data[1] if len(data) > 1 else (data[0] if "grf" in data[0].data_vars else None)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
