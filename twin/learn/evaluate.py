@@ -174,17 +174,6 @@ def _as_markers(ds: xr.Dataset) -> xr.Dataset:
     raise DataError(f"no markers or landmarks (the file holds {sorted(map(str, ds.data_vars))})")
 
 
-def _cluster_frames(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Origin [T, 3] and rotation [T, 3, 3] (columns: axes) of three markers ``xyz`` [T, 3 markers, 3]."""
-    a, b, c = xyz[:, 0], xyz[:, 1], xyz[:, 2]
-    x = b - a
-    x = x / np.linalg.norm(x, axis=-1, keepdims=True)
-    y = c - a
-    y = y - np.sum(y * x, axis=-1, keepdims=True) * x
-    y = y / np.linalg.norm(y, axis=-1, keepdims=True)
-    return a, np.stack([x, y, np.cross(x, y)], axis=-1)
-
-
 def landmarks_from_static(markers: xr.Dataset, static: xr.Dataset,
                           clusters: dict[str, tuple[str, str, str]]) -> xr.Dataset:
     """Add landmarks seen only in a static trial to a moving trial, carried by rigid three-marker clusters.
@@ -227,6 +216,8 @@ def landmarks_from_static(markers: xr.Dataset, static: xr.Dataset,
     >>> out.markers.sel(marker="KNEE", axis="x").values.round(3).tolist()
     [0.05, 0.55, 1.05]
     """
+    from ..synth.sensors import _frame  # the sensor frames' Gram-Schmidt: x to the second marker, y towards the third
+
     dyn = markers["markers"].transpose("time", "marker", "axis")
     sta = static["markers"].transpose("time", "marker", "axis")
     if dyn.attrs.get("units") != sta.attrs.get("units"):
@@ -243,14 +234,15 @@ def landmarks_from_static(markers: xr.Dataset, static: xr.Dataset,
         if missing:
             raise DataError(f"landmark {landmark!r} from the static trial: marker(s) {sorted(set(missing))} missing "
                             "(the landmark must be in the static trial, its cluster in both)")
-        o_s, r_s = _cluster_frames(np.asarray(sta.sel(marker=list(cluster)).values, float))
+        frame = {"x": (cluster[0], cluster[1]), "y": (cluster[0], cluster[2]), "origin": cluster[0]}
+        r_s, o_s = _frame(frame, lambda n: np.asarray(sta.sel(marker=n).values, float))
         p_s = np.asarray(sta.sel(marker=landmark).values, float)
         local = np.einsum("tji,tj->ti", r_s, p_s - o_s)
         ok = np.isfinite(local).all(axis=1)
         if not ok.any():
             raise DataError(f"landmark {landmark!r}: the static trial never sees it and its cluster "
                             f"{list(cluster)} together")
-        o_d, r_d = _cluster_frames(np.asarray(dyn.sel(marker=list(cluster)).values, float))
+        r_d, o_d = _frame(frame, lambda n: np.asarray(dyn.sel(marker=n).values, float))
         values.append(o_d + np.einsum("tij,j->ti", r_d, local[ok].mean(axis=0)))
         added.append(landmark)
     if not added:
