@@ -101,6 +101,33 @@ def test_kinematic_gaits_plant_the_stance_foot_and_vault_over_it(gaits):
         kinematic_gaits(1, pendulum=(0.2, 0.1))
 
 
+def _schwartz_ratios(g):
+    """Per subject: stride and cadence over Schwartz 2008's group means at the subject's labelled v*."""
+    from twin.learn.synthetic import GROUP_VSTAR, STEP_LENGTH_STAR
+
+    leg = 0.53 * g.info["height"]
+    vstar = g.labels[:, 0] / np.sqrt(9.80665 * leg)
+    step = np.interp(vstar, GROUP_VSTAR, STEP_LENGTH_STAR)
+    stride = g.labels[:, 2] / leg / (2 * step)
+    cadence = g.labels[:, 1] / 60 / np.sqrt(9.80665 / leg) / (vstar / step)
+    return stride, cadence
+
+
+def test_kinematic_gaits_stride_and_cadence_follow_schwartz():
+    """With stride_model="schwartz" healthy synthetic subjects walk with Schwartz et al. 2008's stride and
+    cadence at their dimensionless speed (the table's group means, not this code's output); with Alexander's
+    relation, the default, strides fall well short of them and cadences well above."""
+    opts = dict(seed=2, duration=4.0, impairment_fraction=0.0, vstar_range=(0.17, 0.69))
+    stride, cadence = _schwartz_ratios(kinematic_gaits(24, stride_model="schwartz", **opts))
+    old_stride, old_cadence = _schwartz_ratios(kinematic_gaits(24, **opts))  # the default
+    print("stride / Schwartz", stride.mean().round(3), "cadence / Schwartz", cadence.mean().round(3),
+          "alexander:", old_stride.mean().round(3), old_cadence.mean().round(3))
+    assert abs(stride.mean() - 1) < 0.05 and abs(cadence.mean() - 1) < 0.05
+    assert old_stride.mean() < 0.92 and old_cadence.mean() > 1.08
+    with pytest.raises(ParameterError, match="stride_model"):
+        kinematic_gaits(1, stride_model="grieve")
+
+
 def _lead_travel_at_separation_peaks(g):
     """Median over subjects and peaks of RANK - LANK: how far [fraction of the stride] the leading ankle
     still travels forward after the peak before it rests (speed < 10 % of the walking speed)."""

