@@ -284,6 +284,22 @@ def test_from_recording_validates_before_work(data_file):
         Twin.from_recording(rec, mass=100.0, height=1.8)
     with pytest.raises(ParameterError, match="compile"):
         Twin.from_recording(ik, mass=72.6, height=1.8, compile="fast")
+    with pytest.raises(ParameterError, match="passive_knee"):
+        Twin.from_recording(ik, mass=72.6, height=1.8, passive_knee="riener")
+
+
+def test_from_recording_passive_knee(data_file, tmp_path):
+    """passive_knee=True: the twin's quadriceps get Riener & Edrich's passive knee moment; saved and reloaded."""
+    t = Twin.from_recording(data_file(IK), mass=72.6, height=1.8, fit_controller=False, duration=0.5,
+                            passive_knee=True, progress=False)
+    rep = t.quality["passive_knee"]
+    assert rep["rms_after_nm"] < 1.0 < rep["rms_before_nm"]
+    assert t.body.muscle("vasti_r").passive_fiber_strain == rep["strain"] > 0.6
+    assert t.provenance["settings"]["passive_knee"] is True
+    t.save(tmp_path / "p.nc")
+    back = twin.load_twin(tmp_path / "p.nc")
+    assert back.body.muscle("rect_fem_l").passive_fiber_strain == rep["strain"]
+    assert back.quality["passive_knee"]["strain"] == rep["strain"]
 
 
 def test_from_recording_kinematics_only(data_file):

@@ -18,8 +18,8 @@ BodyParams                             ModelSpec
 
 Muscle curve constants not in BodyParams take OpenSim's
 ``DeGrooteFregly2016Muscle`` defaults (tendon strain 0.049 at max isometric
-force, passive fibre strain 0.6, no fibre damping), which is what
-``to_opensim`` builds. BodyParams has no passive joint torques (nor has the
+force, no fibre damping), which is what ``to_opensim`` builds; the passive
+fibre strain is the muscle's ``passive_fiber_strain`` (default 0.6, OpenSim's). BodyParams has no passive joint torques (nor has the
 OpenSim model), so the default is none; pass ``limit_stiffness``/``damping``
 to add the engine's exponential joint-limit torques (:mod:`twin.engine.joints`).
 
@@ -113,7 +113,8 @@ def spec_from_body_params(body: Any, *, limit_stiffness: float = 0.0, limit_shar
                                           z=_spline(p.coordinate, p.z)))
         muscles.append(MuscleSpec(m.name, m.max_isometric_force, m.optimal_fiber_length, m.tendon_slack_length,
                                   m.pennation_angle_at_optimal, m.max_contraction_velocity, tuple(path),
-                                  m.activation_time_constant, m.deactivation_time_constant))
+                                  m.activation_time_constant, m.deactivation_time_constant,
+                                  passive_fiber_strain_at_one_norm_force=m.passive_fiber_strain))
     c = body.contact
     contacts = tuple(
         ContactSpec(s.name, s.body, tuple(s.center), s.radius, c.stiffness, c.dissipation, c.static_friction,

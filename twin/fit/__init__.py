@@ -12,6 +12,9 @@ function                  what                                                  
 :func:`inverse_dynamics`  q + GRF -> joint moments (OpenSim InverseDynamicsSolver) Dynamics
 :func:`muscle_forces`     moments -> activations, muscle forces (static            Dataset
                           optimisation over OpenSim moment arms)
+:func:`calibrate_passive_knee` the quadriceps' passive fibre strain set so the    (BodyParams,
+                          relaxed knee's moment matches Riener & Edrich 1999      report dict)
+                          (the engine; no OpenSim)
 ========================  ======================================================  ===============
 
 A model is a ``.osim`` path, an ``opensim.Model`` (copied, never changed) or
@@ -26,7 +29,7 @@ Examples
 --------
 >>> import twin.fit
 >>> sorted(twin.fit.__all__)
-['inverse_dynamics', 'inverse_kinematics', 'muscle_forces', 'scale']
+['calibrate_passive_knee', 'inverse_dynamics', 'inverse_kinematics', 'muscle_forces', 'passive_knee_moment', 'scale']
 >>> model, report = twin.fit.scale("gait10dof18musc.osim", twin.read("static.trc"), mass=72.6)  # doctest: +SKIP
 >>> kin = twin.fit.inverse_kinematics(model, rec)                                                 # doctest: +SKIP
 >>> dyn = twin.fit.inverse_dynamics(model, kin, grf=rec)                                          # doctest: +SKIP
@@ -34,7 +37,9 @@ Examples
 
 from .id import inverse_dynamics
 from .ik import inverse_kinematics
+from .passive import calibrate_passive_knee, passive_knee_moment
 from .scale import scale
 from .so import muscle_forces
 
-__all__ = ["scale", "inverse_kinematics", "inverse_dynamics", "muscle_forces"]
+__all__ = ["scale", "inverse_kinematics", "inverse_dynamics", "muscle_forces", "calibrate_passive_knee",
+           "passive_knee_moment"]

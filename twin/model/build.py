@@ -154,7 +154,10 @@ def to_opensim(params: BodyParams, *, muscle: str = "DeGrooteFregly2016", contac
     params : BodyParams
     muscle : {"DeGrooteFregly2016", "Millard2012"}
         Muscle class. The reference file uses Millard2012; the engine uses the
-        De Groote--Fregly 2016 curves. Same parameters and paths either way.
+        De Groote--Fregly 2016 curves. Same parameters and paths either way;
+        a muscle's ``passive_fiber_strain`` sets the passive curve's strain
+        at one normalised force (Millard2012: only when it is not the
+        default 0.6, else Millard's own curve, 0.7).
     contact : bool, default True
         Add the foot contact spheres, the ground half-space and their
         ``SmoothSphereHalfSpaceForce`` s.
@@ -227,8 +230,11 @@ def to_opensim(params: BodyParams, *, muscle: str = "DeGrooteFregly2016", contac
                 mus = osim.Millard2012EquilibriumMuscle()
                 mus.set_minimum_activation(0.01)
                 mus.upd_ActiveForceLengthCurve().set_minimum_value(0.0)
+                if m.passive_fiber_strain != 0.6:  # else Millard's own passive curve (strain 0.7 at one force)
+                    mus.upd_FiberForceLengthCurve().set_strain_at_one_norm_force(m.passive_fiber_strain)
             else:
                 mus = osim.DeGrooteFregly2016Muscle()
+                mus.set_passive_fiber_strain_at_one_norm_force(m.passive_fiber_strain)
             mus.setName(m.name)
             mus.set_max_isometric_force(m.max_isometric_force)
             mus.set_optimal_fiber_length(m.optimal_fiber_length)

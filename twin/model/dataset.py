@@ -19,6 +19,7 @@ optimal_fiber_length, tendon_slack_length       (muscle)                        
 pennation_angle_at_optimal                      (muscle)                                   rad
 max_contraction_velocity                        (muscle)                                   1/s
 activation_/deactivation_time_constant          (muscle)                                   s
+passive_fiber_strain                            (muscle)                                   1
 point_location                                  (muscle, path_point, axis)                 m
 point_range_min, point_range_max                (muscle, path_point)                       rad
 point_spline_knot, point_spline_value           (muscle, path_point, axis, knot)           rad, m
@@ -82,7 +83,10 @@ _MUSCLE_FIELDS = {
     "max_contraction_velocity": ("1/s", "maximum contraction velocity (optimal fibre lengths per second)"),
     "activation_time_constant": ("s", "activation time constant"),
     "deactivation_time_constant": ("s", "deactivation time constant"),
+    "passive_fiber_strain": ("1", "passive fibre strain at one normalised force"),
 }
+#: Muscle fields added after the format's first version: a Dataset without them gets the Muscle default.
+_NEWER_MUSCLE_FIELDS = ("passive_fiber_strain",)
 
 
 def _var(dims, data, units, long_name):
@@ -302,7 +306,8 @@ def from_dataset(ds: xr.Dataset) -> BodyParams:
                     kw[ax] = _spline_from(v["point_spline_knot"][i, k, a], v["point_spline_value"][i, k, a])
             path.append(PathPoint(**kw))
         muscles.append(Muscle(str(name), path=tuple(path),
-                              **{f: float(v[f][i]) for f in _MUSCLE_FIELDS}))
+                              **{f: float(v[f][i]) for f in _MUSCLE_FIELDS
+                                 if f in v or f not in _NEWER_MUSCLE_FIELDS}))
     spheres = tuple(ContactSphere(str(n), str(v["sphere_body"][i]), tuple(v["sphere_center"][i]),
                                   float(v["sphere_radius"][i])) for i, n in enumerate(v["contact_sphere"]))
     contact = ContactModel(**{k: float(v[f"contact_{k}"]) for k in ContactModel.UNITS})

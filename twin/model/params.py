@@ -594,6 +594,11 @@ class Muscle(_Record):
         Origin to insertion, at least 2 points.
     activation_time_constant, deactivation_time_constant : float
         s, > 0 (the reference uses 0.01 and 0.04).
+    passive_fiber_strain : float
+        Fibre strain at which the passive fibre force equals the max
+        isometric force (1, > 0; OpenSim's DeGrooteFregly2016 default 0.6);
+        larger is a more compliant passive fibre
+        (:func:`twin.fit.calibrate_passive_knee`).
     """
 
     name: str
@@ -605,6 +610,7 @@ class Muscle(_Record):
     path: tuple[PathPoint, ...]
     activation_time_constant: float = 0.01
     deactivation_time_constant: float = 0.04
+    passive_fiber_strain: float = 0.6
 
     def __post_init__(self) -> None:
         _name("muscle", "name", self.name)
@@ -626,7 +632,9 @@ class Muscle(_Record):
              activation_time_constant=_number(owner, "activation_time_constant", self.activation_time_constant,
                                               "s", positive=True),
              deactivation_time_constant=_number(owner, "deactivation_time_constant",
-                                                self.deactivation_time_constant, "s", positive=True))
+                                                self.deactivation_time_constant, "s", positive=True),
+             passive_fiber_strain=_number(owner, "passive_fiber_strain", self.passive_fiber_strain, "1",
+                                          positive=True))
 
     @property
     def bodies(self) -> tuple[str, ...]:
