@@ -176,7 +176,8 @@ def _cmd_create(args) -> int:
 
     t = Twin.from_recording(args.recording if len(args.recording) > 1 else args.recording[0], mass=args.mass,
                             height=args.height, static=args.static, generations=args.generations,
-                            fit_controller=not args.no_fit, fit_body=args.fit_body, duration=args.duration,
+                            fit_controller=not args.no_fit, fit_body=args.fit_body,
+                            passive_knee=args.passive_knee, duration=args.duration,
                             checkpoint=args.checkpoint, log=print)
     path = t.save(args.out)
     print(f"{t}\nwritten {path}")
@@ -232,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-fit", action="store_true", help="keep the shipped controller (no CMA-ES)")
     p.add_argument("--fit-body", action="store_true",
                    help="also fit the muscles' strength and tendon slack-length factors (Twin.from_recording fit_body)")
+    p.add_argument("--passive-knee", action="store_true",
+                   help="calibrate the quadriceps' passive fibres to Riener & Edrich 1999's passive knee moment "
+                   "(Twin.from_recording passive_knee)")
     p.add_argument("--checkpoint", default=None, help="checkpoint file of the controller fit (resumable)")
     p.add_argument("--out", default="twin.nc", help="twin file (.nc or .zarr)")
     p.set_defaults(func=_cmd_create)
