@@ -82,6 +82,8 @@ def main() -> None:
     parser.add_argument("--n-synthetic", type=int, default=None, help="synthetic subjects (default 40 / 400)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 6 / 30)")
     parser.add_argument("--population", default=None, help="a population store of twin.synth.generate to train on")
+    parser.add_argument("--stride-model", default="alexander", choices=("alexander", "schwartz"),
+                        help="stride prior of the kinematic synthesis (twin.learn.kinematic_gaits stride_model)")
     parser.add_argument("--out", default=None, help="folder to save the trained models in")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--members", type=int, default=None,
@@ -125,9 +127,12 @@ def main() -> None:
         gaits = L.gaits_from_population(load_population(args.population).load())
         source = f"population store {args.population}"
     else:
-        gaits = L.kinematic_gaits(n_syn, seed=args.seed, duration=6.0 if quick else 10.0)
-        source = "kinematic synthesis (twin.learn.kinematic_gaits)"
+        gaits = L.kinematic_gaits(n_syn, seed=args.seed, duration=6.0 if quick else 10.0,
+                                  stride_model=args.stride_model)
+        source = f"kinematic synthesis (twin.learn.kinematic_gaits, stride_model={args.stride_model!r})"
     figures["synthetic_source"] = "population" if args.population else "kinematic"
+    if not args.population:
+        figures["stride_model"] = args.stride_model
     figures["n_synthetic"] = len(gaits)
     y = gaits.labels
     print(f"synthetic: {len(gaits)} subjects from {source} in {time.perf_counter() - t0:.1f} s; speed "
