@@ -295,8 +295,8 @@ class Twin:
             ``quality["passive_knee"]`` holds the report. Default False
             (OpenSim's curve): on subject01's markers (100 generations, seeds
             1-3) the calibrated quadriceps (strain 1.94) gave knee RMS 10.1 /
-            10.4 / 9.2 deg against 10.3 / 10.2 / 9.6 without
-            (``benchmarks/README.md``).
+            10.4 / 9.2 deg against 10.3 / 10.2 / 9.6 without, on BMClab walk1
+            (seeds 1-2) 6.0 / 5.6 against 6.5 / 5.5 (``benchmarks/README.md``).
         log : callable, optional, keyword-only
         compile : bool or "auto", keyword-only
             Run the controller fit's rollouts on the compiled engine
