@@ -19,8 +19,9 @@ BodyParams                             ModelSpec
 Muscle curve constants not in BodyParams take OpenSim's
 ``DeGrooteFregly2016Muscle`` defaults (tendon strain 0.049 at max isometric
 force, no fibre damping), which is what ``to_opensim`` builds; the passive
-fibre strain is the muscle's ``passive_fiber_strain`` (default 0.6, OpenSim's). BodyParams has no passive joint torques (nor has the
-OpenSim model), so the default is none; pass ``limit_stiffness``/``damping``
+fibre strain is the muscle's ``passive_fiber_strain`` (default 0.6, OpenSim's).
+BodyParams has no passive joint torques (nor has the OpenSim model), so the
+default is none; pass ``limit_stiffness``/``damping``
 to add the engine's exponential joint-limit torques (:mod:`twin.engine.joints`).
 
 Examples

@@ -19,9 +19,9 @@ moment. :func:`calibrate_passive_knee` sets the passive fibre strain of the
 vasti and rectus femoris (both sides) so that the body's passive knee moment
 matches Riener & Edrich's over knee flexion 40-90 deg and hip flexion 0-30
 deg (least squares; 1.4-1.9 for bodies of 1.6-1.8 m, residual RMS about
-0.3 N m). Below 40 deg their constant term (-4.82 N m, which would hold the
-knee flexed) and the full-extension term (ligaments) are not muscle
-properties and are left out.
+0.3 N m). Below 40 deg their constant term (-4.82 N m, extending at every
+angle) and the full-extension term (ligaments) dominate; neither is a muscle
+property, so those angles are left out.
 
 Examples
 --------

@@ -186,7 +186,7 @@ STEP_LENGTH_STAR = (0.510, 0.640, 0.760, 0.850, 0.922)
 #: Gain on the cyclic part of hip flexion in the kinematic synthesis with ``stride_model="schwartz"``. With
 #: the Schwartz curves as they are, foot locking on the drawn bodies gives strides 0.855 (SD 0.117) of
 #: Schwartz's at the same v* (80 healthy subjects, seed 2; 0.82 at v* < 0.25, 0.90 at 0.35-0.5); with
-#: 1.18, 0.986 (SD 0.133; 0.94-1.04 over the v* bins). Calibrated on synthetic subjects against
+#: 1.18, 0.988 (SD 0.124; 0.94-1.04 over the v* bins). Calibrated on synthetic subjects against
 #: Schwartz's table only. Why the curves fall short on this body is not settled: the planar model has
 #: no pelvic rotation (12 deg range at free speed, about 2.5 % of the stride), Plug-in-Gait's hip angle
 #: is not OpenSim's, and the curves are children's; subject01's OpenSim IK (Gait10dof18musc) has a hip
