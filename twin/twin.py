@@ -333,6 +333,8 @@ class Twin:
         compiled = bool(compile) if compile != "auto" else generations * popsize >= 160
         if not isinstance(fit_body, bool):
             raise ParameterError(f"fit_body={fit_body!r}: True or False")
+        if not isinstance(passive_knee, bool):
+            raise ParameterError(f"passive_knee={passive_knee!r}: True or False")
         fit_body = fit_body and fit_controller
         settings = {"mass": mass, "height": height, "generations": generations, "popsize": popsize,
                     "duration": duration, "seed": seed, "fit_controller": fit_controller, "fit_body": fit_body,
@@ -369,8 +371,6 @@ class Twin:
                 except TwinError as err:  # a twin without joint moments is still useful
                     say(f"inverse dynamics skipped: {err}")
         passive_report = None
-        if not isinstance(passive_knee, bool):
-            raise ParameterError(f"passive_knee={passive_knee!r}: True or False")
         if passive_knee:
             from .fit.passive import calibrate_passive_knee
 
