@@ -294,3 +294,38 @@ def test_metabolic_power_matches_opensim_bhargava2004(body):
         ours = float(dynamics(p, s, at).metabolic_power[0]) + 1.2 * float(p.total_mass[0])
         worst = max(worst, abs(ours - ref) / ref)
     assert worst < 0.01, worst
+
+
+def test_passive_fiber_strain_matches_opensim(body):
+    """A body whose quadriceps have a non-default passive fibre strain (twin.fit.calibrate_passive_knee):
+    the engine's passive fibre forces equal those of the OpenSim model to_opensim builds from it."""
+    import dataclasses
+
+    quads = {"vasti_r", "vasti_l", "rect_fem_r", "rect_fem_l"}
+    soft = dataclasses.replace(body, muscles=tuple(dataclasses.replace(m, passive_fiber_strain=1.6)
+                                                   if m.name in quads else m for m in body.muscles))
+    model = to_opensim(soft, contact=False, markers=None)
+    for m in _degroote(model):
+        m.set_ignore_tendon_compliance(True)
+    state = model.initSystem()
+    p = EngineParams.from_body(soft, contact=False, rigid_tendon=True)
+    p0 = EngineParams.from_body(body, contact=False, rigid_tendon=True)
+    names = list(p.coordinate_names)
+    q = np.array([c.default for c in body.coordinates])
+    for side in "rl":
+        q[names.index(f"knee_angle_{side}")] = -1.3   # deep flexion: the quadriceps stretched
+        q[names.index(f"hip_flexion_{side}")] = -0.2
+    qt = torch.tensor(q, dtype=F64)[None]
+    z = torch.zeros_like(qt)
+    geo = path_geometry(p, kinematics(p, qt, z), qt)
+    ours = mus.rigid(p, geo.length, 0.0 * geo.length, torch.zeros_like(geo.length)).passive_fiber_force[0]
+    stiff = mus.rigid(p0, geo.length, 0.0 * geo.length, torch.zeros_like(geo.length)).passive_fiber_force[0]
+    _set_state(model, state, names, q)
+    model.realizeDynamics(state)
+    for i, m in enumerate(_degroote(model)):
+        ref = m.getPassiveFiberForce(state)
+        assert abs(float(ours[i]) - ref) <= 1e-6 * max(1.0, abs(ref)), (m.getName(), float(ours[i]), ref)
+        if m.getName() in quads:
+            assert float(ours[i]) < 0.5 * float(stiff[i])   # more compliant than OpenSim's default 0.6
+        else:
+            assert float(ours[i]) == float(stiff[i])
