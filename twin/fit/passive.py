@@ -87,19 +87,19 @@ def _poses(body, angles: Sequence[tuple[float, float, float]], side: str):
 
 
 def _moment(p, q, side: str) -> np.ndarray:
+    """Knee flexion moment [N m] of relaxed rigid-tendon muscles (walking_params' default) and joint limits."""
     import torch
 
+    from ..engine import muscle as _muscle
     from ..engine.joints import passive_torque
     from ..engine.multibody import kinematics
     from ..engine.path import path_geometry
-    from ..engine.step import dynamics, initial_state
 
     z = torch.zeros_like(q)
-    nm = p.e0.shape[1]
-    out = dynamics(p, initial_state(p, q=q, qdot=z, activation=0.0), torch.zeros((q.shape[0], nm), dtype=q.dtype))
+    geo = path_geometry(p, kinematics(p, q, z), q)
+    force = _muscle.rigid(p, geo.length, torch.zeros_like(geo.length), torch.zeros_like(geo.length)).tendon_force
     k = list(p.coordinate_names).index(f"knee_angle_{side}")
-    arm = path_geometry(p, kinematics(p, q, z), q).moment_arm[:, :, k]
-    ext = (out.muscle_force * arm).sum(1) + passive_torque(p, q, z)[:, k]  # about knee_angle: + extends
+    ext = (force * geo.moment_arm[:, :, k]).sum(1) + passive_torque(p, q, z)[:, k]  # about knee_angle: + extends
     return -ext.detach().numpy()
 
 
