@@ -30,6 +30,7 @@ def gaits():
 
 
 def test_kinematic_gaits_consistent(gaits):
+    from twin.learn.synthetic import _foot_points
     from twin.synth import markers_from_q
 
     y = gaits.labels
@@ -44,31 +45,35 @@ def test_kinematic_gaits_consistent(gaits):
         spec = np.abs(np.fft.rfft(hip - hip.mean()))
         f = np.fft.rfftfreq(hip.size, t[1] - t[0])[np.argmax(spec)]
         assert abs(120 * f - y[i, 1]) < 120 / (t[-1] - t[0]) + 1.0
-        # foot locking: the feet touch the ground (markers 2 cm up) and the right foot rests for a fifth of the
-        # time while the body moves on at the labelled speed (planted: the stance foot does not slide)
-        m = markers_from_q(gaits.bodies[i], kin, marker_set="plug_in_gait", markers=["RHEE", "RTOE", "LHEE", "LTOE"])
+        # foot locking: the feet touch the ground with their contact spheres (their lowest point at height 0 within
+        # 1 cm, the heel and toe markers above it), and the right ankle rests (moves at under 10 % of the walking
+        # speed) for at least a fifth of the time while the body moves on at the labelled speed (the real trials'
+        # ankles: 31-45 % of the time)
+        bottoms = _foot_points(gaits.bodies[i], t, kin.q.values, [str(c) for c in kin.coordinate.values])[..., 1]
+        assert abs(np.median(bottoms.min(axis=1))) < 0.01  # the pelvis height is smoothed: within 1 cm
+        m = markers_from_q(gaits.bodies[i], kin, marker_set="plug_in_gait", markers=["RHEE", "RTOE", "LHEE", "RANK"])
         xy = m.markers.values
-        assert abs(np.median(xy[..., 1].min(axis=1)) - 0.02) < 0.02
-        foot = xy[:, :2, 0].mean(axis=1)
-        resting.append(np.percentile(np.abs(np.gradient(foot, t)), 20) / y[i, 0])
+        assert 0.02 < np.median(xy[..., :3, 1].min(axis=1)) < 0.07
+        resting.append(float(np.mean(np.abs(np.gradient(xy[:, 3, 0], t)) < 0.1 * y[i, 0])))
         pel = kin.q.sel(coordinate="pelvis_tx").values
         assert abs((pel[-1] - pel[0]) / (t[-1] - t[0]) - y[i, 0]) < 0.03
-    print("foot speed (20th percentile) / body speed:", np.round(resting, 3))
-    assert np.median(resting) < 0.03
+    print("fraction of the time the right ankle rests:", np.round(resting, 3))
+    assert np.median(resting) > 0.2
 
 
-def _stance_sliding_and_pelvis_speed(g):
+def _stance_sliding_and_pelvis_speed(g, feet="spheres"):
     """Per subject: median world speed of the right foot's contact point while it is the lower foot / walking
-    speed; pelvis speed / mean when the right ankle passes under the hip joints (mid-stance) and when it is
-    furthest ahead of them (initial contact)."""
+    speed (slip: for ``feet="spheres"`` the contact sphere's centre beyond its rolling); pelvis speed / mean when
+    the right ankle passes under the hip joints (mid-stance) and when it is furthest ahead of them (initial
+    contact)."""
+    from twin.learn.synthetic import _foot_points
     from twin.synth import markers_from_q
 
     out = []
     for i in range(len(g)):
         kin = g.kinematics(i)
         t = kin.time.values
-        m = markers_from_q(g.bodies[i], kin, marker_set="plug_in_gait", markers=["RHEE", "RTOE", "LHEE", "LTOE"])
-        xy = m.markers.values[..., :2]
+        xy = _foot_points(g.bodies[i], t, kin.q.values, [str(c) for c in kin.coordinate.values], feet)
         k = np.argmin(xy[:, :2, 1], axis=1)
         rows = np.arange(t.size)
         v = np.abs(xy[rows[1:], k[:-1], 0] - xy[rows[:-1], k[:-1], 0]) / np.diff(t) / g.labels[i, 0]
@@ -85,11 +90,12 @@ def _stance_sliding_and_pelvis_speed(g):
 
 
 def test_kinematic_gaits_plant_the_stance_foot_and_vault_over_it(gaits):
-    """The default synthesis: stance feet do not slide, the pelvis is slowest over the stance foot; the older one
-    (contact="lowest", plant=False, pendulum=None) slid its feet and kept an even pelvis speed."""
+    """The default synthesis: stance feet do not slip, the pelvis is slowest over the stance foot; the older one
+    (contact="lowest", plant=False, pendulum=None, feet="markers") slid its feet and kept an even pelvis speed."""
     new = _stance_sliding_and_pelvis_speed(gaits)
+    older = dict(contact="lowest", plant=False, pendulum=None, feet="markers")
     old = _stance_sliding_and_pelvis_speed(
-        kinematic_gaits(4, seed=7, duration=5.0, impairment_fraction=0.5, contact="lowest", plant=False, pendulum=None))
+        kinematic_gaits(4, seed=7, duration=5.0, impairment_fraction=0.5, **older), feet="markers")
     print("sliding / mid-stance speed / initial-contact speed, default:", np.round(new, 3).tolist(),
           "older:", np.round(old, 3).tolist())
     assert np.median(new[:, 0]) < 0.02 < np.median(old[:, 0])

@@ -47,13 +47,22 @@ x 0.4-0.8), drop foot (ankle 5-12 deg more plantarflexed in swing), crouch
 (knee 10-25 deg more flexed, hip 5-15 and ankle 3-10 deg more flexed) or
 asymmetry (one side's amplitudes x 0.7-0.9 and its phase shifted 3-8 % of
 the cycle). The pelvis is then placed by foot locking: forward kinematics
-of both heels and toes (Plug-in-Gait markers) relative to the pelvis; at
-every sample the lowest of the points of the feet in stance sets the pelvis
-height (it sits 2 cm up, the marker's height), and the lower point of the
-foot that struck the ground last (``contact="loading"``: it takes the body's
-weight from initial contact on) does not slide: the pelvis advances by minus
-its horizontal displacement; only feet in their stance phase (the first
-65 - 10 v* % of their cycle, 58-63 %) take part. The pelvis motion so found
+of the feet's contact spheres (``feet="spheres"``: the body's heel and toe
+:attr:`~twin.model.BodyParams.contact_spheres`, those the engine walks on;
+on the default body a heel sphere of radius 3.5 cm whose lowest point is
+6.7 cm below the ankle joint, and a toe sphere of 1.5 cm under the
+metatarsal heads, scaled with the body) relative to the pelvis; at every
+sample the lowest sphere of the feet in stance touches the ground (sets the
+pelvis height), and the lower sphere of the foot that struck the ground
+last (``contact="loading"``: it takes the body's weight from initial contact
+on) rolls on it without slipping: the pelvis advances by minus its centre's
+horizontal displacement plus its radius times the foot's rotation; only
+feet in their stance phase (the first 65 - 10 v* % of their cycle, 58-63 %)
+take part. (``feet="markers"``, the synthesis before 2026-11-30: the
+Plug-in-Gait heel and toe markers as points 2 cm above the ground that do
+not slide; the ankle then turned about the heel marker, about 2 cm below
+it, not about the ground 6.7 cm below, so it hardly moved forward while the
+heel came down or rose.) The pelvis motion so found
 swings far more than people's (the joint curves were not made for this
 body), so only its trend (the mean speed) is kept, with the step-frequency
 height fluctuations limited to measured sizes (:func:`_smooth_pelvis`), and
@@ -92,6 +101,29 @@ the default of :func:`twin.learn.train` since, the same windows give
 1.66 / 0.056, and IMU 0.151 / 4.16 / 0.152. The IMU figures were scored
 on real IMUs that interpolated over long marker gaps; with those gaps
 read as missing, the same IMU networks score 0.066 / 2.35 / 0.084.)
+
+Why rolling spheres (``feet="spheres"``, the default since 2026-11-30): on
+3-D ankle centres the stride is 1.05-1.14 x the range of the ankles'
+fore-aft separation (1.6 s windows) in the healthy real trials (median
+1.105; 1.01-1.03 in the two impaired ones), and was 1.02 in the synthesis
+with markers (30 healthy subjects, median; with spheres 1.065, and 1.03 /
+1.06 / 1.11 at v* under 0.3 / 0.3-0.45 / over 0.45). At each separation
+peak people's ankles are still moving: the leading one at 0.38 / 0.23 /
+0.08 of the walking speed 0 / 4.5 / 9 % of the stride later (markers 0.38 /
+0.05 / 0.01, spheres 0.44 / 0.11 / 0.03), the trailing one at 0.05 / 0.09 /
+0.16 / 0.37 of it 13.6 / 9.1 / 4.5 / 0 % before (markers 0.03 / 0.04 / 0.10 /
+0.27, spheres 0.06 / 0.10 / 0.17 / 0.43): their feet turn about the ground,
+not about a point 2 cm below the ankle. The keypoint networks learn stride
+relative to that range, and with markers they predicted healthy strides
+1-8 % short. Measured with ``twin bench learn``'s data and networks
+(ensembles of four, 13 real trials, 2026-11-30; speed m/s / cadence
+steps/min / stride m MAE): keypoints 0.063 / 1.54 / 0.056 -> 0.042 / 1.44 /
+0.038, IMU 0.064 / 2.37 / 0.084 -> 0.081 / 2.46 / 0.070 (healthy strides no
+longer short; the slow impaired trials' longer still, gaitkit_parkinson
+1.11 m against 0.84). The feet also roll in mid-stance, where the curves'
+foot pitch changes a little on a drawn body: the ankles rest (under 10 % of
+the walking speed) 25-41 % of the time (markers 36-44 %, real trials
+31-45 %).
 
 Spatiotemporal realism, and ``stride_model="schwartz"``: the labels are
 the stride the limb motion makes on the drawn body and the cadence drawn,
@@ -340,6 +372,46 @@ def _pig_points(body, t: np.ndarray, q: np.ndarray, names: list[str], markers: l
     return np.asarray(markers_from_q(body, kin, marker_set="plug_in_gait", markers=markers)["markers"].values, float)
 
 
+_SPHERES = ("heel_r", "toe_r", "heel_l", "toe_l")
+
+
+def _foot_points(body, t: np.ndarray, q: np.ndarray, names: list[str], feet: str = "spheres") -> np.ndarray:
+    """(T, 4, 2) [m] the feet's ground-contact points (right heel, right toe, left heel, left toe).
+
+    ``y`` is the height of each point's lowest part (the pelvis at the
+    origin). ``x`` is a position that stays put while that point is the
+    contact and does not slip: with ``feet="spheres"`` (the body's
+    :attr:`~twin.model.BodyParams.contact_spheres`, those the engine walks
+    on) the centre's x plus radius x the foot's angle, since a sphere that
+    rolls without slipping moves its centre by minus its radius times its
+    rotation; with ``feet="markers"`` (the older synthesis) the Plug-in-Gait
+    heel and toe markers taken as points 2 cm above the ground they touch.
+    """
+    if feet == "markers":
+        xy = _pig_points(body, t, q, names, _FEET)[..., :2].copy()
+        xy[..., 1] -= 0.02
+        return xy
+    from ..synth.sensors import _Engine
+
+    eng = _Engine(body)
+    spheres = {s.name: s for s in body.contact_spheres}
+    missing = [n for n in _SPHERES if n not in spheres]
+    if missing:
+        raise ParameterError(f"feet='spheres' needs the body's contact spheres {', '.join(_SPHERES)}; it lacks "
+                             f"{', '.join(missing)} (use feet='markers')")
+    att = [eng.attach(spheres[n].body, spheres[n].center) for n in _SPHERES]
+    idx = np.array([a[0] for a in att])
+    local = np.array([a[1] for a in att])
+    angle0 = np.array([a[3] for a in att])
+    radius = np.array([spheres[n].radius for n in _SPHERES])
+    kin = eng.kinematics(np.asarray(q, float))
+    th = kin["theta"][:, idx]
+    c, s = np.cos(th), np.sin(th)
+    x = kin["p"][:, idx, 0] + c * local[:, 0] - s * local[:, 1]
+    y = kin["p"][:, idx, 1] + s * local[:, 0] + c * local[:, 1]
+    return np.stack([x + radius * (th + angle0), y - radius], axis=-1)
+
+
 def _contact_travel(x: np.ndarray, k: np.ndarray) -> np.ndarray:
     """[m] per sample, how far point ``k[i-1]`` moved along ``x(time, point)`` from sample i-1 to i (0 first).
 
@@ -387,26 +459,27 @@ def _newest_on_ground(first: int, on: tuple[np.ndarray, np.ndarray]) -> np.ndarr
 
 
 def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tuple[np.ndarray, np.ndarray],
-               cutoff: float = 6.0, newest: np.ndarray | None = None, touchdown: float | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Pelvis tx, ty [m]: the lowest heel/toe point of the feet in stance does not slide and sits 2 cm up.
+               cutoff: float = 6.0, newest: np.ndarray | None = None, touchdown: float | None = None,
+               feet: str = "spheres") -> tuple[np.ndarray, np.ndarray]:
+    """Pelvis tx, ty [m]: the lowest heel/toe point of the feet in stance does not slip and touches the ground.
 
     ``stance`` holds one boolean array per foot (right, left): whether that
     foot is in its stance phase (from the gait phase); swing feet are never
     the contact point, so a swing toe brushing low cannot drag the body back.
     ``newest`` (time,): the foot whose lower point holds the horizontal lock;
     with ``touchdown`` [m] it passes to a foot only when that foot comes
-    within this height of the ground in its stance phase.
+    within this height of the ground in its stance phase. ``feet``: the
+    contact points (:func:`_foot_points`).
     """
     from ..synth.sensors import lowpass
 
-    xy = _pig_points(body, t, q, names, _FEET)[..., :2]  # (T, 4, 2), pelvis at (0, 0)
+    xy = _foot_points(body, t, q, names, feet)  # (T, 4, 2), pelvis at (0, 0)
     allowed = np.stack([stance[0], stance[0], stance[1], stance[1]], 1)
     allowed[~allowed.any(1)] = True  # flight (never in walking): any point
     y = np.where(allowed, xy[..., 1], np.inf)
     k = np.argmin(y, axis=1)
     rows = np.arange(t.size)
-    ty = 0.02 - xy[rows, k, 1]
+    ty = -xy[rows, k, 1]
     if newest is not None and touchdown is not None:
         # the phase's initial contact can come with the heel still centimetres up; a foot locked there would
         # descend vertically instead of rolling over its heel
@@ -458,7 +531,8 @@ def _smooth_pelvis(t: np.ndarray, tx: np.ndarray, ty: np.ndarray, step_f: float)
 
 
 def _plant_feet(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tuple[np.ndarray, np.ndarray],
-                iterations: int = 3, touchdown: float | None = None) -> tuple[np.ndarray, float]:
+                iterations: int = 3, touchdown: float | None = None, feet: str = "spheres"
+                ) -> tuple[np.ndarray, float]:
     """Hip flexion corrected so that each stance foot stays put under the smoothed pelvis motion.
 
     Per foot and stance phase, the horizontal drift of its contact point
@@ -469,8 +543,9 @@ def _plant_feet(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tu
     half-cosine over the first 60 % of the swing). A few passes, since the
     contact point and the lever change with the correction. With
     ``touchdown`` [m] a foot is held from when its lowest point comes within
-    this height of the ground (markers 2 cm up) in its stance phase. Returns
-    the corrected copy and the RMS correction [rad].
+    this height of the ground in its stance phase. ``feet``: the contact
+    points (:func:`_foot_points`; a rolling sphere's lever includes its
+    rolling). Returns the corrected copy and the RMS correction [rad].
     """
     q = np.array(q, float)
     hips = [names.index("hip_flexion_r"), names.index("hip_flexion_l")]
@@ -478,13 +553,13 @@ def _plant_feet(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tu
     eps = 0.01
     rows = np.arange(t.size)
     for it in range(int(iterations)):
-        xy = _pig_points(body, t, q, names, _FEET)[..., :2]
+        xy = _foot_points(body, t, q, names, feet)
         if it == 0 and touchdown is not None:
-            clear = np.stack([xy[:, 0:2, 1].min(1), xy[:, 2:4, 1].min(1)], 1) - 0.02
+            clear = np.stack([xy[:, 0:2, 1].min(1), xy[:, 2:4, 1].min(1)], 1)
             stance = _touchdown_masks(stance, clear, float(touchdown))
         qp = q.copy()
         qp[:, hips] += eps
-        xyp = _pig_points(body, t, qp, names, _FEET)[..., :2]
+        xyp = _foot_points(body, t, qp, names, feet)
         for f in (0, 1):
             pts = xy[:, 2 * f:2 * f + 2]
             k = np.argmin(pts[..., 1], axis=1)
@@ -535,7 +610,7 @@ def foot_retraction(t: np.ndarray, ankle_x: np.ndarray, speed: float) -> float:
 
 
 def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_range, bmi_range, impairment_fraction,
-                  stride_sd, contact, plant, pendulum, touchdown=None, stride_model="alexander"):
+                  stride_sd, contact, plant, pendulum, touchdown=None, stride_model="alexander", feet="spheres"):
     """One kinematically synthesised subject (see the module docstring): q [T, Q], body, labels, info."""
     h = float(rng.uniform(*height_range))
     m = float(rng.uniform(*bmi_range)) * h * h
@@ -563,7 +638,7 @@ def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_rang
     u = [np.mod(ph, 2 * np.pi) / (2 * np.pi) for ph in (phi, phi + curves["offset"])]
     in_stance = tuple(ui < stance_frac for ui in u)
     newest = np.where(u[0] <= u[1], 0, 1) if contact == "loading" else None
-    tx, ty = _foot_lock(body, t, q, names, in_stance, newest=newest, touchdown=touchdown)
+    tx, ty = _foot_lock(body, t, q, names, in_stance, newest=newest, touchdown=touchdown, feet=feet)
     tx, ty = _smooth_pelvis(t, tx, ty, 2.0 * f0)
     if pendulum:  # the forward speed's inverted-pendulum fluctuation: fastest in double support, slowest mid-stance
         amp = float(rng.uniform(*pendulum))
@@ -574,7 +649,7 @@ def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_rang
     q[:, names.index("pelvis_ty")] = ty
     correction = 0.0
     if plant:
-        q, correction = _plant_feet(body, t, q, names, in_stance, touchdown=touchdown)
+        q, correction = _plant_feet(body, t, q, names, in_stance, touchdown=touchdown, feet=feet)
     keep = t >= settle
     speed = (tx[keep][-1] - tx[keep][0]) / (t[keep][-1] - t[keep][0])
     f_mean = (phi[keep][-1] - phi[keep][0]) / (2 * np.pi * (t[keep][-1] - t[keep][0]))
@@ -608,6 +683,7 @@ def kinematic_gaits(
     pendulum: tuple[float, float] | None = (0.06, 0.16),
     touchdown: float | None = 0.01,
     stride_model: str = "alexander",
+    feet: str = "spheres",
 ) -> Gaits:
     """Kinematically synthesised gaits of ``n`` random subjects (see the module docstring).
 
@@ -655,7 +731,9 @@ def kinematic_gaits(
         leading ankle still travels 0.38 % of the stride before it rests
         (None: 0.11 %; real healthy trials 0.2-2.9 %, median 1.5 %), the
         trailing ankle has travelled 1.41 % since its rest (None: 0.80 %;
-        real 1.0-2.5 %). None: the lock at the phase's initial contact (the
+        real 1.0-2.5 %; these with ``feet="markers"``; with the rolling
+        spheres, v* 0.4-0.65, the leading ankle travels 1.74 %, None:
+        0.78 %). None: the lock at the phase's initial contact (the
         synthesis before 2026-11-29).
     max_retraction : float or None, default None
         [m] When given, a drawn subject whose ankles travel back by more than
@@ -669,6 +747,11 @@ def kinematic_gaits(
         trials: keypoints 0.099 / 1.13 / 0.102 -> 0.128 / 1.45 / 0.124,
         IMU 0.180 / 6.00 / 0.127 -> 0.144 / 5.15 / 0.127 -- within the
         seed-to-seed spread found later, so not conclusive.) None: no check.
+    feet : {"spheres", "markers"}, default "spheres"
+        The feet's contact with the ground when the pelvis is placed: the
+        body's heel and toe contact spheres rolling without slipping, or the
+        Plug-in-Gait heel and toe markers as points 2 cm up that do not slide
+        (the synthesis before 2026-11-30; see the module docstring).
     stride_model : {"alexander", "schwartz"}, default "alexander"
         Mean stride length at ``v*``: Alexander 1976's ``2.3 L (v*^2)^0.3``
         with the curves as they are, or Schwartz et al. 2008's
@@ -716,6 +799,7 @@ def kinematic_gaits(
     if touchdown is not None:
         check_param("touchdown", touchdown, minimum=0.0, maximum=0.1, types=(int, float))
     check_param("stride_model", stride_model, choices=("schwartz", "alexander"))
+    check_param("feet", feet, choices=("spheres", "markers"))
     if pendulum is not None:
         try:
             lo, hi = (float(v) for v in pendulum)
@@ -729,7 +813,7 @@ def kinematic_gaits(
     draw = dict(rng=rng, base=base, names=names, t=t, rate=rate, settle=settle, vstar_range=vstar_range,
                 height_range=height_range, bmi_range=bmi_range, impairment_fraction=impairment_fraction,
                 stride_sd=stride_sd, contact=contact, plant=bool(plant), pendulum=pendulum, touchdown=touchdown,
-                stride_model=stride_model)
+                stride_model=stride_model, feet=feet)
     for _ in range(int(n)):
         for k_draw in range(1, int(max_draws) + 1):
             q, body, label, sub = _draw_subject(**draw)
