@@ -18,7 +18,10 @@ printed and in ``notes``).
   m/s speed over seeds 0-3, measured 2026-11-29), so each is scored and printed too, with their range
   in ``single_network_mae``; (b) heuristic baseline (step period + Alexander 1976 stride relation,
   ``twin.learn.heuristic_predict``); (c) the same CNN trained on the real trials, leave-one-trial-out
-  (an ensemble of the same size in each fold); SSL: masked-reconstruction pretraining on the synthetic
+  (an ensemble of the same size in each fold), and (c') the same leaving one *subject* out
+  (``twin.learn.REAL_SUBJECTS``: three of the trials are one person's, so in (c) a model tested on one
+  of them has trained on the other two; ``*baseline_real_loso_*`` figures, context for (c), which stays
+  the issue's baseline); SSL: masked-reconstruction pretraining on the synthetic
   windows, fine-tuning on 10 % of the real trials (random draws), scored on the others, against the
   same fine-tuning from scratch (``ssl_gain_*`` = MAE without - MAE with pretraining: positive means
   pretraining helped; 10 % of 12 trials is one trial, one label value, so ``ssl25_gain_*`` repeats it
@@ -180,6 +183,11 @@ def main() -> None:
         s_loto = L.score(L.leave_one_trial_out(wr, epochs=max(epochs, 10) * (2 if not quick else 1), seed=args.seed,
                                                members=members, **arch))
         print(_line("(c) real data, leave-one-trial-out", s_loto) + f"  ({time.perf_counter() - t0:.1f} s)")
+        # the same with a person's trials held out together (three trials are one person's): context for (c)
+        t0 = time.perf_counter()
+        s_loso = L.score(L.leave_one_trial_out(wr, subjects=L.REAL_SUBJECTS, epochs=max(epochs, 10) * (
+            2 if not quick else 1), seed=args.seed, members=members, **arch))
+        print(_line("(c') real data, leave-one-subject-out", s_loso) + f"  ({time.perf_counter() - t0:.1f} s)")
         # SSL
         t0 = time.perf_counter()
         pre = L.pretrain(ws, epochs=max(2, epochs // 2), seed=args.seed, **{k: arch[k] for k in ("width", "depth")})
@@ -201,6 +209,7 @@ def main() -> None:
         figures.update(_fig(prefix, s_syn))
         figures.update(_fig(f"{prefix}heuristic_", s_heu))
         figures.update(_fig(f"{prefix}baseline_real_", s_loto))
+        figures.update(_fig(f"{prefix}baseline_real_loso_", s_loso))
         for t in TARGETS:
             name, unit = SHORT[t]
             figures[f"{prefix}ssl_gain_{name}_mae_{unit}"] = _r(ssl["gain"][t])

@@ -733,6 +733,16 @@ def test_optimize_body_factors_give_each_candidate_its_body():
                  controller_options={"stretch_gain": {"soleus_r": 1.0}})
     with pytest.raises(ParameterError, match="distinct"):
         optimize(base, obj, generations=1, popsize=2, body_factors=[names[0], names[0]], progress=False)
+    # a passive-strain factor starts at its neutral 1 and reaches the engine's passive fibre strain e0
+    prob = _Problem(base, obj, device="cpu", optimize_initial=True, dtype=torch.float32, x0=None, init0=None,
+                    body_factors=("passive:vasti",))
+    assert prob.bounds[-1].tolist() == [0.7, 3.5] and prob.x0[-1] == 1.0
+    X = np.repeat(prob.x0[None], 2, 0)
+    X[1, -1] = 2.5
+    prob.evaluate(X)
+    (params, _), = prob._params.values()
+    v = list(params.muscle_names).index("vasti_r")
+    assert float(params.e0[1, v]) == pytest.approx(2.5 * float(params.e0[0, v]), rel=1e-6)
 
 
 def test_resampled_perturbations_and_mean_result():

@@ -306,3 +306,36 @@ def test_real_trials_errors(data_dir, tmp_path):
         load_real_trials(tmp_path / "nothing")
     trials, skipped = load_real_trials(tmp_path, trials=["bmclab_walk2"])
     assert not trials and "missing file" in skipped["bmclab_walk2"]
+
+
+def test_leave_one_subject_out_holds_a_persons_trials_out_together(monkeypatch):
+    """leave_one_trial_out(subjects=...) trains each trial's estimator without any trial of the same person;
+    without it, only the trial itself is left out."""
+    import twin.learn.models as models
+    from twin.learn import REAL_SUBJECTS, REAL_TRIALS, leave_one_trial_out, windows_dataset
+
+    spec = WindowSpec("imu", duration=1.6, rate=40.0, sensors=("tibia_r",), channels=("gyro_z",))
+    groups = ["a", "a", "b", "c", "c", "d", "e"]  # trial ids, one or two windows each
+    w = windows_dataset(np.zeros((7, 1, spec.n_samples)), spec, leg_length=0.9, y=np.ones((7, 3)), group=groups)
+    seen = []
+
+    class _Fake:
+        def predict(self, windows):
+            return windows
+
+    def fake_train(windows, **options):
+        seen.append(sorted(set(str(g) for g in windows["group"].values)))
+        return _Fake()
+
+    monkeypatch.setattr(models, "train", fake_train)
+    out = leave_one_trial_out(w, subjects={"a": "p1", "b": "p1", "d": "p2"})
+    assert out.sizes["window"] == 7  # every trial predicted once
+    assert seen == [["c", "d", "e"], ["c", "d", "e"], ["a", "b", "d", "e"], ["a", "b", "c", "e"], ["a", "b", "c", "d"]]
+    seen.clear()
+    leave_one_trial_out(w)
+    assert seen[0] == ["b", "c", "d", "e"] and seen[1] == ["a", "c", "d", "e"]
+    with pytest.raises(DataError, match="at least 3"):
+        leave_one_trial_out(w, subjects={g: "one" for g in "abcd"})
+    with pytest.raises(ParameterError, match="subjects"):
+        leave_one_trial_out(w, subjects=[("a", "p1")])
+    assert set(REAL_SUBJECTS) <= set(REAL_TRIALS)

@@ -180,6 +180,18 @@ def test_body_factors(body):
         body_factor_names(body, kinds=("mass",))
 
 
+def test_passive_body_factor(body):
+    """passive scales the muscle's passive fibre strain (both sides), is not a default kind, and is bounded."""
+    assert not any(n.startswith("passive:") for n in body_factor_names(body))
+    assert len(body_factor_names(body, kinds=("passive",))) == 9
+    b = apply_body_factors(body, {"passive:vasti": 2.5, "strength:vasti": 0.9})
+    assert _changed_muscles(body, b) == {f"vasti_{s}": {"max_isometric_force", "passive_fiber_strain"} for s in "rl"}
+    assert b.muscle("vasti_l").passive_fiber_strain == pytest.approx(2.5 * body.muscle("vasti_l").passive_fiber_strain)
+    assert apply_body_factors(body, {"passive:rect_fem": 1.0}).muscles == body.muscles
+    with pytest.raises(ParameterError, match=r"\[0.7, 3.5\]"):
+        apply_body_factors(body, {"passive:vasti": 0.5})
+
+
 def _inertia_about_origin(seg):
     xx, yy, zz, xy, xz, yz = seg.inertia
     ic = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])

@@ -480,9 +480,16 @@ def _edit_muscles(body: BodyParams, names: Iterable[str], line: str, **fns) -> B
 #:   muscle-tendon length; negative = tighter, as in a contracture). The fibres' operating lengths in
 #:   walking depend sensitively on this parameter, which is not measured in a gait lab (Arnold & Delp
 #:   2011, Phil Trans R Soc B 366:1530-1539).
+#: * ``passive``: factor on the muscle's ``passive_fiber_strain`` (0.7-3.5; 1 = unchanged; larger = more
+#:   compliant passive fibres, less passive force at a given stretch). With OpenSim's 0.6 the walking
+#:   body's relaxed knee is 2-4x stiffer in deep flexion than Riener & Edrich's (1999) ten subjects; their
+#:   curves call for 1.57-1.94 on the quadriceps (:func:`twin.fit.calibrate_passive_knee`), i.e. factors
+#:   2.6-3.2; people's passive joint stiffness differs widely. Not among :func:`body_factor_names`'
+#:   default kinds.
 BODY_FACTOR_BOUNDS: dict[str, tuple[float, float, float]] = {
     "strength": (0.5, 1.5, 1.0),
     "slack": (-0.2, 0.2, 0.0),
+    "passive": (0.7, 3.5, 1.0),
 }
 
 
@@ -510,13 +517,14 @@ def body_factor_names(body: BodyParams, *, kinds: Sequence[str] = ("strength", "
 
 
 def apply_body_factors(body: BodyParams, factors: Mapping[str, float]) -> BodyParams:
-    """``body`` with muscle strength and tendon slack-length factors applied (both sides alike).
+    """``body`` with muscle strength, tendon slack-length and passive-strain factors applied (both sides alike).
 
     Parameters
     ----------
     body : twin.model.BodyParams
     factors : mapping
-        ``{"strength:soleus": 0.8, "slack:hamstrings": -0.05, ...}``; names
+        ``{"strength:soleus": 0.8, "slack:hamstrings": -0.05,
+        "passive:vasti": 2.5, ...}``; names
         from :func:`body_factor_names`: a base name is that muscle on both
         sides (``hamstrings`` the biarticular muscle, not the group); other
         names and groups as :func:`expand_muscles`. Values within
@@ -547,6 +555,7 @@ def apply_body_factors(body: BodyParams, factors: Mapping[str, float]) -> BodyPa
         raise ParameterError("body factors must be a mapping {'strength:soleus': 0.8, ...}")
     scale: dict[str, float] = {}
     shift: dict[str, float] = {}
+    passive: dict[str, float] = {}
     notes = []
     for key, value in factors.items():
         kind, _, muscles = str(key).partition(":")
@@ -560,14 +569,18 @@ def apply_body_factors(body: BodyParams, factors: Mapping[str, float]) -> BodyPa
         for name in _factor_muscles(muscles, body, key):
             if kind == "strength":
                 scale[name] = scale.get(name, 1.0) * float(value)
+            elif kind == "passive":
+                passive[name] = passive.get(name, 1.0) * float(value)
             else:
                 shift[name] = shift.get(name, 0.0) + float(value)
         if value != neutral:
             notes.append(f"{key}={float(value):.4g}")
-    return _edit_muscles(body, set(scale) | set(shift), "body factors: " + (", ".join(notes) if notes else "neutral"),
+    return _edit_muscles(body, set(scale) | set(shift) | set(passive),
+                         "body factors: " + (", ".join(notes) if notes else "neutral"),
                          max_isometric_force=lambda m: m.max_isometric_force * scale.get(m.name, 1.0),
                          tendon_slack_length=lambda m: (m.tendon_slack_length
-                                                        + shift.get(m.name, 0.0) * m.optimal_fiber_length))
+                                                        + shift.get(m.name, 0.0) * m.optimal_fiber_length),
+                         passive_fiber_strain=lambda m: m.passive_fiber_strain * passive.get(m.name, 1.0))
 
 
 def _factor_muscles(text: str, body: BodyParams, key: str) -> tuple[str, ...]:

@@ -156,7 +156,7 @@ class _Problem:
         if body_factors is None:
             return ()
         from ..model import BodyParams
-        from ..scenarios import apply_body_factors
+        from ..scenarios import BODY_FACTOR_BOUNDS, apply_body_factors
 
         if not isinstance(self.body, BodyParams):
             raise ParameterError("body_factors= needs the body as a twin.model.BodyParams (the factors change it)")
@@ -169,7 +169,8 @@ class _Problem:
         if not names or len(set(names)) != len(names):
             raise ParameterError(f"body_factors={list(body_factors)!r}: give distinct factor names, e.g. "
                                  "twin.scenarios.body_factor_names(body)")
-        apply_body_factors(self.body, {f: 1.0 if f.startswith("strength:") else 0.0 for f in names})  # checks names
+        neutral = {k: v[2] for k, v in BODY_FACTOR_BOUNDS.items()}
+        apply_body_factors(self.body, {f: neutral.get(f.partition(":")[0], 0.0) for f in names})  # checks names
         return names
 
     def factors(self, X) -> list[dict]:

@@ -58,6 +58,7 @@ from .data import (
     windows_dataset,
 )
 from .evaluate import (
+    REAL_SUBJECTS,
     REAL_TRIALS,
     STATIC_CALIBRATION,
     RealTrial,
@@ -98,8 +99,8 @@ __all__ = [
     "Encoder", "TemporalCNN", "EnsembleCNN", "Estimator", "train", "ensemble", "load_estimator", "ankle_separation",
     "ANKLE_SEPARATION_FLOOR",
     "Pretrained", "pretrain", "finetune", "load_pretrained",
-    "REAL_TRIALS", "STATIC_CALIBRATION", "RealTrial", "load_real_trials", "landmarks_from_static", "joint_markers",
-    "real_keypoints", "real_imu", "real_windows",
+    "REAL_TRIALS", "REAL_SUBJECTS", "STATIC_CALIBRATION", "RealTrial", "load_real_trials", "landmarks_from_static",
+    "joint_markers", "real_keypoints", "real_imu", "real_windows",
     "heuristic_predict", "alexander_stride", "score", "leave_one_trial_out", "ssl_experiment",
     "PARAMETERS", "Surrogate", "sample_parameters", "simulate_outcomes", "train_surrogate", "load_surrogate",
     "POPULATION_PARAMETERS", "population_inputs", "population_outcomes", "train_on_population",

@@ -75,7 +75,7 @@ from .data import TARGETS, WindowSpec, concat_windows, leg_length_from_markers, 
 
 __all__ = ["REAL_TRIALS", "STATIC_CALIBRATION", "RealTrial", "load_real_trials", "landmarks_from_static",
            "joint_markers", "real_keypoints", "real_imu", "real_windows",
-           "heuristic_predict", "alexander_stride", "score", "leave_one_trial_out", "ssl_experiment",
+           "heuristic_predict", "alexander_stride", "score", "leave_one_trial_out", "ssl_experiment", "REAL_SUBJECTS",
            "EVAL_DURATION"]
 
 #: Window length used on the real trials [s] (they last 1.7-5 s).
@@ -103,6 +103,15 @@ REAL_TRIALS: dict[str, tuple[tuple[str, ...], str]] = {
     "gaitkit_parkinson": ((_GK + "example_parkinson.json",), "gaitkit Parkinson's disease, 3-D landmarks"),
     "gaitkit_stroke": ((_GK + "example_stroke.json",), "gaitkit stroke, 3-D landmarks"),
 }
+
+#: trial id -> person, for the trials known to share one: :func:`leave_one_trial_out` with
+#: ``subjects=REAL_SUBJECTS`` holds a person's trials out together. opensim_walking2, opensim_walking5 and
+#: opensim_test_walking have the same segment lengths from their markers to the millimetre (thigh 0.453-0.455
+#: / 0.446-0.449 m, shank 0.407-0.409 / 0.407 m, hip-joint distance 0.1882 m in all three) and the same lab;
+#: bmclab_walk2 and bmclab_gait_c3d may be one person too (leg 0.802 m both) but their marker sets differ, so
+#: they are not grouped. Trials not listed are each their own person.
+REAL_SUBJECTS: dict[str, str] = {"opensim_walking2": "opensim_c3d", "opensim_walking5": "opensim_c3d",
+                                 "opensim_test_walking": "opensim_c3d"}
 
 _THIGH = {s: (f"{s}.Thigh.Upper", f"{s}.Thigh.Front", f"{s}.Thigh.Rear") for s in "RL"}
 _SHANK = {s: (f"{s}.Shank.Upper", f"{s}.Shank.Front", f"{s}.Shank.Rear") for s in "RL"}
@@ -679,17 +688,27 @@ def score(pred: xr.Dataset) -> dict:
     return out
 
 
-def leave_one_trial_out(windows: xr.Dataset, **train_options: Any) -> xr.Dataset:
-    """Predictions for every trial by an estimator trained on all the other trials (``twin.learn.train`` options)."""
+def leave_one_trial_out(windows: xr.Dataset, *, subjects: dict[str, str] | None = None,
+                        **train_options: Any) -> xr.Dataset:
+    """Predictions for every trial by an estimator trained on all the other trials (``twin.learn.train`` options).
+
+    With ``subjects`` (``{trial: person}``, e.g. :data:`REAL_SUBJECTS`;
+    trials not in it are their own person) the estimator for a trial is
+    trained without any trial of the same person: leave one *subject* out.
+    """
     from .models import train
 
     groups = np.asarray([str(g) for g in windows["group"].values])
     names = list(dict.fromkeys(groups.tolist()))
-    if len(names) < 3:
-        raise DataError(f"leave-one-trial-out needs at least 3 trials, got {len(names)}")
+    if subjects is not None and not isinstance(subjects, dict):
+        raise ParameterError(f"subjects must be a dict {{trial: person}}, not {type(subjects).__name__}")
+    person = {g: str((subjects or {}).get(g, g)) for g in names}
+    if len(set(person.values())) < 3:
+        raise DataError(f"leave-one-out needs at least 3 trials (subjects), got {len(set(person.values()))}")
     parts = []
     for g in names:
-        est = train(windows.isel(window=np.flatnonzero(groups != g)), **train_options)
+        same = [h for h in names if person[h] == person[g]]
+        est = train(windows.isel(window=np.flatnonzero(~np.isin(groups, same))), **train_options)
         parts.append(est.predict(windows.isel(window=np.flatnonzero(groups == g))))
     return xr.concat(parts, dim="window")
 

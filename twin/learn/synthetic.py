@@ -128,16 +128,17 @@ the walking speed) 25-41 % of the time (markers 36-44 %, real trials
 Spatiotemporal realism, and ``stride_model="schwartz"``: the labels are
 the stride the limb motion makes on the drawn body and the cadence drawn,
 so the population's stride at a given speed follows Alexander's relation
-(healthy subjects: 0.87 of Schwartz et al. 2008's dimensionless stride at
-their speed, cadence 1.16 of theirs): Schwartz's strides are about 9 %
-longer than Alexander's at free speed and 27 % at very slow speed.
-``stride_model="schwartz"`` draws the stride from Schwartz's dimensionless
-step length (:data:`STEP_LENGTH_STAR`) and multiplies hip flexion's cyclic
-part by :data:`HIP_AMPLITUDE_GAIN` so the limbs make such strides (stride
-0.99 and cadence 1.02-1.03 of Schwartz's). It is not the default: the
-estimators trained on it scored worse on the real trials overall (``twin
-bench learn``'s data and networks, ensembles of 4, 13 real trials,
-2026-11-29; speed m/s / cadence steps/min / stride m MAE): keypoints 0.063 /
+(healthy subjects: 0.91 of Schwartz et al. 2008's dimensionless stride at
+their speed, cadence 1.11 of theirs; 0.87 and 1.16 with ``feet="markers"``):
+Schwartz's strides are about 9 % longer than Alexander's at free speed and
+27 % at very slow speed. ``stride_model="schwartz"`` draws the stride from
+Schwartz's dimensionless step length (:data:`STEP_LENGTH_STAR`) and
+multiplies hip flexion's cyclic part by :data:`HIP_AMPLITUDE_GAIN` so the
+limbs make such strides (stride 1.01 and cadence 1.01 of Schwartz's). It is
+not the default: with ``feet="markers"`` the estimators trained on it scored
+worse on the real trials overall (``twin bench learn``'s data and networks,
+ensembles of 4, 13 real trials, 2026-11-29; speed m/s / cadence steps/min /
+stride m MAE): keypoints 0.063 /
 1.54 / 0.056 -> 0.080 / 1.95 / 0.070, IMU 0.064 / 2.37 / 0.084 -> 0.081 /
 2.40 / 0.076. It removed the IMU's short healthy strides (subject01 1.30 ->
 1.36 m, true 1.39) but made the slow impaired trials' strides longer still
@@ -215,15 +216,18 @@ HARMONICS: dict[str, tuple[tuple[float, ...], ...]] = {
 #: v* / step*, is the group means' 0.337 ... 0.758 to within 1 %.
 STEP_LENGTH_STAR = (0.510, 0.640, 0.760, 0.850, 0.922)
 
-#: Gain on the cyclic part of hip flexion in the kinematic synthesis with ``stride_model="schwartz"``. With
-#: the Schwartz curves as they are, foot locking on the drawn bodies gives strides 0.855 (SD 0.117) of
-#: Schwartz's at the same v* (80 healthy subjects, seed 2; 0.82 at v* < 0.25, 0.90 at 0.35-0.5); with
-#: 1.18, 0.988 (SD 0.124; 0.94-1.04 over the v* bins). Calibrated on synthetic subjects against
-#: Schwartz's table only. Why the curves fall short on this body is not settled: the planar model has
+#: Gain on the cyclic part of hip flexion in the kinematic synthesis with ``stride_model="schwartz"``
+#: (``feet="spheres"``, the default). With the Schwartz curves as they are, foot locking on the drawn
+#: bodies gives strides 0.909 of Schwartz's at the same v* (40 healthy subjects, seed 0); with 1.10,
+#: 1.007 and cadence 1.009 (1.13: 1.021; 1.18: 1.044). Calibrated on synthetic subjects against
+#: Schwartz's table only. With ``feet="markers"`` (the pivoting Plug-in-Gait markers of the older
+#: synthesis) the strides were 0.855 (SD 0.117; 80 subjects, seed 2) and the gain 1.18 (0.988, SD 0.124),
+#: which that option keeps. Why the curves fall short on this body is not settled: the planar model has
 #: no pelvic rotation (12 deg range at free speed, about 2.5 % of the stride), Plug-in-Gait's hip angle
 #: is not OpenSim's, and the curves are children's; subject01's OpenSim IK (Gait10dof18musc) has a hip
 #: range of 55 deg at v* 0.37 where the Schwartz curve has 40.
-HIP_AMPLITUDE_GAIN = 1.18
+HIP_AMPLITUDE_GAIN = 1.10
+_HIP_AMPLITUDE_GAIN_MARKERS = 1.18
 
 _JOINTS = ("hip_flexion", "knee_angle", "ankle_angle")
 _IMPAIRMENTS = ("stiff_knee", "drop_foot", "crouch", "asymmetry")
@@ -627,7 +631,8 @@ def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_rang
     drift = 1.0 + 0.02 * np.sin(2 * np.pi * t / rng.uniform(3.0, 8.0) + rng.uniform(0, 2 * np.pi))
     phi = 2 * np.pi * np.cumsum(f0 * drift) / rate + rng.uniform(0, 2 * np.pi)
     imp = str(rng.choice(_IMPAIRMENTS)) if rng.random() < impairment_fraction else "none"
-    curves = _subject_curves(rng, vstar, imp, HIP_AMPLITUDE_GAIN if stride_model == "schwartz" else 1.0)
+    gain = HIP_AMPLITUDE_GAIN if feet == "spheres" else _HIP_AMPLITUDE_GAIN_MARKERS
+    curves = _subject_curves(rng, vstar, imp, gain if stride_model == "schwartz" else 1.0)
     q = np.zeros((t.size, len(names)))
     q[:, names.index("pelvis_tilt")] = np.radians(_series(curves["pelvis"], phi))
     for side, ph in (("r", phi), ("l", phi + curves["offset"])):
