@@ -485,7 +485,8 @@ def _edit_muscles(body: BodyParams, names: Iterable[str], line: str, **fns) -> B
 #:   body's relaxed knee is 2-4x stiffer in deep flexion than Riener & Edrich's (1999) ten subjects; their
 #:   curves call for 1.57-1.94 on the quadriceps (:func:`twin.fit.calibrate_passive_knee`), i.e. factors
 #:   2.6-3.2; people's passive joint stiffness differs widely. Not among :func:`body_factor_names`'
-#:   default kinds.
+#:   default kinds: fitted on subject01's vasti and rectus femoris (100 generations, two seeds) CMA-ES left
+#:   it at 0.79-1.18 and the knee RMS did not improve (``benchmarks/README.md``).
 BODY_FACTOR_BOUNDS: dict[str, tuple[float, float, float]] = {
     "strength": (0.5, 1.5, 1.0),
     "slack": (-0.2, 0.2, 0.0),

@@ -55,8 +55,9 @@ metatarsal heads, scaled with the body) relative to the pelvis; at every
 sample the lowest sphere of the feet in stance touches the ground (sets the
 pelvis height), and the lower sphere of the foot that struck the ground
 last (``contact="loading"``: it takes the body's weight from initial contact
-on) rolls on it without slipping: the pelvis advances by minus its centre's
-horizontal displacement plus its radius times the foot's rotation; only
+on) rolls on it without slipping: the pelvis advances by minus the sum of
+its centre's horizontal displacement and its radius times the foot's
+rotation (counter-clockwise seen from the right positive); only
 feet in their stance phase (the first 65 - 10 v* % of their cycle, 58-63 %)
 take part. (``feet="markers"``, the synthesis before 2026-11-30: the
 Plug-in-Gait heel and toe markers as points 2 cm above the ground that do
