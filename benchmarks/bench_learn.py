@@ -36,8 +36,11 @@ issue: speed <= 0.10 m/s, cadence <= 3 steps/min, stride <= 0.08 m, synthetic-on
 the real-data baseline (reported, not tuned for).
 
 ``--quick``: 40 synthetic subjects, few epochs, 16 surrogate rollouts of 3 s (about a minute on 2 cores).
-Full: 400 subjects, 30 epochs, ensembles of 4 networks, a 32-subject physics population, 128 surrogate
-rollouts of 6 s (26 minutes on this 2-core machine with the test suite running beside it, 2026-11-29).
+Full: 1000 subjects, 30 epochs, ensembles of 4 networks, a 32-subject physics population, 128 surrogate
+rollouts of 6 s (34 minutes on this 2-core machine with other work beside it, 2026-11-30). 400 subjects,
+the full default before 2026-11-30, take 15-18 minutes and score worse on the real trials (keypoints
+0.042 / 1.44 / 0.038, IMU 0.081 / 2.46 / 0.070 speed / cadence / stride MAE, against 0.034 / 1.61 /
+0.030 and 0.066 / 2.21 / 0.066 with 1000; benchmarks/README.md); ``--n-synthetic 400`` runs that.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny data and few epochs (under a minute)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-synthetic", type=int, default=None, help="synthetic subjects (default 40 / 400)")
+    parser.add_argument("--n-synthetic", type=int, default=None, help="synthetic subjects (default 40 / 1000)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 6 / 30)")
     parser.add_argument("--population", default=None, help="a population store of twin.synth.generate to train on")
     parser.add_argument("--stride-model", default="alexander", choices=("alexander", "schwartz"),
@@ -102,7 +105,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     t_start = time.perf_counter()
     quick = bool(args.quick)
-    n_syn = args.n_synthetic or (40 if quick else 400)
+    n_syn = args.n_synthetic or (40 if quick else 1000)
     epochs = args.epochs or (6 if quick else 30)
     arch = dict(width=16, depth=4) if quick else dict(width=32, depth=5)
     members = args.members or (1 if quick else 4)

@@ -117,7 +117,7 @@ peak people's ankles are still moving: the leading one at 0.38 / 0.23 /
 not about a point 2 cm below the ankle. The keypoint networks learn stride
 relative to that range, and with markers they predicted healthy strides
 1-8 % short. Measured with ``twin bench learn``'s data and networks
-(ensembles of four, 13 real trials, 2026-11-30; speed m/s / cadence
+(400 subjects, ensembles of four, 13 real trials, 2026-11-30; speed m/s / cadence
 steps/min / stride m MAE): keypoints 0.063 / 1.54 / 0.056 -> 0.042 / 1.44 /
 0.038, IMU 0.064 / 2.37 / 0.084 -> 0.081 / 2.46 / 0.070 (healthy strides no
 longer short; the slow impaired trials' longer still, gaitkit_parkinson
