@@ -105,6 +105,8 @@ def test_kinematic_gaits_plant_the_stance_foot_and_vault_over_it(gaits):
         kinematic_gaits(1, contact="heel")
     with pytest.raises(ParameterError, match="pendulum"):
         kinematic_gaits(1, pendulum=(0.2, 0.1))
+    with pytest.raises(ParameterError, match="feet"):
+        kinematic_gaits(1, feet="shoes")
 
 
 def _schwartz_ratios(g):
