@@ -183,13 +183,12 @@ def main() -> None:
         print(_line("(b) heuristic (period + Alexander)", s_heu))
         # (c) real data, leave one trial out
         t0 = time.perf_counter()
-        s_loto = L.score(L.leave_one_trial_out(wr, epochs=max(epochs, 10) * (2 if not quick else 1), seed=args.seed,
-                                               members=members, **arch))
+        loo = dict(epochs=max(epochs, 10) * (2 if not quick else 1), seed=args.seed, members=members, **arch)
+        s_loto = L.score(L.leave_one_trial_out(wr, **loo))
         print(_line("(c) real data, leave-one-trial-out", s_loto) + f"  ({time.perf_counter() - t0:.1f} s)")
         # the same with a person's trials held out together (three trials are one person's): context for (c)
         t0 = time.perf_counter()
-        s_loso = L.score(L.leave_one_trial_out(wr, subjects=L.REAL_SUBJECTS, epochs=max(epochs, 10) * (
-            2 if not quick else 1), seed=args.seed, members=members, **arch))
+        s_loso = L.score(L.leave_one_trial_out(wr, subjects=L.REAL_SUBJECTS, **loo))
         print(_line("(c') real data, leave-one-subject-out", s_loso) + f"  ({time.perf_counter() - t0:.1f} s)")
         # SSL
         t0 = time.perf_counter()

@@ -705,11 +705,13 @@ def leave_one_trial_out(windows: xr.Dataset, *, subjects: dict[str, str] | None 
     person = {g: str((subjects or {}).get(g, g)) for g in names}
     if len(set(person.values())) < 3:
         raise DataError(f"leave-one-out needs at least 3 trials (subjects), got {len(set(person.values()))}")
+    persons = np.asarray([person[g] for g in groups])
+    estimators: dict[str, Any] = {}  # one per person: a person's trials share their training set
     parts = []
     for g in names:
-        same = [h for h in names if person[h] == person[g]]
-        est = train(windows.isel(window=np.flatnonzero(~np.isin(groups, same))), **train_options)
-        parts.append(est.predict(windows.isel(window=np.flatnonzero(groups == g))))
+        if person[g] not in estimators:
+            estimators[person[g]] = train(windows.isel(window=np.flatnonzero(persons != person[g])), **train_options)
+        parts.append(estimators[person[g]].predict(windows.isel(window=np.flatnonzero(groups == g))))
     return xr.concat(parts, dim="window")
 
 

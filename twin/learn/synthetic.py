@@ -405,16 +405,10 @@ def _foot_points(body, t: np.ndarray, q: np.ndarray, names: list[str], feet: str
         raise ParameterError(f"feet='spheres' needs the body's contact spheres {', '.join(_SPHERES)}; it lacks "
                              f"{', '.join(missing)} (use feet='markers')")
     att = [eng.attach(spheres[n].body, spheres[n].center) for n in _SPHERES]
-    idx = np.array([a[0] for a in att])
-    local = np.array([a[1] for a in att])
     angle0 = np.array([a[3] for a in att])
     radius = np.array([spheres[n].radius for n in _SPHERES])
-    kin = eng.kinematics(np.asarray(q, float))
-    th = kin["theta"][:, idx]
-    c, s = np.cos(th), np.sin(th)
-    x = kin["p"][:, idx, 0] + c * local[:, 0] - s * local[:, 1]
-    y = kin["p"][:, idx, 1] + s * local[:, 0] + c * local[:, 1]
-    return np.stack([x + radius * (th + angle0), y - radius], axis=-1)
+    xy, th = eng.positions(np.asarray(q, float), att)
+    return np.stack([xy[..., 0] + radius * (th + angle0), xy[..., 1] - radius], axis=-1)
 
 
 def _contact_travel(x: np.ndarray, k: np.ndarray) -> np.ndarray:

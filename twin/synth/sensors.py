@@ -410,6 +410,17 @@ class _Engine:
                 out[key].append(getattr(kin, key).detach().cpu().numpy())
         return {k: np.concatenate(v, axis=0) for k, v in out.items()}
 
+    def positions(self, q: np.ndarray, attached: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray]:
+        """Ground x-y [T, P, 2] and engine-body angle [T, P] of points from :meth:`attach` for ``q [T, Q]``."""
+        idx = np.array([a[0] for a in attached])
+        local = np.array([a[1] for a in attached])
+        kin = self.kinematics(q)
+        th = kin["theta"][:, idx]
+        c, s = np.cos(th), np.sin(th)
+        xy = np.stack([kin["p"][:, idx, 0] + c * local[:, 0] - s * local[:, 1],
+                       kin["p"][:, idx, 1] + s * local[:, 0] + c * local[:, 1]], axis=-1)
+        return xy, th
+
     def point_kinematics(self, q: np.ndarray, qdot: np.ndarray, qddot: np.ndarray, body: np.ndarray,
                          local: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Ground position [T, P, 2], acceleration [T, P, 2], body angle [T, P] and rate [T, P] of points.
@@ -556,13 +567,7 @@ def markers_from_q(
         eng = engines[b if len(engines) > 1 else 0]
         ms = {m.name: m for m in eng.body.marker_set(marker_set).markers}
         att = [eng.attach(ms[n].body, ms[n].location) for n in names]
-        idx = np.array([a[0] for a in att])
-        local = np.array([a[1] for a in att])
-        kin = eng.kinematics(motion.q[b])
-        th = kin["theta"][:, idx]
-        c, s = np.cos(th), np.sin(th)
-        out[b, :, :, 0] = kin["p"][:, idx, 0] + c * local[:, 0] - s * local[:, 1]
-        out[b, :, :, 1] = kin["p"][:, idx, 1] + s * local[:, 0] + c * local[:, 1]
+        out[b, :, :, :2] = eng.positions(motion.q[b], att)[0]
         out[b, :, :, 2] = np.array([a[2] for a in att])
     history = [f"virtual markers ({marker_set}, {len(names)} markers) from {motion.kind or 'q'} "
                f"{motion.source or ''}".rstrip() + " by the engine's forward kinematics; Z = segment's lateral "
