@@ -8,9 +8,9 @@ output is one JSON object with the figures.
   plus the kinematics-only fit of its IK; and BMClab's walk1 with its force plates, a recording from
   another lab without a static trial, whose mass is the plates' mean total vertical force / g and whose
   height is the markers' thigh + shank length / 0.491, Winter 2009) -- CMA-ES generations warm-started from the shipped
-  controller, tracking the person's mean right stride; the table gives RMS [deg] of the simulated
-  vs the person's stride for hip, knee, ankle, the speed error, the stride-time error (simulated minus
-  the person's) and the fit time.
+  controller, tracking both legs over the person's mean right stride; the table gives RMS [deg] of the
+  simulated vs the person's stride for hip, knee, ankle (right leg; ``_l`` the left leg), the speed
+  error, the stride-time error (simulated minus the person's) and the fit time.
 * **what-if speed**: ``Twin.simulate`` of 4 scenarios x 10 s (adapt=False) plus the baseline in
   one batch, wall time (eager and, in full mode, compiled).
 * **directions**: :func:`twin.whatif.check_directions` -- how many literature directions the
@@ -172,7 +172,9 @@ def main() -> None:
     rows = _fit_rows(root, gens, dur, args.fit_body, args.passive_knee)
     first = rows[0][1] if rows else {}
     for k_out, k_in in (("fit_rms_deg_hip", "rms_deg_hip"), ("fit_rms_deg_knee", "rms_deg_knee"),
-                        ("fit_rms_deg_ankle", "rms_deg_ankle"), ("fit_speed_err_mps", "speed_err_mps"),
+                        ("fit_rms_deg_ankle", "rms_deg_ankle"), ("fit_rms_deg_hip_l", "rms_deg_hip_l"),
+                        ("fit_rms_deg_knee_l", "rms_deg_knee_l"), ("fit_rms_deg_ankle_l", "rms_deg_ankle_l"),
+                        ("fit_speed_err_mps", "speed_err_mps"),
                         ("fit_stride_err_s", "stride_err_s"), ("fit_minutes", "minutes")):
         v = first.get(k_in)
         figures[k_out] = round(float(v), 3) if isinstance(v, (int, float)) and np.isfinite(v) else None

@@ -188,6 +188,9 @@ def test_reference_cycle_from_ik(data_file):
     # peak swing knee flexion lies in the second half of the stride
     knee = ref.angle.sel(coordinate="knee_angle_r").values
     assert 55 <= int(np.argmin(knee)) <= 90
+    # the left leg over the same right stride: its swing half a stride earlier (in the first half)
+    knee_l = ref.angle.sel(coordinate="knee_angle_l").values
+    assert 5 <= int(np.argmin(knee_l)) <= 45
     assert 0.5 < ref.attrs["speed_mps"] < 2.0
 
 
@@ -349,6 +352,43 @@ def test_fit_quality_is_zero_against_itself():
     ref2 = ref.copy(deep=True)
     ref2["angle"] = ref2.angle + np.radians(5.0)
     assert fit_quality(sim, ref2)["rms_deg_knee"] == pytest.approx(5.0)
+    assert "rms_deg_knee_l" not in qual  # a right-leg reference: no left-leg figures
+
+
+def test_fit_quality_reports_the_left_leg_too():
+    """With both legs in the reference the left leg's RMS over the same right stride is reported beside the
+    right's; a left leg half a stride late (as in walking) against a reference in phase with the right costs."""
+    from twin.control.analysis import mean_cycle
+
+    n = 3000
+    time = np.arange(n) * 0.01
+    phase = time % 1.0
+    names = ["pelvis_tx", "hip_flexion_r", "knee_angle_r", "ankle_angle_r", "hip_flexion_l", "knee_angle_l",
+             "ankle_angle_l"]
+    q = np.zeros((1, n, len(names)))
+    q[0, :, 0] = 1.2 * time
+    for k, ph in ((1, phase), (4, (phase + 0.5) % 1.0)):
+        q[0, :, k] = 0.4 * np.cos(2 * np.pi * ph)
+        q[0, :, k + 1] = -0.6 * np.sin(np.pi * ph) ** 2
+        q[0, :, k + 2] = 0.1 * np.sin(2 * np.pi * ph)
+    grf = np.zeros((1, n, 2, 2))
+    grf[0, :, 0, 1] = np.where(phase < 0.6, 700.0, 0.0)
+    grf[0, :, 1, 1] = np.where((phase + 0.5) % 1.0 < 0.6, 700.0, 0.0)
+    sim = xr.Dataset({"q": (("scenario", "time", "coordinate"), q), "grf": (("scenario", "time", "side", "axis"), grf),
+                      "walked_s": (("scenario",), [30.0]), "speed": (("scenario",), [1.2]),
+                      "fell": (("scenario",), [False])},
+                     coords={"time": time, "coordinate": names})
+    cyc = mean_cycle({"time": time, "q": q, "grf": grf, "coordinate": names}, 0)
+    ref = xr.Dataset({"angle": (("cycle_pct", "coordinate"), np.stack([cyc[c] for c in names[1:]], 1))},
+                     coords={"coordinate": names[1:]}, attrs={"speed_mps": 1.2})
+    qual = fit_quality(sim, ref)
+    assert max(qual[k] for k in ("rms_deg_hip", "rms_deg_knee", "rms_deg_hip_l", "rms_deg_knee_l",
+                                 "rms_deg_ankle_l")) < 1e-9
+    in_phase = ref.copy(deep=True)
+    for j in ("hip_flexion", "knee_angle", "ankle_angle"):
+        in_phase["angle"].loc[{"coordinate": j + "_l"}] = ref.angle.sel(coordinate=j + "_r").values
+    q2 = fit_quality(sim, in_phase)
+    assert q2["rms_deg_knee"] < 1e-9 and q2["rms_deg_hip_l"] > 10.0  # 0.4 rad cosines in antiphase: 32 deg
 
 
 def test_joint_moments_have_opensim_signs(default_twin):

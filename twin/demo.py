@@ -159,7 +159,9 @@ def _twin_part(ik_path, rec: xr.Dataset, out: Path, *, duration: float, generati
            f"{t.provenance.get('warm_start')}" + (f" + {generations} CMA-ES generations" if generations else
                                                     ", not refitted") + ")\n"
            f"fit vs the person's mean stride: RMS hip {q.get('rms_deg_hip', float('nan')):.1f} deg, knee "
-           f"{q.get('rms_deg_knee', float('nan')):.1f} deg, ankle {q.get('rms_deg_ankle', float('nan')):.1f} deg; "
+           f"{q.get('rms_deg_knee', float('nan')):.1f} deg, ankle {q.get('rms_deg_ankle', float('nan')):.1f} deg"
+           + (f" (right leg; left {q['rms_deg_hip_l']:.1f} / {q['rms_deg_knee_l']:.1f} / {q['rms_deg_ankle_l']:.1f})"
+              if "rms_deg_knee_l" in q else "") + "; "
            f"speed {q.get('speed_mps', float('nan')):.2f} m/s vs the person's "
            f"{t.reference.attrs['speed_mps']:.2f} m/s")
     table = metrics_text(m)

@@ -10,9 +10,10 @@ A :class:`Twin` holds
   shipped controller;
 * ``kinematics`` / ``dynamics`` -- the person's inverse kinematics and
   dynamics (OpenSim, :mod:`twin.fit`), ``reference`` -- their mean gait
-  cycle (right stride, hip/knee/ankle angles) and speed;
+  cycle (right stride; hip/knee/ankle angles of both legs) and speed;
 * ``baseline`` -- the simulated gait of the fitted twin; ``quality`` -- fit
-  quality (RMS per joint between simulated and measured cycle, speed error);
+  quality (RMS per joint between simulated and measured cycle, right leg and
+  ``_l`` left, speed error);
   ``provenance`` -- source files with sha256, versions and settings.
 
 :meth:`Twin.simulate` runs the baseline and any number of scenarios
@@ -55,6 +56,7 @@ __all__ = ["Twin", "load_twin", "FORMAT"]
 FORMAT = "twin.Twin/1"
 
 _JOINTS = ("hip_flexion_r", "knee_angle_r", "ankle_angle_r")
+_LEFT = tuple(j[:-1] + "l" for j in _JOINTS)
 #: Half-width [s] of the band around the person's stride time inside which the controller fit pays
 #: nothing (:func:`twin.control.objective.stride_time`): 0.03 s is 2.5 % of a 1.2 s stride, about the
 #: stride-to-stride variability of healthy adults' stride time (CV about 2-3 %, e.g. Hausdorff et al.
@@ -186,13 +188,13 @@ class Twin:
     kinematics, dynamics : xarray.Dataset or None
         The person's inverse kinematics / dynamics.
     reference : xarray.Dataset or None
-        ``angle(cycle_pct, coordinate)`` [rad], the person's mean right stride,
-        with attrs ``speed_mps``, ``stride_s`` (mean stride time) and ``n_strides``.
+        ``angle(cycle_pct, coordinate)`` [rad], the person's mean right stride
+        (both legs' hip, knee and ankle when recorded), with attrs ``speed_mps``, ``stride_s`` (mean stride time) and ``n_strides``.
     baseline : xarray.Dataset or None
         Simulated gait of the fitted twin (simulation kind, one scenario).
     quality : dict
-        ``rms_deg_<joint>``, ``speed_err_mps``, ``stride_s``, ``stride_err_s``,
-        ``fit_minutes``, ``body_factors`` (with ``fit_body``), ...
+        ``rms_deg_<joint>`` (right leg) and ``rms_deg_<joint>_l`` (left),
+        ``speed_err_mps``, ``stride_s``, ``stride_err_s``, ``fit_minutes``, ``body_factors`` (with ``fit_body``), ...
     provenance : dict
         ``sources`` (path, sha256), ``versions``, ``settings``, ``created``.
     rigid_tendon : bool
@@ -270,7 +272,9 @@ class Twin:
             :func:`warm_start_controller`), rollout
             duration [s], seed. Every reflex parameter is free, the
             feedforward bursts of :mod:`twin.control.reflex` too (from the
-            shipped controllers' zero amplitude).
+            shipped controllers' zero amplitude). The fit tracks both legs'
+            hip, knee and ankle angles over the person's mean right stride
+            (:func:`reference_cycle`), the stride time and the speed.
         checkpoint : path, optional, keyword-only
             Checkpoint of the controller fit (resumable).
         progress : bool, keyword-only
@@ -720,7 +724,10 @@ def rigid_trunk_kinematics(kin: xr.Dataset) -> xr.Dataset:
 def reference_cycle(kin: xr.Dataset, *, body: Any = None, n: int = 101) -> xr.Dataset:
     """The person's mean right stride and speed from a kinematics Dataset ``q(time, coordinate)``.
 
-    Right foot strikes are the maxima of the heel's forward distance from the
+    ``angle`` holds hip flexion, knee and ankle angles over the right stride
+    (from right foot strike): the right leg's, and the left leg's when the
+    kinematics have them (so the left leg's timing within the right stride
+    is part of it). Right foot strikes are the maxima of the heel's forward distance from the
     pelvis (Zeni et al. 2008), the heel placed by the engine's forward
     kinematics of ``body`` (default body if None). The speed is the pelvis's
     mean forward speed from the first to the last strike when it travels
@@ -758,10 +765,11 @@ def reference_cycle(kin: xr.Dataset, *, body: Any = None, n: int = 101) -> xr.Da
     if len(peaks) < 2:
         raise DataError(f"the recording ({t[-1] - t[0]:.2f} s) holds {len(peaks)} right foot strike(s); the twin "
                         "needs at least one full stride (two strikes) -- pass a longer walking trial")
+    joints = _JOINTS + (_LEFT if all(c in coords for c in _LEFT) else ())
     cyc = []
     for a, b in zip(peaks[:-1], peaks[1:]):
         x = np.linspace(t[a], t[b], n)
-        cyc.append(np.stack([np.interp(x, t[a:b + 1], q[a:b + 1, coords.index(c)]) for c in _JOINTS], 1))
+        cyc.append(np.stack([np.interp(x, t[a:b + 1], q[a:b + 1, coords.index(c)]) for c in joints], 1))
     angle = np.mean(cyc, axis=0)
     # speed from the stance foot: in loading response to mid stance (5-25 % of the stride) the heel is at rest
     # on the ground (overground) or on the belt (treadmill), so it moves backwards relative to the
@@ -781,7 +789,7 @@ def reference_cycle(kin: xr.Dataset, *, body: Any = None, n: int = 101) -> xr.Da
         raise DataError(f"the walking speed from the stance foot is {v:.2f} m/s; the trial does not look like "
                         "walking (check the coordinate signs and units)")
     return xr.Dataset({"angle": (("cycle_pct", "coordinate"), angle, {"units": "rad"})},
-                      coords={"cycle_pct": np.linspace(0, 100, n), "coordinate": list(_JOINTS)},
+                      coords={"cycle_pct": np.linspace(0, 100, n), "coordinate": list(joints)},
                       attrs={"speed_mps": v, "speed_method": method, "n_strides": len(cyc),
                              "stride_s": float(np.mean(np.diff(t[peaks])))})
 
@@ -789,6 +797,10 @@ def reference_cycle(kin: xr.Dataset, *, body: Any = None, n: int = 101) -> xr.Da
 def fit_quality(sim: xr.Dataset, ref: xr.Dataset | None) -> dict:
     """RMS [deg] per joint between the simulated mean right stride and ``ref``, the speed error [m/s]
     and the stride-time error [s].
+
+    ``rms_deg_hip`` / ``_knee`` / ``_ankle`` are the right leg's;
+    ``rms_deg_hip_l`` / ``_knee_l`` / ``_ankle_l`` the left leg's over the
+    same right stride, when ``ref`` has the left leg (:func:`reference_cycle`).
 
     ``stride_s`` is the simulation's mean right stride duration, ``stride_err_s``
     its difference from the person's (``ref.attrs["stride_s"]``; NaN when
@@ -805,8 +817,9 @@ def fit_quality(sim: xr.Dataset, ref: xr.Dataset | None) -> dict:
     duration = float(sim.time.values[-1]) if sim.sizes.get("time", 0) else 0.0
     strides = cycles(rec, member, skip_s=min(2.0, 0.25 * duration))
     cyc = None if strides is None else mean_of(strides)
-    for j in _JOINTS:
-        key = "rms_deg_" + j.split("_")[0]
+    left = ref is not None and all(c in ref.coordinate.values for c in _LEFT)
+    for j in _JOINTS + (_LEFT if left else ()):
+        key = "rms_deg_" + j.split("_")[0] + ("_l" if j.endswith("_l") else "")
         if cyc is None or ref is None or j not in cyc:
             out[key] = float("nan")
             continue
