@@ -189,12 +189,14 @@ class Twin:
         The person's inverse kinematics / dynamics.
     reference : xarray.Dataset or None
         ``angle(cycle_pct, coordinate)`` [rad], the person's mean right stride
-        (both legs' hip, knee and ankle when recorded), with attrs ``speed_mps``, ``stride_s`` (mean stride time) and ``n_strides``.
+        (both legs' hip, knee and ankle when recorded), with attrs
+        ``speed_mps``, ``stride_s`` (mean stride time) and ``n_strides``.
     baseline : xarray.Dataset or None
         Simulated gait of the fitted twin (simulation kind, one scenario).
     quality : dict
         ``rms_deg_<joint>`` (right leg) and ``rms_deg_<joint>_l`` (left),
-        ``speed_err_mps``, ``stride_s``, ``stride_err_s``, ``fit_minutes``, ``body_factors`` (with ``fit_body``), ...
+        ``speed_err_mps``, ``stride_s``, ``stride_err_s``, ``fit_minutes``,
+        ``body_factors`` (with ``fit_body``), ...
     provenance : dict
         ``sources`` (path, sha256), ``versions``, ``settings``, ``created``.
     rigid_tendon : bool
@@ -727,8 +729,8 @@ def reference_cycle(kin: xr.Dataset, *, body: Any = None, n: int = 101) -> xr.Da
     ``angle`` holds hip flexion, knee and ankle angles over the right stride
     (from right foot strike): the right leg's, and the left leg's when the
     kinematics have them (so the left leg's timing within the right stride
-    is part of it). Right foot strikes are the maxima of the heel's forward distance from the
-    pelvis (Zeni et al. 2008), the heel placed by the engine's forward
+    is part of it). Right foot strikes are the maxima of the heel's forward
+    distance from the pelvis (Zeni et al. 2008), the heel placed by the engine's forward
     kinematics of ``body`` (default body if None). The speed is the pelvis's
     mean forward speed from the first to the last strike when it travels
     (overground, at least 0.3 m/s); else (a treadmill) how fast the stance
