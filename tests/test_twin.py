@@ -320,19 +320,23 @@ def test_from_recording_kinematics_only(data_file):
         assert k in t.quality
 
 
-def test_fit_quality_is_zero_against_itself():
-    """A simulation compared with its own mean cycle has zero RMS error (and a real one otherwise)."""
+def _toy_walk(legs: str = "r"):
+    """A 30 s simulation-like Dataset of 1 s strides (right foot strikes at whole seconds) and its own mean
+    cycle as a reference: hip, knee, ankle of the right leg, and of the left half a stride later with
+    ``legs="rl"``."""
     from twin.control.analysis import mean_cycle
 
     n = 3000
     time = np.arange(n) * 0.01
-    phase = (time % 1.0)
-    names = ["pelvis_tx", "hip_flexion_r", "knee_angle_r", "ankle_angle_r"]
-    q = np.zeros((1, n, 4))
+    phase = time % 1.0
+    names = ["pelvis_tx"] + [f"{j}_{s}" for s in legs for j in ("hip_flexion", "knee_angle", "ankle_angle")]
+    q = np.zeros((1, n, len(names)))
     q[0, :, 0] = 1.2 * time
-    q[0, :, 1] = 0.4 * np.cos(2 * np.pi * phase)
-    q[0, :, 2] = -0.6 * np.sin(np.pi * phase) ** 2
-    q[0, :, 3] = 0.1 * np.sin(2 * np.pi * phase)
+    for k, side in enumerate(legs):
+        ph = (phase + 0.5 * k) % 1.0
+        q[0, :, 1 + 3 * k] = 0.4 * np.cos(2 * np.pi * ph)
+        q[0, :, 2 + 3 * k] = -0.6 * np.sin(np.pi * ph) ** 2
+        q[0, :, 3 + 3 * k] = 0.1 * np.sin(2 * np.pi * ph)
     grf = np.zeros((1, n, 2, 2))
     grf[0, :, 0, 1] = np.where(phase < 0.6, 700.0, 0.0)
     grf[0, :, 1, 1] = np.where((phase + 0.5) % 1.0 < 0.6, 700.0, 0.0)
@@ -343,6 +347,12 @@ def test_fit_quality_is_zero_against_itself():
     cyc = mean_cycle({"time": time, "q": q, "grf": grf, "coordinate": names}, 0)
     ref = xr.Dataset({"angle": (("cycle_pct", "coordinate"), np.stack([cyc[c] for c in names[1:]], 1))},
                      coords={"coordinate": names[1:]}, attrs={"speed_mps": 1.2})
+    return sim, ref
+
+
+def test_fit_quality_is_zero_against_itself():
+    """A simulation compared with its own mean cycle has zero RMS error (and a real one otherwise)."""
+    sim, ref = _toy_walk()
     qual = fit_quality(sim, ref)
     assert qual["rms_deg_hip"] < 1e-9 and qual["rms_deg_knee"] < 1e-9 and qual["speed_err_mps"] == 0.0
     assert qual["stride_s"] == pytest.approx(1.0, abs=0.011)  # the 1 s cycle above
@@ -358,29 +368,7 @@ def test_fit_quality_is_zero_against_itself():
 def test_fit_quality_reports_the_left_leg_too():
     """With both legs in the reference the left leg's RMS over the same right stride is reported beside the
     right's; a left leg half a stride late (as in walking) against a reference in phase with the right costs."""
-    from twin.control.analysis import mean_cycle
-
-    n = 3000
-    time = np.arange(n) * 0.01
-    phase = time % 1.0
-    names = ["pelvis_tx", "hip_flexion_r", "knee_angle_r", "ankle_angle_r", "hip_flexion_l", "knee_angle_l",
-             "ankle_angle_l"]
-    q = np.zeros((1, n, len(names)))
-    q[0, :, 0] = 1.2 * time
-    for k, ph in ((1, phase), (4, (phase + 0.5) % 1.0)):
-        q[0, :, k] = 0.4 * np.cos(2 * np.pi * ph)
-        q[0, :, k + 1] = -0.6 * np.sin(np.pi * ph) ** 2
-        q[0, :, k + 2] = 0.1 * np.sin(2 * np.pi * ph)
-    grf = np.zeros((1, n, 2, 2))
-    grf[0, :, 0, 1] = np.where(phase < 0.6, 700.0, 0.0)
-    grf[0, :, 1, 1] = np.where((phase + 0.5) % 1.0 < 0.6, 700.0, 0.0)
-    sim = xr.Dataset({"q": (("scenario", "time", "coordinate"), q), "grf": (("scenario", "time", "side", "axis"), grf),
-                      "walked_s": (("scenario",), [30.0]), "speed": (("scenario",), [1.2]),
-                      "fell": (("scenario",), [False])},
-                     coords={"time": time, "coordinate": names})
-    cyc = mean_cycle({"time": time, "q": q, "grf": grf, "coordinate": names}, 0)
-    ref = xr.Dataset({"angle": (("cycle_pct", "coordinate"), np.stack([cyc[c] for c in names[1:]], 1))},
-                     coords={"coordinate": names[1:]}, attrs={"speed_mps": 1.2})
+    sim, ref = _toy_walk("rl")
     qual = fit_quality(sim, ref)
     assert max(qual[k] for k in ("rms_deg_hip", "rms_deg_knee", "rms_deg_hip_l", "rms_deg_knee_l",
                                  "rms_deg_ankle_l")) < 1e-9
