@@ -60,7 +60,8 @@ def _mass_height(files) -> tuple[float, float]:
     return mass, leg_length_from_markers(joint_markers(rec)) / 0.491
 
 
-def _fit_rows(root: Path, generations: int, duration: float, fit_body: bool = False, passive_knee: bool = False):
+def _fit_rows(root: Path, generations: int, duration: float, fit_body: bool = False, passive_knee: bool = False,
+              seed: int = 1):
     from twin.twin import Twin
 
     trials = []
@@ -86,7 +87,7 @@ def _fit_rows(root: Path, generations: int, duration: float, fit_body: bool = Fa
                 t = Twin.from_recording([str(f) for f in files] if len(files) > 1 else str(files[0]), mass=mass,
                                         height=height, static=None if static is None else str(static),
                                         generations=generations, duration=duration, progress=False,
-                                        fit_body=fit_body, passive_knee=passive_knee)
+                                        fit_body=fit_body, passive_knee=passive_knee, seed=seed)
             q = dict(t.quality)
             q["ref_speed_mps"] = float(t.reference.attrs["speed_mps"])
         except Exception as err:  # noqa: BLE001 -- a failed fit is a result, reported
@@ -106,6 +107,7 @@ def main() -> None:
     ap.add_argument("--fits-only", action="store_true", help="skip the what-if timing and the directions")
     ap.add_argument("--no-fits", action="store_true", help="only the what-if timing and the directions")
     ap.add_argument("--whatif-calls", type=int, default=3, help="timed compiled what-if calls (median reported)")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the fits' CMA-ES (Twin.from_recording's, default 1)")
     ap.add_argument("--fit-body", action="store_true",
                     help="also fit the muscles' strength and slack-length factors (Twin.from_recording(fit_body=True))")
     ap.add_argument("--passive-knee", action="store_true",
@@ -126,8 +128,9 @@ def main() -> None:
     # what-if speed: baseline + 4 scenarios x 10 s, one batch
     t = Twin.default()
     if args.fits_only:
-        rows = _fit_rows(root, gens, dur, args.fit_body, args.passive_knee)
+        rows = _fit_rows(root, gens, dur, args.fit_body, args.passive_knee, args.seed)
         figures["fit_generations"] = gens
+        figures["fit_seed"] = args.seed
         figures["fit_body"] = args.fit_body
         figures["passive_knee"] = args.passive_knee
         figures["fits"] = {name: {k: (round(v, 3) if isinstance(v, float) and np.isfinite(v) else v)
@@ -169,7 +172,7 @@ def main() -> None:
         return
 
     # fits
-    rows = _fit_rows(root, gens, dur, args.fit_body, args.passive_knee)
+    rows = _fit_rows(root, gens, dur, args.fit_body, args.passive_knee, args.seed)
     first = rows[0][1] if rows else {}
     for k_out, k_in in (("fit_rms_deg_hip", "rms_deg_hip"), ("fit_rms_deg_knee", "rms_deg_knee"),
                         ("fit_rms_deg_ankle", "rms_deg_ankle"), ("fit_rms_deg_hip_l", "rms_deg_hip_l"),
@@ -179,6 +182,7 @@ def main() -> None:
         v = first.get(k_in)
         figures[k_out] = round(float(v), 3) if isinstance(v, (int, float)) and np.isfinite(v) else None
     figures["fit_generations"] = gens
+    figures["fit_seed"] = args.seed
     figures["fit_body"] = args.fit_body
     figures["passive_knee"] = args.passive_knee
     figures["fits"] = {name: {k: (round(v, 3) if isinstance(v, float) and np.isfinite(v) else v)
