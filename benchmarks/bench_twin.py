@@ -19,8 +19,9 @@ output is one JSON object with the figures.
 The fits (100 generations of 16; the controller, tracking the joint angles, the stride time and the
 speed, and with ``--fit-body`` the muscles' strength and slack-length factors too) run on the compiled
 engine (``Twin.from_recording(compile="auto")``; the first compilation on a machine, about 3-5 min, is
-inside the first fit's time). ``--generations N`` changes the fit budget, ``--fits-only`` skips the
-what-if and directions parts, ``--no-fits`` the fits. The compiled what-if is timed over
+inside the first fit's time). ``--generations N`` changes the fit budget, ``--seed N`` the fits'
+CMA-ES seed (default 1), ``--fits-only`` skips the what-if and directions parts, ``--no-fits`` the
+fits. The compiled what-if is timed over
 ``--whatif-calls`` calls (3) after the compilation; the median is ``whatif_4x10s_seconds_compiled``,
 every call's time is in ``whatif_4x10s_seconds_compiled_calls``.
 
