@@ -100,6 +100,16 @@ def _fit_rows(root: Path, generations: int, duration: float, fit_body: bool = Fa
     return rows
 
 
+def _fit_figures(figures: dict, rows: list, generations: int, args: argparse.Namespace) -> None:
+    """The fits' settings and per-recording figures (rounded, without the fit report) into ``figures``."""
+    figures["fit_generations"] = generations
+    figures["fit_seed"] = args.seed
+    figures["fit_body"] = args.fit_body
+    figures["passive_knee"] = args.passive_knee
+    figures["fits"] = {name: {k: (round(v, 3) if isinstance(v, float) and np.isfinite(v) else v)
+                              for k, v in q.items() if k != "fit_report"} for name, q in rows}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -129,13 +139,7 @@ def main() -> None:
     # what-if speed: baseline + 4 scenarios x 10 s, one batch
     t = Twin.default()
     if args.fits_only:
-        rows = _fit_rows(root, gens, dur, args.fit_body, args.passive_knee, args.seed)
-        figures["fit_generations"] = gens
-        figures["fit_seed"] = args.seed
-        figures["fit_body"] = args.fit_body
-        figures["passive_knee"] = args.passive_knee
-        figures["fits"] = {name: {k: (round(v, 3) if isinstance(v, float) and np.isfinite(v) else v)
-                                  for k, v in q.items() if k != "fit_report"} for name, q in rows}
+        _fit_figures(figures, _fit_rows(root, gens, dur, args.fit_body, args.passive_knee, args.seed), gens, args)
         emit(figures)
         return
     scen = ["weakness:plantarflexors=0.6", "contracture:hamstrings=0.1", "tka:both", "afo:200"]
@@ -182,12 +186,7 @@ def main() -> None:
                         ("fit_stride_err_s", "stride_err_s"), ("fit_minutes", "minutes")):
         v = first.get(k_in)
         figures[k_out] = round(float(v), 3) if isinstance(v, (int, float)) and np.isfinite(v) else None
-    figures["fit_generations"] = gens
-    figures["fit_seed"] = args.seed
-    figures["fit_body"] = args.fit_body
-    figures["passive_knee"] = args.passive_knee
-    figures["fits"] = {name: {k: (round(v, 3) if isinstance(v, float) and np.isfinite(v) else v)
-                              for k, v in q.items() if k != "fit_report"} for name, q in rows}
+    _fit_figures(figures, rows, gens, args)
     emit(figures)
 
 
