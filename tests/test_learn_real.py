@@ -109,6 +109,35 @@ def test_kinematic_gaits_plant_the_stance_foot_and_vault_over_it(gaits):
         kinematic_gaits(1, feet="shoes")
 
 
+def test_kinematic_gaits_soles_lengthen_the_feet_roll():
+    """A shoe's sole is a shell around the contact spheres: the same joint curves make longer strides.
+
+    The sole is drawn per subject, so two syntheses that both draw one walk the same subjects; 3 cm of heel
+    sole lengthens each one's stride (the ankle turns about a ground point further below it, on a rounder
+    heel), and the lowest sole point, not the sphere, touches the ground."""
+    from twin.learn.synthetic import FOREFOOT_SOLE, _foot_points
+
+    thin = kinematic_gaits(3, seed=11, duration=4.0, impairment_fraction=0.0, sole_range=(1e-9, 1e-9))
+    shod = kinematic_gaits(3, seed=11, duration=4.0, impairment_fraction=0.0, sole_range=(0.03, 0.03))
+    assert np.allclose(shod.info["sole"], 0.03)
+    assert np.allclose(thin.info["height"], shod.info["height"])  # the same subjects
+    gain = shod.labels[:, 2] / thin.labels[:, 2]
+    print("stride with 3 cm soles / barefoot:", np.round(gain, 3))
+    assert (gain > 1.0).all() and np.mean(gain) > 1.01 and (gain < 1.15).all()
+    assert np.allclose(shod.labels[:, 1], thin.labels[:, 1])  # the cadence is drawn, not made by the feet
+    kin = shod.kinematics(0)
+    names = [str(c) for c in kin.coordinate.values]
+    bare = _foot_points(shod.bodies[0], kin.time.values, kin.q.values, names)
+    sole = _foot_points(shod.bodies[0], kin.time.values, kin.q.values, names, sole=0.03)
+    assert np.allclose(bare[..., 1] - sole[..., 1], [0.03, 0.03 * FOREFOOT_SOLE] * 2)
+    assert abs(np.median(sole[..., 1].min(axis=1))) < 0.01  # the sole touches the ground
+    assert kinematic_gaits(2, seed=11, duration=2.0).info["sole"].tolist() == [0.0, 0.0]  # barefoot by default
+    with pytest.raises(ParameterError, match="sole_range"):
+        kinematic_gaits(1, sole_range=(0.03, 0.01))
+    with pytest.raises(ParameterError, match="sole_range"):
+        kinematic_gaits(1, sole_range=(0.0, 0.02), feet="markers")
+
+
 def _schwartz_ratios(g):
     """Per subject: stride and cadence over Schwartz 2008's group means at the subject's labelled v*."""
     from twin.learn.synthetic import GROUP_VSTAR, STEP_LENGTH_STAR

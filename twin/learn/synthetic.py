@@ -378,9 +378,14 @@ def _pig_points(body, t: np.ndarray, q: np.ndarray, names: list[str], markers: l
 
 
 _SPHERES = ("heel_r", "toe_r", "heel_l", "toe_l")
+#: Forefoot sole thickness as a fraction of the heel's (``kinematic_gaits(sole_range=...)``): walking and
+#: running shoes have heel stacks of about 20-35 mm and a heel-to-toe drop of about 8-12 mm, so the
+#: forefoot sole is about 0.6 of the heel's.
+FOREFOOT_SOLE = 0.6
 
 
-def _foot_points(body, t: np.ndarray, q: np.ndarray, names: list[str], feet: str = "spheres") -> np.ndarray:
+def _foot_points(body, t: np.ndarray, q: np.ndarray, names: list[str], feet: str = "spheres",
+                 sole: float = 0.0) -> np.ndarray:
     """(T, 4, 2) [m] the feet's ground-contact points (right heel, right toe, left heel, left toe).
 
     ``y`` is the height of each point's lowest part (the pelvis at the
@@ -391,6 +396,9 @@ def _foot_points(body, t: np.ndarray, q: np.ndarray, names: list[str], feet: str
     rolls without slipping moves its centre by minus its radius times its
     rotation; with ``feet="markers"`` (the older synthesis) the Plug-in-Gait
     heel and toe markers taken as points 2 cm above the ground they touch.
+    ``sole`` [m]: a shoe's heel sole thickness, a shell around the heel
+    sphere (and :data:`FOREFOOT_SOLE` of it around the toe sphere), so each
+    sphere rolls with its radius plus the sole's thickness (spheres only).
     """
     if feet == "markers":
         xy = _pig_points(body, t, q, names, _FEET)[..., :2].copy()
@@ -406,7 +414,7 @@ def _foot_points(body, t: np.ndarray, q: np.ndarray, names: list[str], feet: str
                              f"{', '.join(missing)} (use feet='markers')")
     att = [eng.attach(spheres[n].body, spheres[n].center) for n in _SPHERES]
     angle0 = np.array([a[3] for a in att])
-    radius = np.array([spheres[n].radius for n in _SPHERES])
+    radius = np.array([spheres[n].radius for n in _SPHERES]) + float(sole) * np.array([1.0, FOREFOOT_SOLE] * 2)
     xy, th = eng.positions(np.asarray(q, float), att)
     return np.stack([xy[..., 0] + radius * (th + angle0), xy[..., 1] - radius], axis=-1)
 
@@ -459,7 +467,7 @@ def _newest_on_ground(first: int, on: tuple[np.ndarray, np.ndarray]) -> np.ndarr
 
 def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tuple[np.ndarray, np.ndarray],
                cutoff: float = 6.0, newest: np.ndarray | None = None, touchdown: float | None = None,
-               feet: str = "spheres") -> tuple[np.ndarray, np.ndarray]:
+               feet: str = "spheres", sole: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Pelvis tx, ty [m]: the lowest heel/toe point of the feet in stance does not slip and touches the ground.
 
     ``stance`` holds one boolean array per foot (right, left): whether that
@@ -468,11 +476,11 @@ def _foot_lock(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tup
     ``newest`` (time,): the foot whose lower point holds the horizontal lock;
     with ``touchdown`` [m] it passes to a foot only when that foot comes
     within this height of the ground in its stance phase. ``feet``: the
-    contact points (:func:`_foot_points`).
+    contact points (:func:`_foot_points`), ``sole`` a shoe's heel sole [m].
     """
     from ..synth.sensors import lowpass
 
-    xy = _foot_points(body, t, q, names, feet)  # (T, 4, 2), pelvis at (0, 0)
+    xy = _foot_points(body, t, q, names, feet, sole)  # (T, 4, 2), pelvis at (0, 0)
     allowed = np.stack([stance[0], stance[0], stance[1], stance[1]], 1)
     allowed[~allowed.any(1)] = True  # flight (never in walking): any point
     y = np.where(allowed, xy[..., 1], np.inf)
@@ -530,7 +538,7 @@ def _smooth_pelvis(t: np.ndarray, tx: np.ndarray, ty: np.ndarray, step_f: float)
 
 
 def _plant_feet(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tuple[np.ndarray, np.ndarray],
-                iterations: int = 3, touchdown: float | None = None, feet: str = "spheres"
+                iterations: int = 3, touchdown: float | None = None, feet: str = "spheres", sole: float = 0.0
                 ) -> tuple[np.ndarray, float]:
     """Hip flexion corrected so that each stance foot stays put under the smoothed pelvis motion.
 
@@ -544,7 +552,7 @@ def _plant_feet(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tu
     ``touchdown`` [m] a foot is held from when its lowest point comes within
     this height of the ground in its stance phase. ``feet``: the contact
     points (:func:`_foot_points`; a rolling sphere's lever includes its
-    rolling). Returns the corrected copy and the RMS correction [rad].
+    rolling), ``sole`` a shoe's heel sole [m]. Returns the corrected copy and the RMS correction [rad].
     """
     q = np.array(q, float)
     hips = [names.index("hip_flexion_r"), names.index("hip_flexion_l")]
@@ -552,13 +560,13 @@ def _plant_feet(body, t: np.ndarray, q: np.ndarray, names: list[str], stance: tu
     eps = 0.01
     rows = np.arange(t.size)
     for it in range(int(iterations)):
-        xy = _foot_points(body, t, q, names, feet)
+        xy = _foot_points(body, t, q, names, feet, sole)
         if it == 0 and touchdown is not None:
             clear = np.stack([xy[:, 0:2, 1].min(1), xy[:, 2:4, 1].min(1)], 1)
             stance = _touchdown_masks(stance, clear, float(touchdown))
         qp = q.copy()
         qp[:, hips] += eps
-        xyp = _foot_points(body, t, qp, names, feet)
+        xyp = _foot_points(body, t, qp, names, feet, sole)
         for f in (0, 1):
             pts = xy[:, 2 * f:2 * f + 2]
             k = np.argmin(pts[..., 1], axis=1)
@@ -609,7 +617,8 @@ def foot_retraction(t: np.ndarray, ankle_x: np.ndarray, speed: float) -> float:
 
 
 def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_range, bmi_range, impairment_fraction,
-                  stride_sd, contact, plant, pendulum, touchdown=None, stride_model="alexander", feet="spheres"):
+                  stride_sd, contact, plant, pendulum, touchdown=None, stride_model="alexander", feet="spheres",
+                  sole_range=(0.0, 0.0)):
     """One kinematically synthesised subject (see the module docstring): q [T, Q], body, labels, info."""
     h = float(rng.uniform(*height_range))
     m = float(rng.uniform(*bmi_range)) * h * h
@@ -638,7 +647,9 @@ def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_rang
     u = [np.mod(ph, 2 * np.pi) / (2 * np.pi) for ph in (phi, phi + curves["offset"])]
     in_stance = tuple(ui < stance_frac for ui in u)
     newest = np.where(u[0] <= u[1], 0, 1) if contact == "loading" else None
-    tx, ty = _foot_lock(body, t, q, names, in_stance, newest=newest, touchdown=touchdown, feet=feet)
+    # drawn only when asked for, so that the default synthesis draws the same subjects as before the option
+    sole = float(rng.uniform(*sole_range)) if sole_range[1] > 0 else 0.0
+    tx, ty = _foot_lock(body, t, q, names, in_stance, newest=newest, touchdown=touchdown, feet=feet, sole=sole)
     tx, ty = _smooth_pelvis(t, tx, ty, 2.0 * f0)
     if pendulum:  # the forward speed's inverted-pendulum fluctuation: fastest in double support, slowest mid-stance
         amp = float(rng.uniform(*pendulum))
@@ -649,12 +660,13 @@ def _draw_subject(*, rng, base, names, t, rate, settle, vstar_range, height_rang
     q[:, names.index("pelvis_ty")] = ty
     correction = 0.0
     if plant:
-        q, correction = _plant_feet(body, t, q, names, in_stance, touchdown=touchdown, feet=feet)
+        q, correction = _plant_feet(body, t, q, names, in_stance, touchdown=touchdown, feet=feet, sole=sole)
     keep = t >= settle
     speed = (tx[keep][-1] - tx[keep][0]) / (t[keep][-1] - t[keep][0])
     f_mean = (phi[keep][-1] - phi[keep][0]) / (2 * np.pi * (t[keep][-1] - t[keep][0]))
     return q, body, (speed, 120.0 * f_mean, speed / f_mean), {"height": h, "mass": m, "vstar": vstar, "impairment": imp,
-                                                              "hip_correction_deg": math.degrees(correction)}
+                                                              "hip_correction_deg": math.degrees(correction),
+                                                              "sole": sole}
 
 
 def _subject_retraction(body, t, q, names, settle, speed) -> float:
@@ -684,6 +696,7 @@ def kinematic_gaits(
     touchdown: float | None = 0.01,
     stride_model: str = "alexander",
     feet: str = "spheres",
+    sole_range: tuple[float, float] = (0.0, 0.0),
 ) -> Gaits:
     """Kinematically synthesised gaits of ``n`` random subjects (see the module docstring).
 
@@ -752,6 +765,13 @@ def kinematic_gaits(
         body's heel and toe contact spheres rolling without slipping, or the
         Plug-in-Gait heel and toe markers as points 2 cm up that do not slide
         (the synthesis before 2026-11-30; see the module docstring).
+    sole_range : (float, float), default (0, 0)
+        [m] Range of a shoe's heel sole thickness, drawn uniformly per
+        subject (with ``feet="spheres"``): the heel and toe spheres roll
+        with their radius plus the sole (the forefoot's
+        :data:`FOREFOOT_SOLE` of it), and the body stands that much higher.
+        (0, 0): barefoot, and no draw, so the subjects are those of the
+        synthesis without the option.
     stride_model : {"alexander", "schwartz"}, default "alexander"
         Mean stride length at ``v*``: Alexander 1976's ``2.3 L (v*^2)^0.3``
         with the curves as they are, or Schwartz et al. 2008's
@@ -769,7 +789,8 @@ def kinematic_gaits(
         ``info``: ``height``, ``mass``, ``vstar``, ``impairment``, ``draws``
         (how many subjects were drawn for this one), ``retraction`` [m] (NaN
         without ``max_retraction``), ``hip_correction_deg`` (RMS of the
-        ``plant`` correction of hip flexion over both legs; 0 without it).
+        ``plant`` correction of hip flexion over both legs; 0 without it),
+        ``sole`` [m] (the heel sole drawn; 0 barefoot).
 
     Raises
     ------
@@ -790,7 +811,7 @@ def kinematic_gaits(
     names = list(base.coordinate_names)
     t = np.arange(int(round(duration * rate))) / rate
     qs, bodies, labels, info = [], [], [], {"height": [], "mass": [], "vstar": [], "impairment": [],
-                                            "hip_correction_deg": []}
+                                            "hip_correction_deg": [], "sole": []}
     check_param("max_draws", max_draws, minimum=1, types=(int, np.integer))
     if max_retraction is not None:
         check_param("max_retraction", max_retraction, minimum=0.0, types=(int, float))
@@ -800,6 +821,15 @@ def kinematic_gaits(
         check_param("touchdown", touchdown, minimum=0.0, maximum=0.1, types=(int, float))
     check_param("stride_model", stride_model, choices=("schwartz", "alexander"))
     check_param("feet", feet, choices=("spheres", "markers"))
+    try:
+        sole_range = (float(sole_range[0]), float(sole_range[1]))
+    except (TypeError, ValueError, IndexError):
+        raise ParameterError(f"sole_range={sole_range!r} must be (low, high) heel sole thicknesses in m") from None
+    if not 0.0 <= sole_range[0] <= sole_range[1] <= 0.06:
+        raise ParameterError(f"sole_range={sole_range!r} must be (low, high) with 0 <= low <= high <= 0.06 m")
+    if sole_range[1] > 0 and feet != "spheres":
+        raise ParameterError(f"sole_range={sole_range!r} needs feet='spheres' (the soles are shells around the "
+                             "contact spheres)")
     if pendulum is not None:
         try:
             lo, hi = (float(v) for v in pendulum)
@@ -813,7 +843,7 @@ def kinematic_gaits(
     draw = dict(rng=rng, base=base, names=names, t=t, rate=rate, settle=settle, vstar_range=vstar_range,
                 height_range=height_range, bmi_range=bmi_range, impairment_fraction=impairment_fraction,
                 stride_sd=stride_sd, contact=contact, plant=bool(plant), pendulum=pendulum, touchdown=touchdown,
-                stride_model=stride_model, feet=feet)
+                stride_model=stride_model, feet=feet, sole_range=sole_range)
     for _ in range(int(n)):
         for k_draw in range(1, int(max_draws) + 1):
             q, body, label, sub = _draw_subject(**draw)
