@@ -277,8 +277,13 @@ class Twin:
             shipped controllers' zero amplitude). The fit tracks both legs'
             hip, knee and ankle angles over the person's mean right stride
             (:func:`reference_cycle`), the stride time and the speed.
+            Budget and fit quality on a 2-core CPU (compiled, one thread,
+            ``benchmarks/README.md``): 100 generations of 16 take about
+            4 min (right knee RMS 5.9-12.4 deg over three recordings and
+            two seeds), 300 about 11 min (knee 4.9-8.8 deg).
         checkpoint : path, optional, keyword-only
-            Checkpoint of the controller fit (resumable).
+            Checkpoint of the controller fit (resumable; a later call with
+            more ``generations`` and the same settings continues it).
         progress : bool, keyword-only
         fit_controller : bool, keyword-only
             False: keep the shipped controller (fast; the baseline then shows
